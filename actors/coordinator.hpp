@@ -1,0 +1,34 @@
+// The batch coordinator: the actor that drives a job.
+//
+// Every batch interval it closes the interval (asks each receiver for the
+// records accepted since the last close, polls receiver-less sources), then
+// runs the job graph over the batch: for each node whose inputs are ready it
+// spawns one task actor per partition, collects their results, runs the
+// reduce phase of shuffles, and hands output nodes' data to the sink actor,
+// which emits batches in time order and acknowledges each one.
+//
+// Protocol:
+//   (stop_atom, bool graceful)   stop; graceful stops the receivers, closes
+//                                one last interval with everything they
+//                                accepted, and finishes every batch first.
+#pragma once
+
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "actors/job_monitor.hpp"
+#include "dstream/graph.hpp"
+
+namespace trib {
+
+struct CoordinatorConfig {
+  std::shared_ptr<const Graph> graph;
+  std::shared_ptr<JobMonitor> monitor;
+  int receiver_partitions = 2;     // partitions each receiver cuts a block into
+  int max_concurrent_batches = 1;  // batches computed at the same time
+};
+
+caf::actor spawn_coordinator(caf::actor_system& sys, CoordinatorConfig config);
+
+}  // namespace trib

@@ -1,0 +1,94 @@
+// The meeting point of the job's actors and the user's thread: counters the
+// actors update, batch reports, and the latch awaitTermination() waits on.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dstream/batch_info.hpp"
+
+namespace trib {
+
+class JobMonitor {
+ public:
+  using Listener = std::function<void(const BatchInfo&)>;
+
+  std::atomic<int64_t> received_records{0};
+
+  void add_listener(Listener l) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    listeners_.push_back(std::move(l));
+  }
+
+  // Called by the coordinator when a batch's outputs were emitted.
+  void batch_completed(const BatchInfo& info) {
+    std::vector<Listener> listeners;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      completed_.push_back(info);
+      listeners = listeners_;
+    }
+    for (auto& l : listeners) l(info);
+    cv_.notify_all();
+  }
+
+  // Called once when the job has ended; `error` empty on a clean stop.
+  void terminated(std::string error) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (terminated_) return;
+      terminated_ = true;
+      error_ = std::move(error);
+    }
+    cv_.notify_all();
+  }
+
+  // Waits until the job ended or `timeout` passed; true if it ended.
+  bool wait_terminated(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return terminated_; });
+  }
+
+  void wait_terminated() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return terminated_; });
+  }
+
+  // Waits until at least n batches completed (or the job ended).
+  bool wait_batches(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, timeout,
+                        [&] { return completed_.size() >= n || terminated_; }) &&
+           completed_.size() >= n;
+  }
+
+  bool is_terminated() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return terminated_;
+  }
+
+  std::string error() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return error_;
+  }
+
+  std::vector<BatchInfo> completed() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return completed_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Listener> listeners_;
+  std::vector<BatchInfo> completed_;
+  bool terminated_ = false;
+  std::string error_;
+};
+
+}  // namespace trib

@@ -1,0 +1,141 @@
+// The messages Tributary's actors exchange, with CAF inspectors so each can
+// cross a process boundary. Every type here is registered with the actor
+// system by register_message_types(); partitions travel as Cereal bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "dstream/partition.hpp"
+
+namespace trib {
+
+// Atoms (at most 10 characters in CAF 0.17).
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+
+// Records a receiver's reader thread hands to its receiver actor.
+struct RecordChunk {
+  std::vector<std::string> records;
+};
+
+// A receiver's reply to flush: everything accepted since the last flush,
+// cut into partitions of consecutive records.
+struct ReceivedBlock {
+  int source_node = -1;
+  int64_t records = 0;
+  std::vector<Partition> partitions;
+};
+
+enum class Phase : int32_t { map = 0, reduce = 1 };
+
+// One task: run phase `phase` of node `node` for batch `batch_time` over
+// partition `index`. Map tasks get inputs = {{parent partition}}; reduce
+// tasks get inputs[e] = bucket `index` of every map task of edge e.
+struct TaskSpec {
+  int64_t batch_time = 0;
+  int32_t node = -1;
+  int32_t phase = 0;
+  int32_t edge = 0;
+  int32_t index = 0;
+  int32_t num_partitions = 1;
+  std::vector<std::vector<Partition>> inputs;
+};
+
+struct TaskResult {
+  int64_t batch_time = 0;
+  int32_t node = -1;
+  int32_t phase = 0;
+  int32_t edge = 0;
+  int32_t index = 0;
+  std::vector<Partition> outputs;
+  std::string error;  // non-empty: the task failed with this message
+};
+
+// Coordinator -> sink: batch `batch_time` exists and these outputs run in it.
+struct ExpectBatch {
+  int64_t batch_time = 0;
+  std::vector<int32_t> outputs;
+};
+
+// Coordinator -> sink: the records of one output node for one batch.
+struct OutputReady {
+  int64_t batch_time = 0;
+  int32_t node = -1;
+  std::vector<Partition> partitions;
+};
+
+// Sink -> coordinator: every output of the batch ran (or one failed).
+struct BatchEmitted {
+  int64_t batch_time = 0;
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, Partition& x) {
+  std::string bytes;
+  if constexpr (std::is_base_of<caf::serializer, Inspector>::value) {
+    bytes = x.encode();
+    return f(caf::meta::type_name("partition"), bytes);
+  } else if constexpr (Inspector::reads_state) {
+    // to_string() and friends: do not encode records just to show them.
+    bytes = "<records>";
+    return f(caf::meta::type_name("partition"), bytes);
+  } else {
+    auto load = caf::meta::load_callback([&]() -> caf::error {
+      x = Partition::from_bytes(std::move(bytes));
+      return caf::none;
+    });
+    return f(caf::meta::type_name("partition"), bytes, load);
+  }
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, RecordChunk& x) {
+  return f(caf::meta::type_name("record_chunk"), x.records);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ReceivedBlock& x) {
+  return f(caf::meta::type_name("received_block"), x.source_node, x.records,
+           x.partitions);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, TaskSpec& x) {
+  return f(caf::meta::type_name("task_spec"), x.batch_time, x.node, x.phase,
+           x.edge, x.index, x.num_partitions, x.inputs);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, TaskResult& x) {
+  return f(caf::meta::type_name("task_result"), x.batch_time, x.node, x.phase,
+           x.edge, x.index, x.outputs, x.error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ExpectBatch& x) {
+  return f(caf::meta::type_name("expect_batch"), x.batch_time, x.outputs);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, OutputReady& x) {
+  return f(caf::meta::type_name("output_ready"), x.batch_time, x.node,
+           x.partitions);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, BatchEmitted& x) {
+  return f(caf::meta::type_name("batch_emitted"), x.batch_time, x.error);
+}
+
+// Registers every message type above; call before creating the actor system.
+void register_message_types(caf::actor_system_config& cfg);
+
+}  // namespace trib

@@ -1,0 +1,141 @@
+#include "actors/receiver_actor.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/messages.hpp"
+
+namespace trib {
+namespace {
+
+// A stop request the reader thread can sleep on.
+class StopSignal {
+ public:
+  void request() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool requested() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_;
+  }
+  bool wait_for(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return !cv_.wait_for(lock, d, [&] { return stop_; });
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
+// What Receiver::run() sees: store() becomes a message to the receiver actor.
+class ReaderContext : public ReceiverContext {
+ public:
+  ReaderContext(caf::blocking_actor* self, caf::actor owner,
+                std::shared_ptr<StopSignal> stop)
+      : self_(self), owner_(std::move(owner)), stop_(std::move(stop)) {}
+
+  void store(std::vector<std::string> records) override {
+    if (!records.empty()) self_->send(owner_, RecordChunk{std::move(records)});
+  }
+  bool stopping() const override { return stop_->requested(); }
+  bool wait_for(std::chrono::milliseconds d) override { return stop_->wait_for(d); }
+
+ private:
+  caf::blocking_actor* self_;
+  caf::actor owner_;
+  std::shared_ptr<StopSignal> stop_;
+};
+
+// Runs the receiver until stopped, restarting it with backoff when it fails.
+void reader_loop(caf::blocking_actor* self, caf::actor owner,
+                 std::shared_ptr<Receiver> receiver,
+                 std::shared_ptr<StopSignal> stop) {
+  ReaderContext ctx(self, owner, stop);
+  auto backoff = std::chrono::milliseconds(100);
+  while (!stop->requested()) {
+    try {
+      receiver->run(ctx);
+      if (stop->requested()) break;
+      spdlog::warn("receiver {} returned while the job runs; restarting in {} ms",
+                   receiver->describe(), backoff.count());
+    } catch (const std::exception& e) {
+      spdlog::error("receiver {} failed: {}; restarting in {} ms",
+                    receiver->describe(), e.what(), backoff.count());
+    }
+    stop->wait_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+  // Sent after every RecordChunk of this thread: when the owner sees it,
+  // everything the receiver stored is in the owner's buffer.
+  self->send(owner, done_atom::value);
+}
+
+struct ReceiverState {
+  std::vector<std::string> buffer;
+  bool reader_done = false;
+  std::vector<caf::typed_response_promise<done_atom>> stop_waiters;
+};
+
+caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
+                             int source_node, ReceiverFactory factory,
+                             int partitions, std::shared_ptr<JobMonitor> monitor) {
+  auto stop = std::make_shared<StopSignal>();
+  std::shared_ptr<Receiver> receiver = factory();
+  spdlog::debug("starting receiver {} for stream {}", receiver->describe(), source_node);
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  self->system().spawn<caf::detached>(reader_loop, me, receiver, stop);
+  // However this actor ends, the reader thread must end too.
+  self->attach_functor([stop] { stop->request(); });
+  return {
+      [=](RecordChunk& chunk) {
+        monitor->received_records += static_cast<int64_t>(chunk.records.size());
+        auto& buf = self->state.buffer;
+        if (buf.empty()) {
+          buf = std::move(chunk.records);
+        } else {
+          buf.insert(buf.end(), std::make_move_iterator(chunk.records.begin()),
+                     std::make_move_iterator(chunk.records.end()));
+        }
+      },
+      [=](flush_atom) {
+        ReceivedBlock block;
+        block.source_node = source_node;
+        block.records = static_cast<int64_t>(self->state.buffer.size());
+        block.partitions =
+            split_into_partitions(std::exchange(self->state.buffer, {}), partitions);
+        return block;
+      },
+      [=](stop_atom) -> caf::result<done_atom> {
+        stop->request();
+        if (self->state.reader_done) return done_atom::value;
+        auto rp = self->make_response_promise<done_atom>();
+        self->state.stop_waiters.push_back(rp);
+        return rp;
+      },
+      [=](done_atom) {
+        self->state.reader_done = true;
+        for (auto& rp : self->state.stop_waiters) rp.deliver(done_atom::value);
+        self->state.stop_waiters.clear();
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_receiver(caf::actor_system& sys, int source_node,
+                          ReceiverFactory factory, int partitions,
+                          std::shared_ptr<JobMonitor> monitor) {
+  return sys.spawn(receiver_actor, source_node, std::move(factory), partitions,
+                   std::move(monitor));
+}
+
+}  // namespace trib

@@ -1,0 +1,68 @@
+#include "actors/task_actor.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace trib {
+
+TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
+  TaskResult result;
+  result.batch_time = spec.batch_time;
+  result.node = spec.node;
+  result.phase = spec.phase;
+  result.edge = spec.edge;
+  result.index = spec.index;
+  try {
+    Node& node = *graph.nodes.at(static_cast<std::size_t>(spec.node));
+    TaskContext ctx{spec.batch_time, spec.index, spec.num_partitions};
+    if (spec.phase == static_cast<int32_t>(Phase::map)) {
+      result.outputs = node.edges.at(spec.edge).fn(spec.inputs.at(0).at(0), ctx);
+    } else {
+      result.outputs.push_back(node.reduce(ctx, std::move(spec.inputs), state));
+    }
+  } catch (const std::exception& e) {
+    result.error = e.what();
+  } catch (...) {
+    result.error = "unknown exception";
+  }
+  return result;
+}
+
+namespace {
+
+void task_actor(caf::event_based_actor* self, std::shared_ptr<const Graph> graph,
+                TaskSpec spec, caf::actor coordinator) {
+  // The work happens in the actor's body, on a scheduler thread; returning
+  // no behavior ends the actor.
+  self->send(coordinator, run_task(*graph, spec, nullptr));
+}
+
+struct ExecutorState {
+  std::unique_ptr<PartitionState> state;
+};
+
+caf::behavior partition_executor(caf::stateful_actor<ExecutorState>* self,
+                                 std::shared_ptr<const Graph> graph, int node,
+                                 int partition, caf::actor coordinator) {
+  self->state.state = graph->nodes.at(static_cast<std::size_t>(node))->make_state(partition);
+  return {
+      [=](TaskSpec& spec) {
+        self->send(coordinator, run_task(*graph, spec, self->state.state.get()));
+      },
+  };
+}
+
+}  // namespace
+
+void spawn_task(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
+                TaskSpec spec, caf::actor coordinator) {
+  sys.spawn(task_actor, std::move(graph), std::move(spec), std::move(coordinator));
+}
+
+caf::actor spawn_partition_executor(caf::actor_system& sys,
+                                    std::shared_ptr<const Graph> graph, int node,
+                                    int partition, caf::actor coordinator) {
+  return sys.spawn(partition_executor, std::move(graph), node, partition,
+                   std::move(coordinator));
+}
+
+}  // namespace trib

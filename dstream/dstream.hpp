@@ -1,0 +1,443 @@
+// DStream<T>: a stream of batches of records of type T.
+//
+// Operations are declared once, before start(), and run for every batch.
+// Narrow operations (map, flatMap, filter, mapPartitions, mapValues, ...)
+// only compose a function; operations that need the whole batch (shuffles,
+// union, windows, state, outputs) add a node to the job graph, and the
+// composed function becomes the edge feeding that node.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "dstream/format.hpp"
+#include "dstream/graph.hpp"
+#include "dstream/nodes.hpp"
+
+namespace trib {
+
+template <class T>
+struct pair_traits : std::false_type {};
+template <class K, class V>
+struct pair_traits<std::pair<K, V>> : std::true_type {
+  using key_type = K;
+  using value_type = V;
+};
+
+// Settings the graph-building code needs from the context.
+struct GraphSettings {
+  std::ostream* print_out = nullptr;  // print() target; nullptr: stdout
+};
+
+// What DStreams share: the graph under construction.
+struct JobBuilder {
+  Graph graph;
+  GraphSettings settings;
+  bool started = false;
+
+  NodePtr add(NodePtr n) {
+    if (started)
+      throw std::logic_error(
+          "cannot add operation '" + n->name +
+          "' after the StreamingContext has started: declare every "
+          "transformation and output before start()");
+    return graph.add(std::move(n));
+  }
+};
+
+template <class T>
+class DStream {
+ public:
+  using value_type = T;
+  using Emit = std::function<void(const T&)>;
+  // Runs the fused narrow chain over one partition of the base node,
+  // pushing each resulting record to the emitter.
+  using Pipe =
+      std::function<void(const Partition&, const TaskContext&, const Emit&)>;
+
+  DStream(std::shared_ptr<JobBuilder> job, NodePtr base, Pipe pipe)
+      : job_(std::move(job)), base_(std::move(base)), pipe_(std::move(pipe)) {}
+
+  // A stream reading the records node `n` produces, unchanged.
+  static DStream of_node(std::shared_ptr<JobBuilder> job, NodePtr n) {
+    DStream s(std::move(job), std::move(n),
+              [](const Partition& in, const TaskContext&, const Emit& emit) {
+                for (const auto& x : in.rows<T>()) emit(x);
+              });
+    s.identity_ = true;
+    return s;
+  }
+
+  // ---- narrow transformations -------------------------------------------
+
+  template <class F>
+  auto map(F f) const {
+    using U = std::decay_t<std::invoke_result_t<F&, const T&>>;
+    auto prev = pipe_;
+    return DStream<U>(job_, base_,
+                      [prev, f](const Partition& in, const TaskContext& ctx,
+                                const std::function<void(const U&)>& emit) {
+                        prev(in, ctx, [&](const T& x) { emit(f(x)); });
+                      });
+  }
+
+  // f returns any iterable container of the output records.
+  template <class F>
+  auto flatMap(F f) const {
+    using C = std::decay_t<std::invoke_result_t<F&, const T&>>;
+    using U = std::decay_t<decltype(*std::begin(std::declval<C&>()))>;
+    auto prev = pipe_;
+    return DStream<U>(job_, base_,
+                      [prev, f](const Partition& in, const TaskContext& ctx,
+                                const std::function<void(const U&)>& emit) {
+                        prev(in, ctx, [&](const T& x) {
+                          for (const auto& y : f(x)) emit(y);
+                        });
+                      });
+  }
+
+  template <class F>
+  DStream<T> filter(F pred) const {
+    auto prev = pipe_;
+    return DStream<T>(job_, base_,
+                      [prev, pred](const Partition& in, const TaskContext& ctx,
+                                   const Emit& emit) {
+                        prev(in, ctx, [&](const T& x) {
+                          if (pred(x)) emit(x);
+                        });
+                      });
+  }
+
+  // f gets all records of one partition and returns the new records.
+  template <class F>
+  auto mapPartitions(F f) const {
+    using C = std::decay_t<std::invoke_result_t<F&, const std::vector<T>&>>;
+    using U = typename C::value_type;
+    auto prev = pipe_;
+    return DStream<U>(job_, base_,
+                      [prev, f](const Partition& in, const TaskContext& ctx,
+                                const std::function<void(const U&)>& emit) {
+                        std::vector<T> rows;
+                        prev(in, ctx, [&](const T& x) { rows.push_back(x); });
+                        for (const auto& y : f(rows)) emit(y);
+                      });
+  }
+
+  // For streams of pairs: apply f to the value, keep the key.
+  template <class F>
+  auto mapValues(F f) const {
+    using K = typename pair_traits<T>::key_type;
+    using V = typename pair_traits<T>::value_type;
+    using W = std::decay_t<std::invoke_result_t<F&, const V&>>;
+    return map([f](const T& kv) { return std::pair<K, W>(kv.first, f(kv.second)); });
+  }
+
+  template <class F>
+  auto flatMapValues(F f) const {
+    using K = typename pair_traits<T>::key_type;
+    using V = typename pair_traits<T>::value_type;
+    using C = std::decay_t<std::invoke_result_t<F&, const V&>>;
+    using W = std::decay_t<decltype(*std::begin(std::declval<C&>()))>;
+    return flatMap([f](const T& kv) {
+      std::vector<std::pair<K, W>> out;
+      for (const auto& w : f(kv.second)) out.emplace_back(kv.first, w);
+      return out;
+    });
+  }
+
+  // ---- shuffles -------------------------------------------------------------
+
+  // Merges the values of each key with f (associative and commutative).
+  // Combines map-side, then hash-partitions into `partitions` reduce
+  // partitions (0: the context's default).
+  template <class F>
+  DStream<T> reduceByKey(F f, int partitions = 0) const {
+    static_assert(pair_traits<T>::value, "reduceByKey needs a DStream of std::pair<K, V>");
+    using K = typename pair_traits<T>::key_type;
+    using V = typename pair_traits<T>::value_type;
+    int n = resolve_partitions(partitions);
+    auto merge = [f](std::unordered_map<K, V>& m, const K& k, const V& v) {
+      auto [it, fresh] = m.try_emplace(k, v);
+      if (!fresh) it->second = f(it->second, v);
+    };
+    auto node = std::make_shared<ShuffleNode>(
+        "reduceByKey", n,
+        [merge](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
+          std::unordered_map<K, V> m;
+          for (const auto& b : buckets[0])
+            for (const auto& kv : b.rows<T>()) merge(m, kv.first, kv.second);
+          return Partition::of(std::vector<T>(m.begin(), m.end()));
+        });
+    auto pipe = pipe_;
+    node->edges.push_back(Edge{
+        base_, [pipe, merge, n](const Partition& in, const TaskContext& ctx) {
+          std::vector<std::unordered_map<K, V>> maps(n);
+          pipe(in, ctx, [&](const T& kv) {
+            merge(maps[partition_of(kv.first, n)], kv.first, kv.second);
+          });
+          std::vector<Partition> out;
+          out.reserve(n);
+          for (auto& m : maps)
+            out.push_back(Partition::of(std::vector<T>(m.begin(), m.end())));
+          return out;
+        }});
+    inherit_slide(*node);
+    return DStream<T>::of_node(job_, job_->add(node));
+  }
+
+  // Groups the values of each key: DStream<pair<K, vector<V>>>.
+  auto groupByKey(int partitions = 0) const {
+    static_assert(pair_traits<T>::value, "groupByKey needs a DStream of std::pair<K, V>");
+    using K = typename pair_traits<T>::key_type;
+    using V = typename pair_traits<T>::value_type;
+    using G = std::pair<K, std::vector<V>>;
+    int n = resolve_partitions(partitions);
+    auto node = std::make_shared<ShuffleNode>(
+        "groupByKey", n,
+        [](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
+          std::unordered_map<K, std::vector<V>> m;
+          for (const auto& b : buckets[0])
+            for (const auto& kv : b.rows<T>()) m[kv.first].push_back(kv.second);
+          return Partition::of(std::vector<G>(m.begin(), m.end()));
+        });
+    node->edges.push_back(Edge{base_, hash_partition_edge(n)});
+    inherit_slide(*node);
+    return DStream<G>::of_node(job_, job_->add(node));
+  }
+
+  // A DStream with one record per batch: the number of records.
+  DStream<int64_t> count() const {
+    auto node = std::make_shared<ShuffleNode>(
+        "count", 1,
+        [](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
+          int64_t total = 0;
+          for (const auto& b : buckets[0])
+            for (auto c : b.rows<int64_t>()) total += c;
+          return Partition::of(std::vector<int64_t>{total});
+        });
+    auto pipe = pipe_;
+    node->edges.push_back(
+        Edge{base_, [pipe](const Partition& in, const TaskContext& ctx) {
+               int64_t c = 0;
+               pipe(in, ctx, [&](const T&) { ++c; });
+               return std::vector<Partition>{Partition::of(std::vector<int64_t>{c})};
+             }});
+    inherit_slide(*node);
+    return DStream<int64_t>::of_node(job_, job_->add(node));
+  }
+
+  // A DStream with at most one record per batch: all records merged with f.
+  // An empty batch stays empty, as in Spark.
+  template <class F>
+  DStream<T> reduce(F f) const {
+    auto node = std::make_shared<ShuffleNode>(
+        "reduce", 1,
+        [f](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
+          std::vector<T> acc;
+          for (const auto& b : buckets[0])
+            for (const auto& x : b.rows<T>())
+              if (acc.empty()) acc.push_back(x);
+              else acc[0] = f(acc[0], x);
+          return Partition::of(std::move(acc));
+        });
+    auto pipe = pipe_;
+    node->edges.push_back(
+        Edge{base_, [pipe, f](const Partition& in, const TaskContext& ctx) {
+               std::vector<T> acc;
+               pipe(in, ctx, [&](const T& x) {
+                 if (acc.empty()) acc.push_back(x);
+                 else acc[0] = f(acc[0], x);
+               });
+               return std::vector<Partition>{Partition::of(std::move(acc))};
+             }});
+    inherit_slide(*node);
+    return DStream<T>::of_node(job_, job_->add(node));
+  }
+
+  // How often each distinct record occurs: DStream<pair<T, int64_t>>.
+  DStream<std::pair<T, int64_t>> countByValue(int partitions = 0) const {
+    return map([](const T& x) { return std::pair<T, int64_t>(x, 1); })
+        .reduceByKey([](int64_t a, int64_t b) { return a + b; }, partitions);
+  }
+
+  // Redistributes the records evenly over n partitions.
+  DStream<T> repartition(int n) const {
+    if (n < 1) throw std::invalid_argument("repartition: need at least 1 partition");
+    auto node = std::make_shared<ShuffleNode>(
+        "repartition", n,
+        [](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
+          std::vector<T> rows;
+          for (const auto& b : buckets[0])
+            rows.insert(rows.end(), b.rows<T>().begin(), b.rows<T>().end());
+          return Partition::of(std::move(rows));
+        });
+    auto pipe = pipe_;
+    node->edges.push_back(
+        Edge{base_, [pipe, n](const Partition& in, const TaskContext& ctx) {
+               std::vector<std::vector<T>> out(n);
+               // Start each map task at its own offset so small partitions
+               // do not all land in bucket 0.
+               std::size_t i = static_cast<std::size_t>(ctx.partition);
+               pipe(in, ctx, [&](const T& x) { out[i++ % n].push_back(x); });
+               std::vector<Partition> parts;
+               for (auto& rows : out) parts.push_back(Partition::of(std::move(rows)));
+               return parts;
+             }});
+    inherit_slide(*node);
+    return DStream<T>::of_node(job_, job_->add(node));
+  }
+
+  // Any batch-to-batch function, given the whole batch and its time (ms).
+  // Runs as one task per batch; the result is one partition.
+  template <class F>
+  auto transform(F f) const {
+    using C = std::decay_t<
+        std::invoke_result_t<F&, const std::vector<T>&, int64_t>>;
+    using U = typename C::value_type;
+    auto node = std::make_shared<ShuffleNode>(
+        "transform", 1,
+        [f](const TaskContext& ctx, std::vector<std::vector<Partition>> buckets) {
+          std::vector<T> rows;
+          for (const auto& b : buckets[0])
+            rows.insert(rows.end(), b.rows<T>().begin(), b.rows<T>().end());
+          C result = f(rows, ctx.batch_time_ms);
+          return Partition::of(std::vector<U>(result.begin(), result.end()));
+        });
+    node->edges.push_back(Edge{base_, collect_edge()});
+    inherit_slide(*node);
+    return DStream<U>::of_node(job_, job_->add(node));
+  }
+
+  // The records of both streams (which must have the same slide).
+  DStream<T> union_with(const DStream<T>& other) const {
+    auto node = std::make_shared<Node>();
+    node->name = "union";
+    node->edges.push_back(Edge{base_, collect_edge()});
+    node->edges.push_back(Edge{other.base_, other.collect_edge()});
+    require_same_slide("union", other);
+    inherit_slide(*node);
+    return DStream<T>::of_node(job_, job_->add(node));
+  }
+
+  // ---- outputs ----------------------------------------------------------------
+
+  // Prints the first n records of every batch in Spark's pprint format.
+  void print(std::size_t n = 10) const {
+    std::ostream* out = job_->settings.print_out;
+    auto node = std::make_shared<FunctionOutputNode>(
+        "print", [n, out](int64_t t, const Dataset& parts) {
+          std::ostringstream text;
+          text << "-------------------------------------------\n"
+               << "Time: " << format_batch_time(t) << "\n"
+               << "-------------------------------------------\n";
+          std::size_t shown = 0;
+          bool more = false;
+          for (const auto& p : parts) {
+            for (const auto& x : p.rows<T>()) {
+              if (shown == n) { more = true; break; }
+              format_into(text, x);
+              text << '\n';
+              ++shown;
+            }
+            if (more) break;
+          }
+          if (more) text << "...\n";
+          text << '\n';
+          write_print_output(out, text.str());
+        });
+    // Each partition needs to send at most n + 1 records: enough to know
+    // whether there are more than n.
+    node->edges.push_back(Edge{base_, collect_edge(n + 1)});
+    inherit_slide(*node);
+    add_output(node);
+  }
+
+  // Calls f(records, batch_time_ms) once per batch, in batch order, with all
+  // records of the batch in partition order.
+  template <class F>
+  void foreachRDD(F f) const {
+    auto node = std::make_shared<FunctionOutputNode>(
+        "foreachRDD", [f](int64_t t, const Dataset& parts) {
+          std::vector<T> rows;
+          for (const auto& p : parts)
+            rows.insert(rows.end(), p.rows<T>().begin(), p.rows<T>().end());
+          f(rows, t);
+        });
+    node->edges.push_back(Edge{base_, collect_edge()});
+    inherit_slide(*node);
+    add_output(node);
+  }
+
+  // ---- plumbing other operations build on --------------------------------
+
+  // An edge that materializes this stream's records of one partition
+  // (at most `limit` of them) as one partition.
+  EdgeFn collect_edge(std::size_t limit = SIZE_MAX) const {
+    if (identity_ && limit == SIZE_MAX)
+      return [](const Partition& in, const TaskContext&) {
+        return std::vector<Partition>{in};
+      };
+    auto pipe = pipe_;
+    return [pipe, limit](const Partition& in, const TaskContext& ctx) {
+      std::vector<T> rows;
+      pipe(in, ctx, [&](const T& x) {
+        if (rows.size() < limit) rows.push_back(x);
+      });
+      return std::vector<Partition>{Partition::of(std::move(rows))};
+    };
+  }
+
+  // An edge that hash-partitions pairs by key into n buckets, no combining.
+  EdgeFn hash_partition_edge(int n) const {
+    auto pipe = pipe_;
+    return [pipe, n](const Partition& in, const TaskContext& ctx) {
+      std::vector<std::vector<T>> out(n);
+      pipe(in, ctx, [&](const T& kv) { out[partition_of(kv.first, n)].push_back(kv); });
+      std::vector<Partition> parts;
+      parts.reserve(n);
+      for (auto& rows : out) parts.push_back(Partition::of(std::move(rows)));
+      return parts;
+    };
+  }
+
+  int resolve_partitions(int partitions) const {
+    if (partitions < 0) throw std::invalid_argument("partitions must be >= 0");
+    return partitions > 0 ? partitions : job_->graph.default_partitions;
+  }
+
+  void inherit_slide(Node& n) const { n.slide_batches = base_->slide_batches; }
+
+  template <class U>
+  void require_same_slide(const char* op, const DStream<U>& other) const {
+    if (base_->slide_batches != other.base()->slide_batches)
+      throw std::invalid_argument(std::string(op) +
+                                  ": both streams must have the same slide duration");
+  }
+
+  void add_output(const std::shared_ptr<OutputNode>& node) const {
+    job_->add(node);
+    job_->graph.outputs.push_back(node->id);
+  }
+
+  const NodePtr& base() const { return base_; }
+  const std::shared_ptr<JobBuilder>& job() const { return job_; }
+  const Pipe& pipe() const { return pipe_; }
+
+ private:
+  std::shared_ptr<JobBuilder> job_;
+  NodePtr base_;
+  Pipe pipe_;
+  bool identity_ = false;  // pipe_ passes the base node's records unchanged
+};
+
+}  // namespace trib

@@ -1,0 +1,146 @@
+// The job graph: the DStream operations a user declared, as plain data the
+// coordinator can run once per batch.
+//
+// A Node is a point where a DStream's records are materialized: a source, a
+// shuffle, a window, an output, ... Chains of narrow operations (map, filter,
+// flatMap) are not nodes: they are fused into the Edge function that feeds the
+// next node, so one task runs the whole chain over one partition.
+//
+// Running a node for one batch has up to two phases, each one task actor per
+// partition:
+//   map phase:    for every edge and every partition of the edge's parent,
+//                 edge.fn(partition) -> 1 partition, or N buckets (shuffle write)
+//   reduce phase: (shuffles only) for every reduce partition r,
+//                 reduce(bucket r of every map task, per edge) -> 1 partition
+// then finish() assembles the node's dataset for the batch on the coordinator.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dstream/partition.hpp"
+
+namespace trib {
+
+// What a running task knows about where it is.
+struct TaskContext {
+  int64_t batch_time_ms = 0;
+  int partition = 0;       // index of the partition this task computes
+  int num_partitions = 1;  // partitions of the node's output (reduce side)
+};
+
+class Node;
+using NodePtr = std::shared_ptr<Node>;
+
+// One input of a node: the parent's partitions, each run through `fn`.
+// fn returns either one partition (the parent's records transformed) or,
+// for a shuffle, exactly reduce_partitions() buckets.
+using EdgeFn =
+    std::function<std::vector<Partition>(const Partition&, const TaskContext&)>;
+
+struct Edge {
+  NodePtr parent;
+  EdgeFn fn;
+};
+
+// Per-partition state owned by a partition executor actor (stateful nodes).
+class PartitionState {
+ public:
+  virtual ~PartitionState() = default;
+  virtual std::string encode() const = 0;           // Cereal bytes, for snapshots
+  virtual void decode(const std::string& bytes) = 0;
+};
+
+class Node {
+ public:
+  virtual ~Node() = default;
+
+  int id = -1;             // index in Graph::nodes, stable across processes
+  std::string name;        // operator name, for logs and errors
+  std::vector<Edge> edges;
+  int slide_batches = 1;   // produces a dataset every slide_batches batches
+  // True when the node keeps state across batches: its run for batch t
+  // must wait until its run for the previous batch has finished.
+  bool ordered = false;
+
+  // 0: no reduce phase; the map outputs are the node's partitions.
+  virtual int reduce_partitions() const { return 0; }
+
+  // Reduce partition `ctx.partition`; buckets[e] holds bucket r of every map
+  // task of edge e, in map-task order. `state` is non-null for stateful nodes.
+  virtual Partition reduce(const TaskContext& ctx,
+                           std::vector<std::vector<Partition>> buckets,
+                           PartitionState* state) {
+    (void)ctx; (void)buckets; (void)state;
+    throw std::logic_error(name + " has no reduce phase");
+  }
+
+  // Stateful nodes create one state object per reduce partition; the
+  // partition executor actor that owns it passes it to reduce().
+  virtual bool stateful() const { return false; }
+  virtual std::unique_ptr<PartitionState> make_state(int partition) const {
+    (void)partition;
+    return nullptr;
+  }
+
+  // Assemble the dataset of batch `t` from the phase outputs (map outputs
+  // per edge when there is no reduce phase, else one-element list holding the
+  // reduce outputs). Runs on the coordinator; must be cheap. Called every
+  // time the node runs; the return value is used only when it produces.
+  virtual Dataset finish(int64_t t, std::vector<Dataset> outputs) {
+    (void)t;
+    Dataset all;
+    for (auto& d : outputs)
+      for (auto& p : d) all.push_back(std::move(p));
+    return all;
+  }
+};
+
+// A node fed directly by a source instead of by other nodes.
+class SourceNode : public Node {
+ public:
+  // Receiver-less sources (queueStream) hand over their batch here, on the
+  // coordinator, when the interval closes. Receiver-based ones return false.
+  virtual bool poll(int64_t t, Dataset& out) { (void)t; (void)out; return false; }
+  virtual bool has_receiver() const = 0;
+};
+
+// The output operations of a job run in the sink actor, in batch order.
+class OutputNode : public Node {
+ public:
+  virtual void emit(int64_t t, const Dataset& parts) = 0;
+};
+
+struct Graph {
+  std::vector<NodePtr> nodes;     // topological: parents before children
+  std::vector<int> sources;       // node ids
+  std::vector<int> outputs;       // node ids, in declaration order
+  int64_t batch_interval_ms = 1000;
+  int default_partitions = 2;
+
+  NodePtr add(NodePtr n) {
+    n->id = static_cast<int>(nodes.size());
+    nodes.push_back(n);
+    return n;
+  }
+
+  // Does node `n` run (its map phase) in the batch with index k (k = 0 is the
+  // first batch)? Sources run every batch; other nodes when all parents
+  // produce a dataset.
+  bool runs_at(const Node& n, int64_t k) const {
+    for (auto& e : n.edges)
+      if (!produces_at(*e.parent, k)) return false;
+    return true;
+  }
+
+  // Does node `n` produce a dataset in batch k? Batch k has time
+  // zero + (k+1) * interval, so a node with slide s produces every s-th batch.
+  bool produces_at(const Node& n, int64_t k) const {
+    return runs_at(n, k) && (k + 1) % n.slide_batches == 0;
+  }
+};
+
+}  // namespace trib

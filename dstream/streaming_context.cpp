@@ -1,0 +1,144 @@
+#include "dstream/streaming_context.hpp"
+
+#include <stdexcept>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "actors/coordinator.hpp"
+#include "actors/job_monitor.hpp"
+#include "actors/messages.hpp"
+#include "io/socket_receiver.hpp"
+
+namespace trib {
+
+namespace {
+
+int cores() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 2 : static_cast<int>(n);
+}
+
+caf::actor_system_config make_config(int worker_threads) {
+  caf::actor_system_config cfg;
+  register_message_types(cfg);
+  cfg.set("scheduler.max-threads", static_cast<size_t>(worker_threads));
+  return cfg;
+}
+
+}  // namespace
+
+// The actor system exists only while the job runs.
+struct StreamingContext::Runtime {
+  explicit Runtime(int worker_threads)
+      : config(make_config(worker_threads)), system(config) {}
+  caf::actor_system_config config;
+  caf::actor_system system;
+  caf::actor coordinator;
+};
+
+StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
+                                   StreamingOptions options)
+    : job_(std::make_shared<JobBuilder>()),
+      monitor_(std::make_shared<JobMonitor>()),
+      options_(options) {
+  if (batch_interval.count() <= 0)
+    throw std::invalid_argument("batch interval must be positive, got " +
+                                std::to_string(batch_interval.count()) + " ms");
+  if (options_.partitions < 0 || options_.worker_threads < 0 ||
+      options_.max_concurrent_batches < 1)
+    throw std::invalid_argument(
+        "StreamingOptions: partitions and worker_threads must be >= 0, "
+        "max_concurrent_batches >= 1");
+  job_->graph.batch_interval_ms = batch_interval.count();
+  job_->graph.default_partitions = options_.partitions > 0 ? options_.partitions : cores();
+  job_->settings.print_out = options_.print_out;
+}
+
+StreamingContext::~StreamingContext() {
+  if (runtime_ && !monitor_->is_terminated()) stop(false);
+  runtime_.reset();  // joins every actor
+}
+
+DStream<std::string> StreamingContext::socketTextStream(const std::string& host,
+                                                        uint16_t port) {
+  return receiverStream(
+      [host, port] { return std::make_unique<SocketReceiver>(host, port); },
+      "socketTextStream");
+}
+
+DStream<std::string> StreamingContext::generatorStream(GeneratorOptions options) {
+  return receiverStream(
+      [options] { return std::make_unique<GeneratorReceiver>(options); },
+      "generatorStream");
+}
+
+DStream<std::string> StreamingContext::receiverStream(ReceiverFactory factory,
+                                                      std::string name) {
+  return add_source<std::string>(
+      std::make_shared<ReceiverSourceNode>(std::move(name), std::move(factory)));
+}
+
+void StreamingContext::start() {
+  if (job_->started) throw std::logic_error("StreamingContext already started");
+  if (job_->graph.outputs.empty())
+    throw std::logic_error(
+        "no output operations registered, so nothing to execute: add print(), "
+        "foreachRDD() or saveAsTextFiles() before start()");
+  job_->started = true;
+  int threads = options_.worker_threads > 0 ? options_.worker_threads : cores();
+  runtime_ = std::make_unique<Runtime>(threads);
+  CoordinatorConfig cfg;
+  cfg.graph = std::shared_ptr<const Graph>(job_, &job_->graph);
+  cfg.monitor = monitor_;
+  cfg.receiver_partitions = partitions();
+  cfg.max_concurrent_batches = options_.max_concurrent_batches;
+  runtime_->coordinator = spawn_coordinator(runtime_->system, std::move(cfg));
+}
+
+void StreamingContext::awaitTermination() {
+  if (!runtime_) throw std::logic_error("awaitTermination() before start()");
+  monitor_->wait_terminated();
+  auto error = monitor_->error();
+  if (!error.empty()) throw std::runtime_error(error);
+}
+
+bool StreamingContext::awaitTerminationOrTimeout(std::chrono::milliseconds timeout) {
+  if (!runtime_) throw std::logic_error("awaitTerminationOrTimeout() before start()");
+  if (!monitor_->wait_terminated(timeout)) return false;
+  auto error = monitor_->error();
+  if (!error.empty()) throw std::runtime_error(error);
+  return true;
+}
+
+void StreamingContext::stop(bool graceful) {
+  if (!runtime_) return;
+  if (!monitor_->is_terminated())
+    caf::anon_send(runtime_->coordinator, stop_atom::value, graceful);
+  monitor_->wait_terminated();
+  runtime_->system.await_all_actors_done();
+}
+
+void StreamingContext::addBatchListener(std::function<void(const BatchInfo&)> listener) {
+  monitor_->add_listener(std::move(listener));
+}
+
+bool StreamingContext::awaitBatches(std::size_t n, std::chrono::milliseconds timeout) {
+  return monitor_->wait_batches(n, timeout);
+}
+
+std::vector<BatchInfo> StreamingContext::completedBatches() const {
+  return monitor_->completed();
+}
+
+int64_t StreamingContext::receivedRecords() const {
+  return monitor_->received_records.load();
+}
+
+std::chrono::milliseconds StreamingContext::batchInterval() const {
+  return std::chrono::milliseconds(job_->graph.batch_interval_ms);
+}
+
+int StreamingContext::partitions() const { return job_->graph.default_partitions; }
+
+}  // namespace trib

@@ -1,0 +1,99 @@
+// StreamingContext: the entry point of a Tributary job, as in Spark.
+//
+//   trib::StreamingContext ssc(std::chrono::seconds(1));
+//   auto lines = ssc.socketTextStream("localhost", 9999);
+//   lines.flatMap(split_words)
+//        .map([](const std::string& w) { return std::pair(w, 1); })
+//        .reduceByKey(std::plus<int>())
+//        .print();
+//   ssc.start();
+//   ssc.awaitTermination();
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "actors/job_monitor.hpp"
+#include "dstream/batch_info.hpp"
+#include "dstream/batch_queue.hpp"
+#include "dstream/dstream.hpp"
+#include "io/generator_receiver.hpp"
+#include "io/receiver.hpp"
+
+namespace trib {
+
+struct StreamingOptions {
+  int partitions = 0;              // per source and shuffle; 0: number of cores
+  int worker_threads = 0;          // actor scheduler threads; 0: number of cores
+  int max_concurrent_batches = 1;  // batches computed at once (Spark's concurrentJobs)
+  std::ostream* print_out = nullptr;  // where print() writes; nullptr: stdout
+};
+
+class StreamingContext {
+ public:
+  explicit StreamingContext(std::chrono::milliseconds batch_interval,
+                            StreamingOptions options = {});
+  ~StreamingContext();  // stops the job (not gracefully) if it still runs
+
+  StreamingContext(const StreamingContext&) = delete;
+  StreamingContext& operator=(const StreamingContext&) = delete;
+
+  // ---- sources ------------------------------------------------------------
+  // Lines of text from a TCP server (one record per line).
+  DStream<std::string> socketTextStream(const std::string& host, uint16_t port);
+  // Generated lines of words at a set rate; no server needed.
+  DStream<std::string> generatorStream(GeneratorOptions options = {});
+  // Records from any receiver (see io/receiver.hpp).
+  DStream<std::string> receiverStream(ReceiverFactory factory, std::string name = "receiverStream");
+  // Each batch takes the next queued batch (or all queued batches).
+  template <class T>
+  DStream<T> queueStream(std::shared_ptr<BatchQueue<T>> queue, bool one_at_a_time = true) {
+    int n = partitions();
+    auto node = std::make_shared<PolledSourceNode>(
+        "queueStream", [queue, one_at_a_time, n](int64_t) {
+          return split_into_partitions(queue->take(one_at_a_time), n);
+        });
+    return add_source<T>(node);
+  }
+
+  // ---- lifecycle ------------------------------------------------------------
+  void start();
+  // Blocks until the job stops; rethrows the error that stopped it, if any.
+  void awaitTermination();
+  // Like awaitTermination, for at most `timeout`; true if the job stopped.
+  bool awaitTerminationOrTimeout(std::chrono::milliseconds timeout);
+  // Stops the job. graceful: first process every record already received.
+  void stop(bool graceful = false);
+
+  // ---- monitoring -----------------------------------------------------------
+  // Called (on an actor thread) after each batch's outputs were emitted.
+  void addBatchListener(std::function<void(const BatchInfo&)> listener);
+  // Waits until n batches completed; false on timeout or if the job ended first.
+  bool awaitBatches(std::size_t n, std::chrono::milliseconds timeout);
+  std::vector<BatchInfo> completedBatches() const;
+  int64_t receivedRecords() const;  // records accepted by all receivers so far
+
+  std::chrono::milliseconds batchInterval() const;
+  int partitions() const;
+
+ private:
+  template <class T>
+  DStream<T> add_source(std::shared_ptr<SourceNode> node) {
+    auto n = job_->add(node);
+    job_->graph.sources.push_back(n->id);
+    return DStream<T>::of_node(job_, n);
+  }
+
+  std::shared_ptr<JobBuilder> job_;
+  std::shared_ptr<JobMonitor> monitor_;
+  struct Runtime;
+  std::unique_ptr<Runtime> runtime_;
+  StreamingOptions options_;
+};
+
+}  // namespace trib

@@ -1,0 +1,42 @@
+// The receiver API: how records get into Tributary.
+//
+// A receiver pulls records from the outside world on a thread of its own and
+// hands them to the engine with ctx.store(). Once store() returns, the
+// records are accepted: they belong to the next batch that closes. The
+// engine runs each receiver inside a receiver actor, which owns the buffered
+// records and cuts them into partitions when the batch interval closes.
+//
+// A receiver that throws is logged and restarted after a backoff, as Spark
+// restarts a failed receiver; run() returns when ctx.stopping() is true.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace trib {
+
+class ReceiverContext {
+ public:
+  virtual ~ReceiverContext() = default;
+  // Hands records to the engine. Call with chunks, not single records.
+  virtual void store(std::vector<std::string> records) = 0;
+  // True once the job is stopping; run() should return soon after.
+  virtual bool stopping() const = 0;
+  // Sleeps for `d` unless the job stops first; returns !stopping().
+  virtual bool wait_for(std::chrono::milliseconds d) = 0;
+};
+
+class Receiver {
+ public:
+  virtual ~Receiver() = default;
+  // For logs: "socket localhost:9999".
+  virtual std::string describe() const = 0;
+  virtual void run(ReceiverContext& ctx) = 0;
+};
+
+using ReceiverFactory = std::function<std::unique_ptr<Receiver>()>;
+
+}  // namespace trib

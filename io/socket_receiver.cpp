@@ -1,0 +1,124 @@
+#include "io/socket_receiver.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "io/line_splitter.hpp"
+
+namespace trib {
+namespace {
+
+constexpr auto kConnectTimeout = std::chrono::milliseconds(2000);
+constexpr auto kMinBackoff = std::chrono::milliseconds(100);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+constexpr int kPollMs = 100;  // how soon a stop request is noticed
+
+// Connects with a timeout; returns the socket, or -1 with `error` set.
+int connect_with_timeout(const std::string& host, uint16_t port,
+                         std::string& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* addrs = nullptr;
+  auto service = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &addrs); rc != 0) {
+    error = std::string("cannot resolve host: ") + gai_strerror(rc);
+    return -1;
+  }
+  int fd = -1;
+  for (auto a = addrs; a; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                a->ai_protocol);
+    if (fd < 0) { error = std::strerror(errno); continue; }
+    int rc = connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = poll(&p, 1, static_cast<int>(kConnectTimeout.count()));
+      if (rc == 0) {
+        errno = ETIMEDOUT;
+        rc = -1;
+      } else if (rc > 0) {
+        int so_error = 0;
+        socklen_t len = sizeof(so_error);
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+        errno = so_error;
+        rc = so_error == 0 ? 0 : -1;
+      }
+    }
+    if (rc == 0) break;
+    error = std::strerror(errno);
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(addrs);
+  return fd;
+}
+
+}  // namespace
+
+std::string SocketReceiver::describe() const {
+  return "socket " + host_ + ":" + std::to_string(port_);
+}
+
+void SocketReceiver::run(ReceiverContext& ctx) {
+  auto backoff = kMinBackoff;
+  while (!ctx.stopping()) {
+    std::string error;
+    int fd = connect_with_timeout(host_, port_, error);
+    if (fd < 0) {
+      spdlog::warn("{}: cannot connect: {}; retrying in {} ms", describe(),
+                   error, backoff.count());
+      ctx.wait_for(backoff);
+      backoff = std::min(backoff * 2, kMaxBackoff);
+      continue;
+    }
+    spdlog::info("{}: connected", describe());
+    backoff = kMinBackoff;
+    LineSplitter splitter;
+    std::vector<std::string> lines;
+    char buf[64 * 1024];
+    bool peer_closed = false;
+    while (!ctx.stopping()) {
+      pollfd p{fd, POLLIN, 0};
+      int rc = poll(&p, 1, kPollMs);
+      if (rc == 0 || (rc < 0 && errno == EINTR)) continue;
+      ssize_t n = read(fd, buf, sizeof(buf));
+      if (n > 0) {
+        splitter.feed(buf, static_cast<std::size_t>(n), lines);
+      } else if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        continue;
+      } else {
+        if (n < 0) spdlog::warn("{}: read failed: {}", describe(), std::strerror(errno));
+        peer_closed = true;
+        break;
+      }
+      if (!lines.empty()) {
+        ctx.store(std::move(lines));
+        lines.clear();
+      }
+    }
+    // The text after the last newline was received too: keep it.
+    splitter.finish(lines);
+    if (!lines.empty()) ctx.store(std::move(lines));
+    if (splitter.overlong_lines() > 0)
+      spdlog::warn("{}: cut {} lines longer than 1 MiB", describe(),
+                   splitter.overlong_lines());
+    close(fd);
+    if (peer_closed) {
+      spdlog::warn("{}: connection closed by the server; reconnecting in {} ms",
+                   describe(), backoff.count());
+      ctx.wait_for(backoff);
+    }
+  }
+}
+
+}  // namespace trib
