@@ -1,0 +1,57 @@
+// Helpers shared by the engine tests: collecting a stream's batches and
+// running a job for a number of batches.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "dstream/streaming_context.hpp"
+
+namespace testing {
+
+// Everything one output saw: (batch time, records) in the order emitted.
+template <class T>
+class Collector {
+ public:
+  void attach(const trib::DStream<T>& stream) {
+    auto self = shared();
+    stream.foreachRDD([self](const std::vector<T>& rows, int64_t t) {
+      std::lock_guard<std::mutex> lock(self->mutex);
+      self->batches.emplace_back(t, rows);
+    });
+  }
+
+  std::vector<std::pair<int64_t, std::vector<T>>> get() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->batches;
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::vector<std::pair<int64_t, std::vector<T>>> batches;
+  };
+  std::shared_ptr<State> shared() const { return state_; }
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+template <class T>
+std::shared_ptr<Collector<T>> collect(const trib::DStream<T>& stream) {
+  auto c = std::make_shared<Collector<T>>();
+  c->attach(stream);
+  return c;
+}
+
+// Starts the job, waits until n batches completed, stops it.
+inline void run_batches(trib::StreamingContext& ssc, std::size_t n) {
+  ssc.start();
+  bool done = ssc.awaitBatches(n, std::chrono::seconds(120));
+  ssc.stop(false);
+  if (!done) throw std::runtime_error("job did not complete the expected batches");
+}
+
+}  // namespace testing

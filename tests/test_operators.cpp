@@ -1,0 +1,283 @@
+// Every operator, batch by batch, against a plain loop over the same records.
+// Inputs are random (several seeds, partition counts and batch intervals) and
+// include empty batches.
+#define BOOST_TEST_MODULE operators
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <functional>
+#include <random>
+
+#include "job_helpers.hpp"
+#include "oracle.hpp"
+
+using Batches = std::vector<std::vector<int>>;
+using KV = std::pair<int, int>;
+
+namespace {
+
+Batches random_batches(unsigned seed, int count) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> size(0, 300), value(-1000, 1000);
+  Batches batches;
+  for (int b = 0; b < count; ++b) {
+    // Every fourth batch is empty: operators must handle empty input.
+    int n = b % 4 == 2 ? 0 : size(rng);
+    std::vector<int> xs;
+    for (int i = 0; i < n; ++i) xs.push_back(value(rng));
+    batches.push_back(xs);
+  }
+  return batches;
+}
+
+struct Config {
+  unsigned seed;
+  int partitions;
+  int interval_ms;
+};
+
+std::ostream& operator<<(std::ostream& os, const Config& c) {
+  return os << "seed=" << c.seed << " partitions=" << c.partitions
+            << " interval=" << c.interval_ms << "ms";
+}
+
+const std::vector<Config> kConfigs = {
+    {1, 1, 20}, {2, 3, 20}, {3, 4, 50}, {4, 2, 10}, {5, 7, 30},
+};
+
+// Checks the batches an output emitted: consecutive batch times, and the
+// first inputs.size() batches equal to `expected(input batch)`.
+template <class T, class F>
+void check_batches(const char* op, const std::vector<std::pair<int64_t, std::vector<T>>>& got,
+                   const Batches& inputs, int interval_ms, F expected) {
+  BOOST_TEST_CONTEXT(op) {
+    BOOST_REQUIRE_GE(got.size(), inputs.size());
+    for (std::size_t i = 1; i < got.size(); ++i)
+      BOOST_TEST(got[i].first - got[i - 1].first == interval_ms, "batch times in order");
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      BOOST_TEST(expected(inputs[i], got[i].second), "batch " << i);
+  }
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(narrow_operators_keep_records_and_order,
+                     boost::unit_test::data::make(kConfigs), cfg) {
+  auto inputs = random_batches(cfg.seed, 9);
+  trib::StreamingOptions opts;
+  opts.partitions = cfg.partitions;
+  trib::StreamingContext ssc(std::chrono::milliseconds(cfg.interval_ms), opts);
+  auto queue = std::make_shared<trib::BatchQueue<int>>();
+  for (auto& b : inputs) queue->push(b);
+  auto xs = ssc.queueStream(queue);
+
+  auto mapped = testing::collect(xs.map([](int x) { return 3 * x + 1; }));
+  auto filtered = testing::collect(xs.filter([](int x) { return x % 2 == 0; }));
+  auto flat = testing::collect(xs.flatMap([](int x) {
+    return x % 3 == 0 ? std::vector<int>{x, x + 5000} : std::vector<int>{};
+  }));
+  auto chained = testing::collect(
+      xs.filter([](int x) { return x > 0; }).map([](int x) { return std::to_string(x); }));
+  auto part_sums = testing::collect(xs.mapPartitions([](const std::vector<int>& rows) {
+    int64_t sum = 0;
+    for (int x : rows) sum += x;
+    return std::vector<int64_t>{sum};
+  }));
+  auto pairs = xs.map([](int x) { return KV(x % 7, x); });
+  auto values = testing::collect(pairs.mapValues([](int v) { return v * 2; }));
+  auto flat_values = testing::collect(
+      pairs.flatMapValues([](int v) { return std::vector<int>(v > 900 ? 2 : 0, v); }));
+
+  testing::run_batches(ssc, inputs.size());
+
+  check_batches("map", mapped->get(), inputs, cfg.interval_ms, [](auto& in, auto& out) {
+    std::vector<int> want;
+    for (int x : in) want.push_back(3 * x + 1);
+    return out == want;
+  });
+  check_batches("filter", filtered->get(), inputs, cfg.interval_ms, [](auto& in, auto& out) {
+    std::vector<int> want;
+    for (int x : in)
+      if (x % 2 == 0) want.push_back(x);
+    return out == want;
+  });
+  check_batches("flatMap", flat->get(), inputs, cfg.interval_ms, [](auto& in, auto& out) {
+    std::vector<int> want;
+    for (int x : in)
+      if (x % 3 == 0) {
+        want.push_back(x);
+        want.push_back(x + 5000);
+      }
+    return out == want;
+  });
+  check_batches("filter+map", chained->get(), inputs, cfg.interval_ms,
+                [](auto& in, auto& out) {
+                  std::vector<std::string> want;
+                  for (int x : in)
+                    if (x > 0) want.push_back(std::to_string(x));
+                  return out == want;
+                });
+  check_batches("mapPartitions", part_sums->get(), inputs, cfg.interval_ms,
+                [&](auto& in, auto& out) {
+                  int64_t want = 0, got = 0;
+                  for (int x : in) want += x;
+                  for (auto s : out) got += s;
+                  // One output record per partition, summing to the batch total.
+                  return got == want && out.size() == static_cast<std::size_t>(cfg.partitions);
+                });
+  check_batches("mapValues", values->get(), inputs, cfg.interval_ms, [](auto& in, auto& out) {
+    std::vector<KV> want;
+    for (int x : in) want.emplace_back(x % 7, 2 * x);
+    return out == want;
+  });
+  check_batches("flatMapValues", flat_values->get(), inputs, cfg.interval_ms,
+                [](auto& in, auto& out) {
+                  std::vector<KV> want;
+                  for (int x : in)
+                    if (x > 900) want.insert(want.end(), 2, KV(x % 7, x));
+                  return out == want;
+                });
+}
+
+BOOST_DATA_TEST_CASE(shuffles_and_aggregates_match_a_plain_loop,
+                     boost::unit_test::data::make(kConfigs), cfg) {
+  auto inputs = random_batches(cfg.seed + 100, 9);
+  trib::StreamingOptions opts;
+  opts.partitions = cfg.partitions;
+  trib::StreamingContext ssc(std::chrono::milliseconds(cfg.interval_ms), opts);
+  auto queue = std::make_shared<trib::BatchQueue<int>>();
+  for (auto& b : inputs) queue->push(b);
+  auto xs = ssc.queueStream(queue);
+  auto pairs = xs.map([](int x) { return KV(((x % 11) + 11) % 11, x); });
+
+  auto sums = testing::collect(pairs.reduceByKey(std::plus<int>()));
+  auto sums_3 = testing::collect(pairs.reduceByKey(std::plus<int>(), 3));
+  auto groups = testing::collect(pairs.groupByKey());
+  auto counts = testing::collect(xs.count());
+  auto maxima = testing::collect(xs.reduce([](int a, int b) { return std::max(a, b); }));
+  auto by_value = testing::collect(xs.map([](int x) { return x % 4; }).countByValue());
+  auto spread = testing::collect(xs.repartition(3));
+  auto both = testing::collect(xs.union_with(xs.map([](int x) { return -x; })));
+  auto top3 = testing::collect(xs.transform([](const std::vector<int>& rows, int64_t t) {
+    std::vector<int> sorted = rows;
+    std::sort(sorted.rbegin(), sorted.rend());
+    sorted.resize(std::min<std::size_t>(3, sorted.size()));
+    sorted.push_back(static_cast<int>(t % 100000));  // the batch time reaches f
+    return sorted;
+  }));
+
+  testing::run_batches(ssc, inputs.size());
+
+  auto sum_oracle = [](const std::vector<int>& in) {
+    std::map<int, int> m;
+    for (int x : in) m[((x % 11) + 11) % 11] += x;
+    return m;
+  };
+  check_batches("reduceByKey", sums->get(), inputs, cfg.interval_ms,
+                [&](auto& in, auto& out) {
+                  return oracle::as_map(out) == sum_oracle(in) && out.size() == sum_oracle(in).size();
+                });
+  check_batches("reduceByKey(3 partitions)", sums_3->get(), inputs, cfg.interval_ms,
+                [&](auto& in, auto& out) { return oracle::as_map(out) == sum_oracle(in); });
+  check_batches("groupByKey", groups->get(), inputs, cfg.interval_ms, [](auto& in, auto& out) {
+    std::map<int, std::vector<int>> want, got;
+    for (int x : in) want[((x % 11) + 11) % 11].push_back(x);
+    for (auto& w : want) std::sort(w.second.begin(), w.second.end());
+    for (auto& g : out) got[g.first] = oracle::sorted(g.second);
+    return got == want && out.size() == want.size();
+  });
+  check_batches("count", counts->get(), inputs, cfg.interval_ms, [](auto& in, auto& out) {
+    return out == std::vector<int64_t>{static_cast<int64_t>(in.size())};
+  });
+  check_batches("reduce", maxima->get(), inputs, cfg.interval_ms, [](auto& in, auto& out) {
+    if (in.empty()) return out.empty();
+    return out == std::vector<int>{*std::max_element(in.begin(), in.end())};
+  });
+  check_batches("countByValue", by_value->get(), inputs, cfg.interval_ms,
+                [](auto& in, auto& out) {
+                  std::map<int, int64_t> want;
+                  for (int x : in) ++want[x % 4];
+                  return oracle::as_map(out) == want && out.size() == want.size();
+                });
+  check_batches("repartition", spread->get(), inputs, cfg.interval_ms,
+                [](auto& in, auto& out) { return oracle::sorted(out) == oracle::sorted(in); });
+  check_batches("union", both->get(), inputs, cfg.interval_ms, [](auto& in, auto& out) {
+    std::vector<int> want = in;
+    for (int x : in) want.push_back(-x);
+    return out == want;  // union keeps each side's order, first side first
+  });
+  auto top = top3->get();
+  check_batches("transform", top, inputs, cfg.interval_ms, [](auto& in, auto& out) {
+    std::vector<int> want = oracle::sorted(in);
+    std::reverse(want.begin(), want.end());
+    want.resize(std::min<std::size_t>(3, want.size()));
+    return std::vector<int>(out.begin(), out.end() - 1) == want;
+  });
+  for (auto& [t, rows] : top) BOOST_TEST(rows.back() == static_cast<int>(t % 100000));
+}
+
+BOOST_AUTO_TEST_CASE(word_count_over_text_matches_a_plain_loop) {
+  std::mt19937 rng(7);
+  std::vector<std::vector<std::string>> inputs;
+  const char* words[] = {"a", "b", "c", "stream", "actor", "x"};
+  for (int b = 0; b < 6; ++b) {
+    std::vector<std::string> lines;
+    for (int i = 0; i < 200; ++i) {
+      std::string line;
+      for (int w = static_cast<int>(rng() % 6); w > 0; --w) line += std::string(words[rng() % 6]) + "  ";
+      lines.push_back(line);
+    }
+    inputs.push_back(lines);
+  }
+  trib::StreamingOptions opts;
+  opts.partitions = 3;
+  trib::StreamingContext ssc(std::chrono::milliseconds(20), opts);
+  auto queue = std::make_shared<trib::BatchQueue<std::string>>();
+  for (auto& b : inputs) queue->push(b);
+  auto counts = testing::collect(
+      ssc.queueStream(queue)
+          .flatMap(trib::split_words)
+          .map([](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); })
+          .reduceByKey(std::plus<int64_t>()));
+  testing::run_batches(ssc, inputs.size());
+  auto got = counts->get();
+  BOOST_REQUIRE_GE(got.size(), inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    BOOST_TEST((oracle::as_map(got[i].second) == oracle::word_counts(inputs[i])), "batch " << i);
+}
+
+BOOST_AUTO_TEST_CASE(declaring_operations_after_start_is_an_error) {
+  trib::StreamingContext ssc(std::chrono::milliseconds(20));
+  auto queue = std::make_shared<trib::BatchQueue<int>>();
+  auto xs = ssc.queueStream(queue);
+  xs.count().foreachRDD([](const std::vector<int64_t>&, int64_t) {});
+  ssc.start();
+  BOOST_CHECK_THROW(xs.count(), std::logic_error);
+  ssc.stop(false);
+}
+
+BOOST_AUTO_TEST_CASE(start_without_outputs_is_an_error) {
+  trib::StreamingContext ssc(std::chrono::milliseconds(20));
+  auto queue = std::make_shared<trib::BatchQueue<int>>();
+  ssc.queueStream(queue).map([](int x) { return x; });
+  BOOST_CHECK_THROW(ssc.start(), std::logic_error);
+}
+
+BOOST_AUTO_TEST_CASE(an_exception_in_user_code_stops_the_job_with_its_message) {
+  trib::StreamingContext ssc(std::chrono::milliseconds(20));
+  auto queue = std::make_shared<trib::BatchQueue<int>>();
+  queue->push({1, 2, 3});
+  ssc.queueStream(queue)
+      .map([](int x) {
+        if (x == 2) throw std::runtime_error("bad record 2");
+        return x;
+      })
+      .foreachRDD([](const std::vector<int>&, int64_t) {});
+  ssc.start();
+  try {
+    ssc.awaitTermination();
+    BOOST_FAIL("awaitTermination() should rethrow the task's error");
+  } catch (const std::runtime_error& e) {
+    BOOST_TEST(std::string(e.what()).find("bad record 2") != std::string::npos, e.what());
+  }
+}
