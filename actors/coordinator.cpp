@@ -279,9 +279,12 @@ class Coordinator {
     BatchRun& run = it->second;
     const Node& n = *graph().nodes.at(static_cast<std::size_t>(res.node));
     if (!res.error.empty()) {
-      fail("batch " + std::to_string(res.batch_time) + ": operator " + n.name +
-           " (node " + std::to_string(n.id) + ", partition " +
-           std::to_string(res.index) + ") failed: " + res.error);
+      std::string where = res.phase == static_cast<int32_t>(Phase::map)
+                              ? n.edges[res.edge].input + " feeding " + n.name
+                              : n.name;
+      fail("batch " + std::to_string(res.batch_time) + ": " + where + " (node " +
+           std::to_string(n.id) + ", partition " + std::to_string(res.index) +
+           ") failed: " + res.error);
       return;
     }
     NodeRun& nr = run.nodes[n.id];

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <iterator>
@@ -23,6 +24,7 @@
 #include "dstream/format.hpp"
 #include "dstream/graph.hpp"
 #include "dstream/nodes.hpp"
+#include "io/text_file_sink.hpp"
 
 namespace trib {
 
@@ -65,8 +67,12 @@ class DStream {
   using Pipe =
       std::function<void(const Partition&, const TaskContext&, const Emit&)>;
 
-  DStream(std::shared_ptr<JobBuilder> job, NodePtr base, Pipe pipe)
-      : job_(std::move(job)), base_(std::move(base)), pipe_(std::move(pipe)) {}
+  // `chain` names the narrow operations fused into `pipe`, for error messages.
+  DStream(std::shared_ptr<JobBuilder> job, NodePtr base, Pipe pipe, std::string chain = "")
+      : job_(std::move(job)),
+        base_(std::move(base)),
+        pipe_(std::move(pipe)),
+        chain_(std::move(chain)) {}
 
   // A stream reading the records node `n` produces, unchanged.
   static DStream of_node(std::shared_ptr<JobBuilder> job, NodePtr n) {
@@ -88,7 +94,8 @@ class DStream {
                       [prev, f](const Partition& in, const TaskContext& ctx,
                                 const std::function<void(const U&)>& emit) {
                         prev(in, ctx, [&](const T& x) { emit(f(x)); });
-                      });
+                      },
+                      chain_ + ".map");
   }
 
   // f returns any iterable container of the output records.
@@ -103,7 +110,8 @@ class DStream {
                         prev(in, ctx, [&](const T& x) {
                           for (const auto& y : f(x)) emit(y);
                         });
-                      });
+                      },
+                      chain_ + ".flatMap");
   }
 
   template <class F>
@@ -115,7 +123,8 @@ class DStream {
                         prev(in, ctx, [&](const T& x) {
                           if (pred(x)) emit(x);
                         });
-                      });
+                      },
+                      chain_ + ".filter");
   }
 
   // f gets all records of one partition and returns the new records.
@@ -130,7 +139,8 @@ class DStream {
                         std::vector<T> rows;
                         prev(in, ctx, [&](const T& x) { rows.push_back(x); });
                         for (const auto& y : f(rows)) emit(y);
-                      });
+                      },
+                      chain_ + ".mapPartitions");
   }
 
   // For streams of pairs: apply f to the value, keep the key.
@@ -179,7 +189,7 @@ class DStream {
           return Partition::of(std::vector<T>(m.begin(), m.end()));
         });
     auto pipe = pipe_;
-    node->edges.push_back(Edge{
+    add_edge(*node, Edge{
         base_, [pipe, merge, n](const Partition& in, const TaskContext& ctx) {
           std::vector<std::unordered_map<K, V>> maps(n);
           pipe(in, ctx, [&](const T& kv) {
@@ -210,7 +220,7 @@ class DStream {
             for (const auto& kv : b.rows<T>()) m[kv.first].push_back(kv.second);
           return Partition::of(std::vector<G>(m.begin(), m.end()));
         });
-    node->edges.push_back(Edge{base_, hash_partition_edge(n)});
+    add_edge(*node, Edge{base_, hash_partition_edge(n)});
     inherit_slide(*node);
     return DStream<G>::of_node(job_, job_->add(node));
   }
@@ -226,7 +236,7 @@ class DStream {
           return Partition::of(std::vector<int64_t>{total});
         });
     auto pipe = pipe_;
-    node->edges.push_back(
+    add_edge(*node,
         Edge{base_, [pipe](const Partition& in, const TaskContext& ctx) {
                int64_t c = 0;
                pipe(in, ctx, [&](const T&) { ++c; });
@@ -251,7 +261,7 @@ class DStream {
           return Partition::of(std::move(acc));
         });
     auto pipe = pipe_;
-    node->edges.push_back(
+    add_edge(*node,
         Edge{base_, [pipe, f](const Partition& in, const TaskContext& ctx) {
                std::vector<T> acc;
                pipe(in, ctx, [&](const T& x) {
@@ -282,7 +292,7 @@ class DStream {
           return Partition::of(std::move(rows));
         });
     auto pipe = pipe_;
-    node->edges.push_back(
+    add_edge(*node,
         Edge{base_, [pipe, n](const Partition& in, const TaskContext& ctx) {
                std::vector<std::vector<T>> out(n);
                // Start each map task at its own offset so small partitions
@@ -313,7 +323,7 @@ class DStream {
           C result = f(rows, ctx.batch_time_ms);
           return Partition::of(std::vector<U>(result.begin(), result.end()));
         });
-    node->edges.push_back(Edge{base_, collect_edge()});
+    add_edge(*node, Edge{base_, collect_edge()});
     inherit_slide(*node);
     return DStream<U>::of_node(job_, job_->add(node));
   }
@@ -322,12 +332,59 @@ class DStream {
   DStream<T> union_with(const DStream<T>& other) const {
     auto node = std::make_shared<Node>();
     node->name = "union";
-    node->edges.push_back(Edge{base_, collect_edge()});
-    node->edges.push_back(Edge{other.base_, other.collect_edge()});
+    add_edge(*node, Edge{base_, collect_edge()});
+    other.add_edge(*node, Edge{other.base(), other.collect_edge()});
     require_same_slide("union", other);
     inherit_slide(*node);
     return DStream<T>::of_node(job_, job_->add(node));
   }
+
+  // ---- joins and two-stream operations (defined in dstream/join_ops.hpp) --
+  // For DStream<pair<K, V>> joined with DStream<pair<K, W>>, hash-partitioned
+  // by key into `partitions` (0: the context's default).
+  template <class U>
+  auto join(const DStream<U>& other, int partitions = 0) const;        // (K, (V, W))
+  template <class U>
+  auto leftOuterJoin(const DStream<U>& other, int partitions = 0) const;   // (K, (V, optional<W>))
+  template <class U>
+  auto rightOuterJoin(const DStream<U>& other, int partitions = 0) const;  // (K, (optional<V>, W))
+  template <class U>
+  auto fullOuterJoin(const DStream<U>& other, int partitions = 0) const;   // (K, (optional<V>, optional<W>))
+  template <class U>
+  auto cogroup(const DStream<U>& other, int partitions = 0) const;  // (K, (vector<V>, vector<W>))
+  // f(const vector<T>&, const vector<U>&, int64_t batch_time_ms) -> container
+  template <class U, class F>
+  auto transformWith(const DStream<U>& other, F f) const;
+
+  // ---- windows (defined in dstream/window_ops.hpp) --------------------------
+  // Lengths and slides must be multiples of the batch interval; a slide of 0
+  // means the stream's own slide.
+  using Duration = std::chrono::milliseconds;
+  DStream<T> window(Duration length, Duration slide = Duration(0)) const;
+  DStream<int64_t> countByWindow(Duration length, Duration slide = Duration(0)) const;
+  template <class F>
+  DStream<T> reduceByWindow(F f, Duration length, Duration slide = Duration(0)) const;
+  template <class F>
+  DStream<T> reduceByKeyAndWindow(F f, Duration length, Duration slide = Duration(0),
+                                  int partitions = 0) const;
+  // Incremental form: adds the batches entering the window with f and removes
+  // those leaving it with `inverse`; `keep` (optional) drops dead keys.
+  template <class F, class G>
+  DStream<T> reduceByKeyAndWindow(F f, G inverse, Duration length, Duration slide,
+                                  int partitions = 0,
+                                  std::function<bool(const T&)> keep = nullptr) const;
+  DStream<std::pair<T, int64_t>> countByValueAndWindow(Duration length,
+                                                        Duration slide = Duration(0),
+                                                        int partitions = 0) const;
+
+  // ---- state (defined in dstream/state_ops.hpp) ------------------------------
+  // update(const vector<V>& new_values, const optional<S>& state) -> optional<S>;
+  // returning nullopt removes the key. Gives DStream<pair<K, S>>.
+  template <class F>
+  auto updateStateByKey(F update, int partitions = 0) const;
+  // See StateSpec in dstream/state_ops.hpp.
+  template <class Spec>
+  auto mapWithState(const Spec& spec) const;
 
   // ---- outputs ----------------------------------------------------------------
 
@@ -357,7 +414,7 @@ class DStream {
         });
     // Each partition needs to send at most n + 1 records: enough to know
     // whether there are more than n.
-    node->edges.push_back(Edge{base_, collect_edge(n + 1)});
+    add_edge(*node, Edge{base_, collect_edge(n + 1)});
     inherit_slide(*node);
     add_output(node);
   }
@@ -373,7 +430,30 @@ class DStream {
             rows.insert(rows.end(), p.rows<T>().begin(), p.rows<T>().end());
           f(rows, t);
         });
-    node->edges.push_back(Edge{base_, collect_edge()});
+    add_edge(*node, Edge{base_, collect_edge()});
+    inherit_slide(*node);
+    add_output(node);
+  }
+
+  // Writes every batch as the directory prefix-<batch time ms>[.suffix] with
+  // one part file per partition, one record per line (io/text_file_sink.hpp).
+  void saveAsTextFiles(const std::string& prefix, const std::string& suffix = "") const {
+    if (prefix.empty()) throw std::invalid_argument("saveAsTextFiles: empty prefix");
+    auto node = std::make_shared<FunctionOutputNode>(
+        "saveAsTextFiles", [prefix, suffix](int64_t t, const Dataset&) {
+          commit_batch_output(prefix, suffix, t);
+        });
+    auto pipe = pipe_;
+    add_edge(*node, Edge{
+        base_, [pipe, prefix, suffix](const Partition& in, const TaskContext& ctx) {
+          std::ostringstream text;
+          pipe(in, ctx, [&](const T& x) {
+            format_into(text, x);
+            text << '\n';
+          });
+          write_batch_part(prefix, suffix, ctx.batch_time_ms, ctx.partition, text.str());
+          return std::vector<Partition>{Partition{}};
+        }});
     inherit_slide(*node);
     add_output(node);
   }
@@ -410,6 +490,12 @@ class DStream {
     };
   }
 
+  // Adds an edge reading this stream to node n.
+  void add_edge(Node& n, Edge e) const {
+    e.input = lineage();
+    n.edges.push_back(std::move(e));
+  }
+
   int resolve_partitions(int partitions) const {
     if (partitions < 0) throw std::invalid_argument("partitions must be >= 0");
     return partitions > 0 ? partitions : job_->graph.default_partitions;
@@ -432,12 +518,20 @@ class DStream {
   const NodePtr& base() const { return base_; }
   const std::shared_ptr<JobBuilder>& job() const { return job_; }
   const Pipe& pipe() const { return pipe_; }
+  // "socketTextStream.flatMap.map": where this stream's records come from.
+  std::string lineage() const { return base_->name + chain_; }
 
  private:
   std::shared_ptr<JobBuilder> job_;
   NodePtr base_;
   Pipe pipe_;
+  std::string chain_;      // narrow operations fused into pipe_
   bool identity_ = false;  // pipe_ passes the base node's records unchanged
 };
 
 }  // namespace trib
+
+// Operation families defined out of the class, one file each.
+#include "dstream/join_ops.hpp"
+#include "dstream/state_ops.hpp"
+#include "dstream/window_ops.hpp"

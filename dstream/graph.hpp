@@ -44,6 +44,7 @@ using EdgeFn =
 struct Edge {
   NodePtr parent;
   EdgeFn fn;
+  std::string input;  // e.g. "socketTextStream.flatMap.map", for errors
 };
 
 // Per-partition state owned by a partition executor actor (stateful nodes).

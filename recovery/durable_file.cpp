@@ -1,0 +1,94 @@
+#include "recovery/durable_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace trib {
+namespace {
+
+[[noreturn]] void fail(const std::string& what, const std::string& path) {
+  throw std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+}
+
+void fsync_path(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) fail("cannot open", path);
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail("cannot fsync", path);
+  }
+  ::close(fd);
+}
+
+std::string parent_of(const std::string& path) {
+  auto parent = fs::path(path).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
+}  // namespace
+
+void write_file_synced(const std::string& path, const std::string& content) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create", path);
+  const char* p = content.data();
+  std::size_t left = content.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      fail("cannot write", path);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail("cannot fsync", path);
+  }
+  ::close(fd);
+}
+
+void write_file_durably(const std::string& path, const std::string& content) {
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  write_file_synced(tmp, content);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename to", path);
+  fsync_path(parent_of(path), O_RDONLY | O_DIRECTORY);
+}
+
+void make_directories(const std::string& path) {
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) throw std::runtime_error("cannot create directory " + path + ": " + ec.message());
+}
+
+bool commit_directory(const std::string& from, const std::string& to) {
+  fsync_path(from, O_RDONLY | O_DIRECTORY);
+  // renameat2(RENAME_NOREPLACE) would be ideal; rename() of a directory onto
+  // a non-empty directory fails anyway, so the check below only guards the
+  // common, non-racing case of a batch committed before a restart.
+  if (path_exists(to)) return false;
+  if (std::rename(from.c_str(), to.c_str()) != 0) fail("cannot rename to", to);
+  fsync_path(parent_of(to), O_RDONLY | O_DIRECTORY);
+  return true;
+}
+
+void remove_tree(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+bool path_exists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+}  // namespace trib
