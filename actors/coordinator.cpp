@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/actor_operator.hpp"
 #include "actors/messages.hpp"
 #include "actors/receiver_actor.hpp"
 #include "actors/sink_actor.hpp"
@@ -256,7 +257,9 @@ class Coordinator {
       spec.inputs.resize(nr.map_out.size());
       for (std::size_t e = 0; e < nr.map_out.size(); ++e)
         for (auto& task_out : nr.map_out[e]) spec.inputs[e].push_back(task_out.at(r));
-      if (n.stateful())
+      if (auto* op = dynamic_cast<const ActorOperatorNode*>(&n))
+        dispatch_to_operator(run.time, *op, r, std::move(spec.inputs.at(0)));
+      else if (n.stateful())
         self_->send(executor(n.id, r), std::move(spec));
       else
         spawn_task(self_->system(), st_.cfg.graph, std::move(spec),
@@ -271,6 +274,24 @@ class Coordinator {
       slot = spawn_partition_executor(self_->system(), st_.cfg.graph, node, partition,
                                       caf::actor_cast<caf::actor>(self_));
     return slot;
+  }
+
+  // Custom actor operators: the user's actor for partition r computes it.
+  void dispatch_to_operator(int64_t t, const ActorOperatorNode& op, int r,
+                            std::vector<Partition> buckets) {
+    auto& actor = st_.executors[{op.id, r}];
+    if (!actor) actor = op.spawn_operator(self_->system(), r);
+    op.dispatch(self_, actor, t, std::move(buckets),
+                [this, t, id = op.id, r](Partition out, std::string error) {
+                  TaskResult res;
+                  res.batch_time = t;
+                  res.node = id;
+                  res.phase = static_cast<int32_t>(Phase::reduce);
+                  res.index = r;
+                  res.outputs.push_back(std::move(out));
+                  res.error = std::move(error);
+                  on_task_result(res);
+                });
   }
 
   void on_task_result(TaskResult& res) {
