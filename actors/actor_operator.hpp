@@ -34,8 +34,6 @@
 namespace trib {
 
 using process_atom = caf::atom_constant<caf::atom("process")>;
-using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
-using restore_atom = caf::atom_constant<caf::atom("restore")>;
 
 // A node whose reduce phase runs in user actors. The coordinator asks it to
 // spawn the actors and to send each one its partition.

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -50,6 +51,7 @@ struct BatchRun {
   steady::time_point interval_end;  // when the interval was closed
   steady::time_point started_at;
   std::map<int, Dataset> source_data;
+  std::map<int32_t, std::string> source_positions;  // after this batch's poll
   std::vector<NodeRun> nodes;
 };
 
@@ -67,6 +69,10 @@ struct CoordinatorState {
   int64_t next_index = 0;
   bool stopping = false;
   bool final_interval_closed = false;
+  std::unique_ptr<CheckpointStore> checkpoints;
+  bool checkpointing = false;  // batches wait while a checkpoint is taken
+  bool finished = false;
+  std::set<int> stateless_operators;  // actor operators that answer no snapshot
 };
 
 using coordinator_actor = caf::stateful_actor<CoordinatorState>;
@@ -94,6 +100,19 @@ class Coordinator {
       st_.receivers[id] = r;
     }
     st_.zero_time = wall_ms() / interval() * interval();
+    if (!st_.cfg.checkpoint_dir.empty()) {
+      st_.checkpoints = std::make_unique<CheckpointStore>(st_.cfg.checkpoint_dir);
+      for (auto& [id, r] : st_.receivers)
+        spdlog::warn("stream {} ({}) is not replayable: records received but not yet in a "
+                     "completed batch are lost if the job crashes",
+                     id, g.nodes[id]->name);
+    }
+    if (st_.cfg.recovered)
+      restore(*st_.cfg.recovered);
+    else if (st_.checkpoints)
+      // Fixes the job's time origin and source positions before the first
+      // batch, so a crash at any moment resumes this job, never a new one.
+      take_checkpoint(-1, st_.zero_time, current_source_positions());
     spdlog::info("job started: {} nodes, {} outputs, {} receivers, batch interval {} ms",
                  g.nodes.size(), g.outputs.size(), st_.receivers.size(), interval());
     schedule_tick();
@@ -127,6 +146,7 @@ class Coordinator {
       if (!src.has_receiver()) {
         Dataset d;
         src.poll(t, d);
+        run.source_positions[id] = src.position();
         for (auto& p : d) run.records += static_cast<int64_t>(p.size());
         run.source_data[id] = std::move(d);
         continue;
@@ -163,6 +183,7 @@ class Coordinator {
   }
 
   void start_ready_batches() {
+    if (st_.checkpointing) return;
     while (st_.running < st_.cfg.max_concurrent_batches && !st_.ready.empty()) {
       BatchRun& run = st_.batches.at(st_.ready.front());
       st_.ready.pop_front();
@@ -370,17 +391,111 @@ class Coordinator {
     auto now = steady::now();
     BatchInfo info;
     info.batch_time_ms = run.time;
+    info.batch_index = run.index;
     info.input_records = run.records;
     info.scheduling_delay_ms = ms_between(run.interval_end, run.started_at);
     info.processing_time_ms = ms_between(run.started_at, now);
     info.total_delay_ms = ms_between(run.interval_end, now);
     spdlog::debug("batch {}: {} records, processing {:.1f} ms, total delay {:.1f} ms",
                   run.time, run.records, info.processing_time_ms, info.total_delay_ms);
+    int64_t index = run.index;
+    auto positions = std::move(run.source_positions);
     st_.batches.erase(info.batch_time_ms);  // `run` dies here
     --st_.running;
     st_.cfg.monitor->batch_completed(info);
+    if (st_.checkpoints && (index + 1) % st_.cfg.checkpoint_every == 0)
+      take_checkpoint(index, info.batch_time_ms, std::move(positions));
     start_ready_batches();
     maybe_finish_graceful_stop();
+  }
+
+  // ---- checkpoints --------------------------------------------------------------
+
+  // Batch `index` just completed and no other batch runs (checkpointing
+  // needs max_concurrent_batches == 1): every executor's state is the state
+  // after this batch. Collect it and write the checkpoint; batches wait.
+  void take_checkpoint(int64_t index, int64_t time, std::map<int32_t, std::string> positions) {
+    st_.checkpointing = true;
+    auto cp = std::make_shared<Checkpoint>();
+    cp->graph_fingerprint = fingerprint(graph());
+    cp->batch_interval_ms = interval();
+    cp->zero_time_ms = st_.zero_time;
+    cp->next_batch_index = index + 1;
+    cp->last_batch_time_ms = time;
+    cp->source_positions = std::move(positions);
+    for (auto& n : graph().nodes)
+      if (st_.needed[n->id])
+        if (auto bytes = n->save_state(); !bytes.empty()) cp->node_states[n->id] = bytes;
+    auto pending = std::make_shared<std::size_t>(1);  // +1 until all requests are out
+    auto one_done = [this, cp, pending] {
+      if (--*pending == 0) write_checkpoint(*cp);
+    };
+    for (auto& [key, actor] : st_.executors) {
+      if (st_.stateless_operators.count(key.first)) continue;
+      ++*pending;
+      self_->request(actor, caf::infinite, snapshot_atom::value)
+          .then(
+              [cp, key = key, one_done](std::string& bytes) {
+                cp->partition_states[{key.first, key.second}] = std::move(bytes);
+                one_done();
+              },
+              [this, key = key, one_done](caf::error& err) {
+                // An actor operator without snapshot support keeps no state
+                // we could restore: say so once.
+                if (st_.stateless_operators.insert(key.first).second)
+                  spdlog::warn("operator {} answers no snapshot_atom ({}); its state is not "
+                               "checkpointed",
+                               graph().nodes[key.first]->name, self_->system().render(err));
+                one_done();
+              });
+    }
+    one_done();
+  }
+
+  void write_checkpoint(const Checkpoint& cp) {
+    try {
+      st_.checkpoints->save(cp);
+    } catch (const std::exception& e) {
+      fail(std::string("cannot write checkpoint: ") + e.what());
+      return;
+    }
+    spdlog::debug("checkpoint written after batch {}", cp.last_batch_time_ms);
+    st_.checkpointing = false;
+    start_ready_batches();
+    maybe_finish_graceful_stop();
+  }
+
+  std::map<int32_t, std::string> current_source_positions() const {
+    std::map<int32_t, std::string> positions;
+    for (auto id : graph().sources)
+      positions[id] = static_cast<const SourceNode&>(*graph().nodes[id]).position();
+    return positions;
+  }
+
+  // Puts the job back where checkpoint `cp` left it, before the first batch.
+  void restore(const Checkpoint& cp) {
+    st_.zero_time = cp.zero_time_ms;
+    st_.next_index = cp.next_batch_index;
+    for (auto& [id, pos] : cp.source_positions)
+      static_cast<SourceNode&>(*graph().nodes.at(id)).seek(pos);
+    for (auto& [id, bytes] : cp.node_states) graph().nodes.at(id)->restore_state(bytes);
+    for (auto& [key, bytes] : cp.partition_states) {
+      const Node& n = *graph().nodes.at(key.first);
+      caf::actor target;
+      if (auto* op = dynamic_cast<const ActorOperatorNode*>(&n)) {
+        auto& slot = st_.executors[{key.first, key.second}];
+        if (!slot) slot = op->spawn_operator(self_->system(), key.second);
+        target = slot;
+      } else {
+        target = executor(key.first, key.second);
+      }
+      // Sent before any batch's task: the actor restores first.
+      self_->send(target, restore_atom::value, bytes);
+    }
+    spdlog::info("recovered from checkpoint of batch {}: resuming with batch {}, {} state "
+                 "partitions restored",
+                 cp.last_batch_time_ms, cp.last_batch_time_ms + interval(),
+                 cp.partition_states.size());
   }
 
   // ---- stopping ---------------------------------------------------------------
@@ -419,7 +534,8 @@ class Coordinator {
   }
 
   void maybe_finish_graceful_stop() {
-    if (st_.stopping && st_.final_interval_closed && st_.batches.empty()) {
+    if (st_.stopping && st_.final_interval_closed && st_.batches.empty() &&
+        !st_.checkpointing) {
       spdlog::info("stopped gracefully after {} batches", st_.next_index);
       finish("");
     }
@@ -432,6 +548,7 @@ class Coordinator {
 
   // Ends the job: stops every actor the coordinator started, then itself.
   void finish(const std::string& error) {
+    if (std::exchange(st_.finished, true)) return;
     for (auto& [id, r] : st_.receivers) self_->send_exit(r, caf::exit_reason::user_shutdown);
     for (auto& [key, e] : st_.executors) self_->send_exit(e, caf::exit_reason::user_shutdown);
     if (st_.sink) self_->send_exit(st_.sink, caf::exit_reason::user_shutdown);

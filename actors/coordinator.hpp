@@ -8,17 +8,24 @@
 // which emits batches in time order and acknowledges each one.
 //
 // Protocol:
+// With checkpoints on, after every checkpoint_every-th batch completes the
+// coordinator pauses (no batch runs), collects the partition executors'
+// state and the source positions, and writes a checkpoint before going on.
+//
 //   (stop_atom, bool graceful)   stop; graceful stops the receivers, closes
 //                                one last interval with everything they
 //                                accepted, and finishes every batch first.
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <caf/all.hpp>
 
 #include "actors/job_monitor.hpp"
 #include "dstream/graph.hpp"
+#include "recovery/checkpoint.hpp"
 
 namespace trib {
 
@@ -27,6 +34,11 @@ struct CoordinatorConfig {
   std::shared_ptr<JobMonitor> monitor;
   int receiver_partitions = 2;     // partitions each receiver cuts a block into
   int max_concurrent_batches = 1;  // batches computed at the same time
+  // Checkpoints: written to checkpoint_dir after every checkpoint_every-th
+  // batch (none if empty); `recovered` is where a restarted job resumes.
+  std::string checkpoint_dir;
+  int checkpoint_every = 1;
+  std::optional<Checkpoint> recovered;
 };
 
 caf::actor spawn_coordinator(caf::actor_system& sys, CoordinatorConfig config);

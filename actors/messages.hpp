@@ -18,7 +18,8 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
-using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
 
 // Records a receiver's reader thread hands to its receiver actor.
 struct RecordChunk {

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "actors/messages.hpp"
+#include "recovery/fault_injection.hpp"
 
 namespace trib {
 namespace {
@@ -34,6 +35,7 @@ void emit_ready(caf::stateful_actor<SinkState>* self, const Graph& graph,
       }
       st.ready.erase(key);
     }
+    crash_point("after-output");
     self->send(coordinator, std::move(done));
     st.expected.pop_front();
   }

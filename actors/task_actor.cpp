@@ -48,6 +48,9 @@ caf::behavior partition_executor(caf::stateful_actor<ExecutorState>* self,
       [=](TaskSpec& spec) {
         self->send(coordinator, run_task(*graph, spec, self->state.state.get()));
       },
+      // Checkpoints: the state after the last batch this executor ran.
+      [=](snapshot_atom) { return self->state.state->encode(); },
+      [=](restore_atom, const std::string& bytes) { self->state.state->decode(bytes); },
   };
 }
 

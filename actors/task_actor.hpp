@@ -23,7 +23,8 @@ void spawn_task(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
                 TaskSpec spec, caf::actor coordinator);
 
 // Accepts TaskSpec messages for reduce partition `partition` of `node` and
-// replies to `coordinator` with a TaskResult each.
+// replies to `coordinator` with a TaskResult each. Also answers
+// snapshot_atom -> std::string and (restore_atom, std::string) for checkpoints.
 caf::actor spawn_partition_executor(caf::actor_system& sys,
                                     std::shared_ptr<const Graph> graph, int node,
                                     int partition, caf::actor coordinator);

@@ -1,5 +1,7 @@
 #include "apps/cli.hpp"
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <sstream>
 
@@ -27,35 +29,35 @@ Flags& Flags::add(std::string name, std::string* target, std::string help) {
   return *this;
 }
 
+// Parses the whole of `v` as a number into *target; false if it is not one.
+template <class T, class Parse>
+std::function<bool(const std::string&)> number_setter(T* target, Parse parse) {
+  return [target, parse](const std::string& v) {
+    try {
+      std::size_t used = 0;
+      T x = parse(v, &used);
+      if (used != v.size()) return false;
+      *target = x;
+      return true;
+    } catch (...) {
+      return false;
+    }
+  };
+}
+
 Flags& Flags::add(std::string name, int64_t* target, std::string help) {
   flags_.push_back({std::move(name), std::move(help), to_text(*target), false,
-                    [target](const std::string& v) {
-                      try {
-                        std::size_t used = 0;
-                        int64_t x = std::stoll(v, &used);
-                        if (used != v.size()) return false;
-                        *target = x;
-                        return true;
-                      } catch (...) {
-                        return false;
-                      }
-                    }});
+                    number_setter(target, [](const std::string& v, std::size_t* used) {
+                      return static_cast<int64_t>(std::stoll(v, used));
+                    })});
   return *this;
 }
 
 Flags& Flags::add(std::string name, double* target, std::string help) {
   flags_.push_back({std::move(name), std::move(help), to_text(*target), false,
-                    [target](const std::string& v) {
-                      try {
-                        std::size_t used = 0;
-                        double x = std::stod(v, &used);
-                        if (used != v.size()) return false;
-                        *target = x;
-                        return true;
-                      } catch (...) {
-                        return false;
-                      }
-                    }});
+                    number_setter(target, [](const std::string& v, std::size_t* used) {
+                      return std::stod(v, used);
+                    })});
   return *this;
 }
 
@@ -120,6 +122,11 @@ std::string Flags::usage() const {
   return os.str();
 }
 
+int usage_error(const Flags& flags, const std::string& what) {
+  std::fprintf(stderr, "error: %s\n\n%s", what.c_str(), flags.usage().c_str());
+  return 2;
+}
+
 int parse_or_exit_code(Flags& flags, int argc, char** argv) {
   std::string error;
   switch (flags.parse(argc, argv, error)) {
@@ -143,6 +150,56 @@ bool init_logging(const std::string& level) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(parsed);
   return true;
+}
+
+std::optional<DStream<std::string>> open_text_source(StreamingContext& ssc,
+                                                     const std::string& source,
+                                                     const GeneratorOptions& gen,
+                                                     std::string& error) {
+  if (source == "generator") return ssc.generatorStream(gen);
+  const std::string scheme = "socket://";
+  auto colon = source.rfind(':');
+  if (source.rfind(scheme, 0) == 0 && colon != std::string::npos && colon > scheme.size()) {
+    std::string port_text = source.substr(colon + 1);
+    bool digits = !port_text.empty() && port_text.size() <= 5 &&
+                  port_text.find_first_not_of("0123456789") == std::string::npos;
+    int port = digits ? std::stoi(port_text) : 0;
+    if (port >= 1 && port <= 65535)
+      return ssc.socketTextStream(source.substr(scheme.size(), colon - scheme.size()),
+                                  static_cast<uint16_t>(port));
+  }
+  error = "--source must be 'generator' or socket://HOST:PORT, got '" + source + "'";
+  return std::nullopt;
+}
+
+namespace {
+std::atomic<bool> interrupted{false};
+void on_signal(int) { interrupted = true; }
+}  // namespace
+
+int run_job(StreamingContext& ssc, int64_t duration_s, std::function<bool()> should_stop) {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  auto started = std::chrono::steady_clock::now();
+  try {
+    ssc.start();
+    while (!ssc.awaitTerminationOrTimeout(std::chrono::milliseconds(100))) {
+      bool timed_out = duration_s > 0 && std::chrono::steady_clock::now() - started >=
+                                             std::chrono::seconds(duration_s);
+      bool asked = should_stop && should_stop();
+      if (interrupted || timed_out || asked) {
+        spdlog::info("{}; stopping gracefully",
+                     interrupted ? "interrupted" : timed_out ? "duration reached" : "done");
+        ssc.stop(/*graceful=*/true);
+        break;
+      }
+    }
+    ssc.awaitTermination();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace trib::cli

@@ -4,8 +4,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "dstream/streaming_context.hpp"
 
 namespace trib::cli {
 
@@ -39,8 +42,24 @@ class Flags {
 // usage for bad flags (exit 2). Returns -1 to continue, else the exit code.
 int parse_or_exit_code(Flags& flags, int argc, char** argv);
 
+// Prints "error: <what>" and the usage to stderr; returns exit code 2.
+int usage_error(const Flags& flags, const std::string& what);
+
 // Sends logs to stderr at --log-level (trace, debug, info, warn, error,
 // critical, off); false if the level is unknown.
 bool init_logging(const std::string& level);
+
+// The text source named by --source: "generator" (the built-in generator
+// with `gen`) or socket://HOST:PORT. Empty, with `error` set, if malformed.
+std::optional<DStream<std::string>> open_text_source(StreamingContext& ssc,
+                                                     const std::string& source,
+                                                     const GeneratorOptions& gen,
+                                                     std::string& error);
+
+// Starts the job and runs it until `duration_s` seconds passed (0: forever),
+// SIGINT/SIGTERM, or `should_stop` returns true, then stops gracefully.
+// Returns the exit code: 0, or 1 with the error logged if the job failed.
+int run_job(StreamingContext& ssc, int64_t duration_s,
+            std::function<bool()> should_stop = nullptr);
 
 }  // namespace trib::cli

@@ -63,10 +63,10 @@ int main(int argc, char** argv) {
       .add("rate", &rate, "generated events per second")
       .add("log-level", &log_level, "trace, debug, info, warn, error or off");
   if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  if (!trib::cli::init_logging(log_level) || batch_ms <= 0 || partitions <= 0 || duration <= 0) {
-    std::fprintf(stderr, "error: invalid flag value\n\n%s", flags.usage().c_str());
-    return 2;
-  }
+  if (!trib::cli::init_logging(log_level))
+    return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
+  if (batch_ms <= 0 || partitions <= 0 || duration <= 0)
+    return trib::cli::usage_error(flags, "--batch-ms, --partitions and --duration must be positive");
 
   trib::StreamingOptions options;
   options.partitions = static_cast<int>(partitions);
@@ -82,8 +82,5 @@ int main(int argc, char** argv) {
   auto fresh = events.actorOperator<std::string>(
       [](caf::actor_system& sys, int partition) { return sys.spawn(dedup_actor, partition); });
   fresh.count().map([](int64_t n) { return "new ids this batch: " + std::to_string(n); }).print();
-  ssc.start();
-  ssc.awaitTerminationOrTimeout(std::chrono::seconds(duration));
-  ssc.stop(true);
-  return 0;
+  return trib::cli::run_job(ssc, duration);
 }

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -87,6 +88,11 @@ class Node {
     return nullptr;
   }
 
+  // State the coordinator keeps in the node itself (window history), as
+  // bytes for checkpoints. Nodes without such state keep the defaults.
+  virtual std::string save_state() const { return {}; }
+  virtual void restore_state(const std::string& bytes) { (void)bytes; }
+
   // Assemble the dataset of batch `t` from the phase outputs (map outputs
   // per edge when there is no reduce phase, else one-element list holding the
   // reduce outputs). Runs on the coordinator; must be cheap. Called every
@@ -107,6 +113,11 @@ class SourceNode : public Node {
   // coordinator, when the interval closes. Receiver-based ones return false.
   virtual bool poll(int64_t t, Dataset& out) { (void)t; (void)out; return false; }
   virtual bool has_receiver() const = 0;
+
+  // Replayable sources report where the next batch starts reading, and can
+  // be moved back there after a restart. Empty: not replayable.
+  virtual std::string position() const { return {}; }
+  virtual void seek(const std::string& position) { (void)position; }
 };
 
 // The output operations of a job run in the sink actor, in batch order.
@@ -143,5 +154,25 @@ struct Graph {
     return runs_at(n, k) && (k + 1) % n.slide_batches == 0;
   }
 };
+
+// Describes the shape of a graph: operators, their wiring, partitioning
+// and windows. A checkpoint only restores into a graph with the same one.
+inline std::string fingerprint(const Graph& g) {
+  std::string text = "interval=" + std::to_string(g.batch_interval_ms);
+  for (const auto& n : g.nodes) {
+    text += ";" + std::to_string(n->id) + ":" + n->name + "/" +
+            std::to_string(n->slide_batches) + "/" + std::to_string(n->reduce_partitions()) +
+            (n->stateful() ? "/s" : "") + "<";
+    for (const auto& e : n->edges) text += std::to_string(e.parent->id) + ",";
+  }
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: short, stable across builds
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
 
 }  // namespace trib

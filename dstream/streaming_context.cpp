@@ -4,10 +4,12 @@
 #include <thread>
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/coordinator.hpp"
 #include "actors/job_monitor.hpp"
 #include "actors/messages.hpp"
+#include "io/direct_generator.hpp"
 #include "io/socket_receiver.hpp"
 
 namespace trib {
@@ -68,6 +70,9 @@ DStream<std::string> StreamingContext::socketTextStream(const std::string& host,
 }
 
 DStream<std::string> StreamingContext::generatorStream(GeneratorOptions options) {
+  if (options.lines_per_batch > 0)
+    return add_source<std::string>(
+        std::make_shared<DirectGeneratorSource>(options, partitions()));
   return receiverStream(
       [options] { return std::make_unique<GeneratorReceiver>(options); },
       "generatorStream");
@@ -77,6 +82,42 @@ DStream<std::string> StreamingContext::receiverStream(ReceiverFactory factory,
                                                       std::string name) {
   return add_source<std::string>(
       std::make_shared<ReceiverSourceNode>(std::move(name), std::move(factory)));
+}
+
+void StreamingContext::checkpoint(const std::string& dir, std::chrono::milliseconds interval) {
+  if (job_->started) throw std::logic_error("checkpoint() must be called before start()");
+  if (dir.empty()) throw std::invalid_argument("checkpoint: empty directory");
+  int64_t batch = job_->graph.batch_interval_ms;
+  if (interval.count() < 0 || interval.count() % batch != 0)
+    throw std::invalid_argument("checkpoint interval " + std::to_string(interval.count()) +
+                                " ms is not a multiple of the batch interval " +
+                                std::to_string(batch) + " ms");
+  if (options_.max_concurrent_batches != 1)
+    throw std::invalid_argument("checkpoints need max_concurrent_batches == 1");
+  checkpoint_dir_ = dir;
+  checkpoint_every_ = interval.count() == 0 ? 1 : static_cast<int>(interval.count() / batch);
+}
+
+std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
+    const std::string& dir, const std::function<std::unique_ptr<StreamingContext>()>& factory) {
+  auto ssc = factory();
+  if (!ssc) throw std::invalid_argument("getOrCreate: the factory returned no context");
+  if (ssc->checkpoint_dir_.empty()) ssc->checkpoint(dir);
+  auto cp = CheckpointStore(dir).load_latest();
+  if (!cp) {
+    spdlog::info("no checkpoint in {}: starting a new job", dir);
+    return ssc;
+  }
+  std::string expected = fingerprint(ssc->job_->graph);
+  if (cp->graph_fingerprint != expected || cp->batch_interval_ms != ssc->job_->graph.batch_interval_ms)
+    throw std::runtime_error(
+        "the checkpoint in " + dir + " was written by a different pipeline (graph " +
+        cp->graph_fingerprint + ", " + std::to_string(cp->batch_interval_ms) +
+        " ms batches) than the one declared now (graph " + expected + ", " +
+        std::to_string(ssc->job_->graph.batch_interval_ms) +
+        " ms batches); refusing to restore it. Use the original pipeline or a new directory.");
+  ssc->recovered_ = std::move(cp);
+  return ssc;
 }
 
 void StreamingContext::start() {
@@ -93,6 +134,9 @@ void StreamingContext::start() {
   cfg.monitor = monitor_;
   cfg.receiver_partitions = partitions();
   cfg.max_concurrent_batches = options_.max_concurrent_batches;
+  cfg.checkpoint_dir = checkpoint_dir_;
+  cfg.checkpoint_every = checkpoint_every_;
+  cfg.recovered = recovered_;
   runtime_->coordinator = spawn_coordinator(runtime_->system, std::move(cfg));
 }
 

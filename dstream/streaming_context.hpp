@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "dstream/dstream.hpp"
 #include "io/generator_receiver.hpp"
 #include "io/receiver.hpp"
+#include "recovery/checkpoint.hpp"
 
 namespace trib {
 
@@ -61,6 +63,23 @@ class StreamingContext {
     return add_source<T>(node);
   }
 
+  // ---- checkpoints (recovery/checkpoint.hpp) --------------------------------
+  // Checkpoints the job into `dir` every `interval` (a multiple of the batch
+  // interval; 0: every batch): operator state, window contents and source
+  // positions, so a restarted job resumes after the last checkpointed batch.
+  void checkpoint(const std::string& dir,
+                  std::chrono::milliseconds interval = std::chrono::milliseconds(0));
+
+  // Resumes from the newest intact checkpoint in `dir`, or starts afresh.
+  // Unlike Spark, the factory always runs, since C++ functions cannot be
+  // stored in a checkpoint: it must declare the same pipeline, or the
+  // checkpoint is refused with an error.
+  static std::unique_ptr<StreamingContext> getOrCreate(
+      const std::string& dir, const std::function<std::unique_ptr<StreamingContext>()>& factory);
+
+  // True when getOrCreate() restored a checkpoint.
+  bool recovered() const { return recovered_.has_value(); }
+
   // ---- lifecycle ------------------------------------------------------------
   void start();
   // Blocks until the job stops; rethrows the error that stopped it, if any.
@@ -94,6 +113,9 @@ class StreamingContext {
   struct Runtime;
   std::unique_ptr<Runtime> runtime_;
   StreamingOptions options_;
+  std::string checkpoint_dir_;
+  int checkpoint_every_ = 1;
+  std::optional<Checkpoint> recovered_;
 };
 
 }  // namespace trib

@@ -16,6 +16,10 @@ struct GeneratorOptions {
   int vocabulary = 1000;            // distinct words; frequencies are skewed
   uint64_t seed = 1;
   int64_t total_lines = -1;         // stop producing after this many; -1: never
+  // > 0: "direct" mode: no receiver; batch k reads exactly the next
+  // lines_per_batch lines, so batches are deterministic and replayable
+  // after a restart (io/direct_generator.hpp). lines_per_second is unused.
+  int64_t lines_per_batch = 0;
 };
 
 // Line number `index` of the generator with these options.

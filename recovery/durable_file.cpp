@@ -1,5 +1,7 @@
 #include "recovery/durable_file.hpp"
 
+#include "recovery/fault_injection.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -60,6 +62,7 @@ void write_file_synced(const std::string& path, const std::string& content) {
 void write_file_durably(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   write_file_synced(tmp, content);
+  crash_point("durable-write-before-rename");
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename to", path);
   fsync_path(parent_of(path), O_RDONLY | O_DIRECTORY);
 }

@@ -9,19 +9,13 @@
 #include "io/text_file_sink.hpp"
 #include "job_helpers.hpp"
 #include "process.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/trib-sink-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
+using testing::TempDir;
 
 std::vector<std::string> read_lines(const std::string& file) {
   std::vector<std::string> lines;

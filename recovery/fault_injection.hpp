@@ -1,0 +1,13 @@
+// Fault injection for crash tests: with TRIB_CRASH_AT=<point>:<n> in the
+// environment, the process kills itself (SIGKILL, no clean-up) the n-th time
+// it reaches crash_point("<point>"). Without the variable it costs one
+// atomic increment. Points:
+//   durable-write-before-rename   a checkpoint or file written, not yet renamed
+//   after-output                  a batch's outputs ran, its completion not yet recorded
+#pragma once
+
+namespace trib {
+
+void crash_point(const char* point);
+
+}  // namespace trib
