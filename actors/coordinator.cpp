@@ -13,6 +13,7 @@
 #include "actors/sink_actor.hpp"
 #include "actors/task_actor.hpp"
 #include "dstream/nodes.hpp"
+#include "recovery/fault_injection.hpp"
 
 namespace trib {
 namespace {
@@ -94,19 +95,28 @@ class Coordinator {
     for (auto id : g.sources) {
       auto* node = dynamic_cast<ReceiverSourceNode*>(g.nodes[id].get());
       if (!st_.needed[id] || !node) continue;
-      auto r = spawn_receiver(self_->system(), id, node->factory,
-                              st_.cfg.receiver_partitions, st_.cfg.monitor);
+      // With checkpoints, receivers log what they accept (write-ahead log)
+      // and replay what no checkpointed batch covers.
+      ReceiverLog log;
+      if (!st_.cfg.checkpoint_dir.empty()) {
+        log.dir = st_.cfg.checkpoint_dir;
+        log.resume = st_.cfg.recovered.has_value();
+        if (log.resume) {
+          auto& positions = st_.cfg.recovered->source_positions;
+          auto pos = positions.find(id);
+          if (pos != positions.end() && !pos->second.empty()) log.replay_from = std::stoll(pos->second);
+        }
+      }
+      auto r = spawn_receiver(self_->system(), id, node->factory, st_.cfg.receiver_partitions,
+                              st_.cfg.monitor, log);
       self_->monitor(r);
       st_.receivers[id] = r;
     }
-    st_.zero_time = wall_ms() / interval() * interval();
-    if (!st_.cfg.checkpoint_dir.empty()) {
+    // Batch times are multiples of the interval; the first interval closes
+    // at least one full interval after the start.
+    st_.zero_time = (wall_ms() + interval() - 1) / interval() * interval();
+    if (!st_.cfg.checkpoint_dir.empty())
       st_.checkpoints = std::make_unique<CheckpointStore>(st_.cfg.checkpoint_dir);
-      for (auto& [id, r] : st_.receivers)
-        spdlog::warn("stream {} ({}) is not replayable: records received but not yet in a "
-                     "completed batch are lost if the job crashes",
-                     id, g.nodes[id]->name);
-    }
     if (st_.cfg.recovered)
       restore(*st_.cfg.recovered);
     else if (st_.checkpoints)
@@ -133,6 +143,7 @@ class Coordinator {
   }
 
   void close_interval() {
+    crash_point("interval-close");
     int64_t k = st_.next_index++;
     int64_t t = st_.zero_time + (k + 1) * interval();
     BatchRun& run = st_.batches[t];
@@ -157,6 +168,7 @@ class Coordinator {
               [this, t](ReceivedBlock& block) {
                 BatchRun& r = st_.batches.at(t);
                 r.records += block.records;
+                if (!block.position.empty()) r.source_positions[block.source_node] = block.position;
                 r.source_data[block.source_node] = std::move(block.partitions);
                 if (--r.sources_pending == 0) formed(r);
               },
@@ -460,6 +472,10 @@ class Coordinator {
       return;
     }
     spdlog::debug("checkpoint written after batch {}", cp.last_batch_time_ms);
+    // The receivers' logs before the checkpointed positions are not needed any more.
+    for (auto& [id, pos] : cp.source_positions)
+      if (auto r = st_.receivers.find(id); r != st_.receivers.end() && !pos.empty())
+        self_->send(r->second, truncate_atom::value, std::stoll(pos));
     st_.checkpointing = false;
     start_ready_batches();
     maybe_finish_graceful_stop();
@@ -477,7 +493,8 @@ class Coordinator {
     st_.zero_time = cp.zero_time_ms;
     st_.next_index = cp.next_batch_index;
     for (auto& [id, pos] : cp.source_positions)
-      static_cast<SourceNode&>(*graph().nodes.at(id)).seek(pos);
+      if (!st_.receivers.count(id))  // receivers replay their own log
+        static_cast<SourceNode&>(*graph().nodes.at(id)).seek(pos);
     for (auto& [id, bytes] : cp.node_states) graph().nodes.at(id)->restore_state(bytes);
     for (auto& [key, bytes] : cp.partition_states) {
       const Node& n = *graph().nodes.at(key.first);

@@ -20,6 +20,7 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
+using truncate_atom = caf::atom_constant<caf::atom("truncate")>;
 
 // Records a receiver's reader thread hands to its receiver actor.
 struct RecordChunk {
@@ -32,6 +33,7 @@ struct ReceivedBlock {
   int source_node = -1;
   int64_t records = 0;
   std::vector<Partition> partitions;
+  std::string position;  // write-ahead log position after this block; empty without a log
 };
 
 enum class Phase : int32_t { map = 0, reduce = 1 };
@@ -105,7 +107,7 @@ typename Inspector::result_type inspect(Inspector& f, RecordChunk& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ReceivedBlock& x) {
   return f(caf::meta::type_name("received_block"), x.source_node, x.records,
-           x.partitions);
+           x.partitions, x.position);
 }
 
 template <class Inspector>

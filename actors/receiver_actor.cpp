@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
+#include "recovery/write_ahead_log.hpp"
 
 namespace trib {
 namespace {
@@ -80,6 +81,7 @@ void reader_loop(caf::blocking_actor* self, caf::actor owner,
 }
 
 struct ReceiverState {
+  std::unique_ptr<WriteAheadLog> wal;
   std::vector<std::string> buffer;
   bool reader_done = false;
   std::vector<caf::typed_response_promise<done_atom>> stop_waiters;
@@ -87,8 +89,17 @@ struct ReceiverState {
 
 caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
                              int source_node, ReceiverFactory factory,
-                             int partitions, std::shared_ptr<JobMonitor> monitor) {
+                             int partitions, std::shared_ptr<JobMonitor> monitor,
+                             ReceiverLog log) {
   auto stop = std::make_shared<StopSignal>();
+  if (!log.dir.empty()) {
+    if (!log.resume) WriteAheadLog::discard(log.dir, source_node);
+    self->state.wal = std::make_unique<WriteAheadLog>(log.dir, source_node);
+    self->state.buffer = self->state.wal->read_from(log.replay_from);
+    if (!self->state.buffer.empty())
+      spdlog::info("stream {}: replaying {} records from the write-ahead log", source_node,
+                   self->state.buffer.size());
+  }
   std::shared_ptr<Receiver> receiver = factory();
   spdlog::debug("starting receiver {} for stream {}", receiver->describe(), source_node);
   caf::actor me = caf::actor_cast<caf::actor>(self);
@@ -97,6 +108,9 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
   self->attach_functor([stop] { stop->request(); });
   return {
       [=](RecordChunk& chunk) {
+        // Logged before buffered: once here, the records survive a crash.
+        // A failing log throws, which ends this actor and fails the job.
+        if (self->state.wal) self->state.wal->append(chunk.records);
         monitor->received_records += static_cast<int64_t>(chunk.records.size());
         auto& buf = self->state.buffer;
         if (buf.empty()) {
@@ -112,7 +126,11 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
         block.records = static_cast<int64_t>(self->state.buffer.size());
         block.partitions =
             split_into_partitions(std::exchange(self->state.buffer, {}), partitions);
+        if (self->state.wal) block.position = std::to_string(self->state.wal->end());
         return block;
+      },
+      [=](truncate_atom, int64_t position) {
+        if (self->state.wal) self->state.wal->truncate_before(position);
       },
       [=](stop_atom) -> caf::result<done_atom> {
         stop->request();
@@ -133,9 +151,9 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
 
 caf::actor spawn_receiver(caf::actor_system& sys, int source_node,
                           ReceiverFactory factory, int partitions,
-                          std::shared_ptr<JobMonitor> monitor) {
+                          std::shared_ptr<JobMonitor> monitor, ReceiverLog log) {
   return sys.spawn(receiver_actor, source_node, std::move(factory), partitions,
-                   std::move(monitor));
+                   std::move(monitor), std::move(log));
 }
 
 }  // namespace trib

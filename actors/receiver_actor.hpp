@@ -7,6 +7,11 @@
 //   flush_atom          -> ReceivedBlock   (cuts the block for a batch)
 //   stop_atom           -> done_atom       (after the reader thread ended and
 //                                           everything it stored is buffered)
+//   (truncate_atom, int64_t position)      (a checkpoint covers the log before it)
+//
+// With a write-ahead log, every chunk is logged before it is buffered, and
+// at start the records from `replay_from` on are buffered again: records
+// accepted before a crash go into the first batch after the restart.
 #pragma once
 
 #include <memory>
@@ -18,8 +23,14 @@
 
 namespace trib {
 
+struct ReceiverLog {
+  std::string dir;          // empty: no write-ahead log
+  bool resume = false;      // false: a new job; an old log in `dir` is discarded
+  int64_t replay_from = 0;  // first record not in a checkpointed batch
+};
+
 caf::actor spawn_receiver(caf::actor_system& sys, int source_node,
                           ReceiverFactory factory, int partitions,
-                          std::shared_ptr<JobMonitor> monitor);
+                          std::shared_ptr<JobMonitor> monitor, ReceiverLog log = {});
 
 }  // namespace trib

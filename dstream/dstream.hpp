@@ -176,31 +176,15 @@ class DStream {
     using K = typename pair_traits<T>::key_type;
     using V = typename pair_traits<T>::value_type;
     int n = resolve_partitions(partitions);
-    auto merge = [f](std::unordered_map<K, V>& m, const K& k, const V& v) {
-      auto [it, fresh] = m.try_emplace(k, v);
-      if (!fresh) it->second = f(it->second, v);
-    };
     auto node = std::make_shared<ShuffleNode>(
         "reduceByKey", n,
-        [merge](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
+        [f](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
           std::unordered_map<K, V> m;
           for (const auto& b : buckets[0])
-            for (const auto& kv : b.rows<T>()) merge(m, kv.first, kv.second);
+            for (const auto& kv : b.rows<T>()) merge_value(m, kv.first, kv.second, f);
           return Partition::of(std::vector<T>(m.begin(), m.end()));
         });
-    auto pipe = pipe_;
-    add_edge(*node, Edge{
-        base_, [pipe, merge, n](const Partition& in, const TaskContext& ctx) {
-          std::vector<std::unordered_map<K, V>> maps(n);
-          pipe(in, ctx, [&](const T& kv) {
-            merge(maps[partition_of(kv.first, n)], kv.first, kv.second);
-          });
-          std::vector<Partition> out;
-          out.reserve(n);
-          for (auto& m : maps)
-            out.push_back(Partition::of(std::vector<T>(m.begin(), m.end())));
-          return out;
-        }});
+    add_edge(*node, Edge{base_, combine_by_key_edge(f, n)});
     inherit_slide(*node);
     return DStream<T>::of_node(job_, job_->add(node));
   }
@@ -355,6 +339,38 @@ class DStream {
   // f(const vector<T>&, const vector<U>&, int64_t batch_time_ms) -> container
   template <class U, class F>
   auto transformWith(const DStream<U>& other, F f) const;
+  // The core the joins share (one shuffle of both sides into n buckets):
+  // per key, emit(key, values here, values there, out).
+  template <class R, class U, class Emit>
+  DStream<R> cogroup_with(const DStream<U>& other, int partitions, const char* op, Emit emit) const {
+    static_assert(pair_traits<T>::value && pair_traits<U>::value,
+                  "joins need two DStreams of std::pair<K, V>");
+    using K = typename pair_traits<T>::key_type;
+    using V = typename pair_traits<T>::value_type;
+    using W = typename pair_traits<U>::value_type;
+    static_assert(std::is_same_v<K, typename pair_traits<U>::key_type>,
+                  "joined streams must have the same key type");
+    require_same_slide(op, other);
+    int n = resolve_partitions(partitions);
+    auto node = std::make_shared<ShuffleNode>(
+        op, n, [emit](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
+          // Keys in first-seen order would need more memory; shuffles make
+          // no order promise, as in Spark.
+          std::unordered_map<K, std::pair<std::vector<V>, std::vector<W>>> groups;
+          for (const auto& b : buckets[0])
+            for (const auto& kv : b.rows<T>()) groups[kv.first].first.push_back(kv.second);
+          for (const auto& b : buckets[1])
+            for (const auto& kw : b.rows<U>()) groups[kw.first].second.push_back(kw.second);
+          std::vector<R> out;
+          for (const auto& [k, g] : groups) emit(k, g.first, g.second, out);
+          return Partition::of(std::move(out));
+        });
+    add_edge(*node, Edge{base_, hash_partition_edge(n)});
+    other.add_edge(*node, Edge{other.base(), other.hash_partition_edge(n)});
+    inherit_slide(*node);
+    return DStream<R>::of_node(job_, job_->add(node));
+  }
+
 
   // ---- windows (defined in dstream/window_ops.hpp) --------------------------
   // Lengths and slides must be multiples of the batch interval; a slide of 0
@@ -479,6 +495,32 @@ class DStream {
         if (rows.size() < limit) rows.push_back(x);
       });
       return std::vector<Partition>{Partition::of(std::move(rows))};
+    };
+  }
+
+  // Merges value v into m[k] with f (associative, commutative).
+  template <class Map, class K, class V, class F>
+  static void merge_value(Map& m, const K& k, const V& v, const F& f) {
+    auto [it, fresh] = m.try_emplace(k, v);
+    if (!fresh) it->second = f(it->second, v);
+  }
+
+  // An edge that merges the values of each key with f (map-side combining)
+  // and hash-partitions the pairs by key into n buckets.
+  template <class F>
+  EdgeFn combine_by_key_edge(F f, int n) const {
+    using K = typename pair_traits<T>::key_type;
+    using V = typename pair_traits<T>::value_type;
+    auto pipe = pipe_;
+    return [pipe, f, n](const Partition& in, const TaskContext& ctx) {
+      std::vector<std::unordered_map<K, V>> maps(n);
+      pipe(in, ctx, [&](const T& kv) {
+        merge_value(maps[partition_of(kv.first, n)], kv.first, kv.second, f);
+      });
+      std::vector<Partition> out;
+      out.reserve(n);
+      for (auto& m : maps) out.push_back(Partition::of(std::vector<T>(m.begin(), m.end())));
+      return out;
     };
   }
 

@@ -4,6 +4,7 @@
 // atomic increment. Points:
 //   durable-write-before-rename   a checkpoint or file written, not yet renamed
 //   after-output                  a batch's outputs ran, its completion not yet recorded
+//   interval-close                the coordinator is about to close an interval
 #pragma once
 
 namespace trib {

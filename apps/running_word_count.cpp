@@ -1,0 +1,50 @@
+// Running word count since the job started, with updateStateByKey.
+//
+//   ./running_word_count --duration 5
+//   ./running_word_count --source socket://localhost:9999
+#include <algorithm>
+
+#include "apps/cli.hpp"
+#include "dstream/streaming_context.hpp"
+#include "dstream/text.hpp"
+
+int main(int argc, char** argv) {
+  std::string source = "generator", log_level = "info";
+  int64_t batch_ms = 1000, duration = 0, print_n = 10;
+  double rate = 2000;
+  trib::cli::Flags flags("running_word_count", "Word counts since the start of the job.");
+  flags.add("source", &source, "'generator' or socket://HOST:PORT")
+      .add("batch-ms", &batch_ms, "batch interval in milliseconds")
+      .add("rate", &rate, "generator lines per second")
+      .add("print", &print_n, "records printed per batch")
+      .add("duration", &duration, "seconds to run (0: until Ctrl-C)")
+      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
+  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
+  if (!trib::cli::init_logging(log_level))
+    return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
+  if (batch_ms <= 0 || duration < 0 || print_n < 0)
+    return trib::cli::usage_error(flags, "--batch-ms must be positive, --duration and --print >= 0");
+  trib::StreamingContext ssc{std::chrono::milliseconds(batch_ms)};
+  trib::GeneratorOptions gen;
+  gen.lines_per_second = rate;
+  std::string error;
+  auto lines = trib::cli::open_text_source(ssc, source, gen, error);
+  if (!lines) return trib::cli::usage_error(flags, error);
+  using Count = std::pair<std::string, int64_t>;
+  lines->flatMap(trib::split_words)
+      .map([](const std::string& w) { return Count(w, 1); })
+      .updateStateByKey([](const std::vector<int64_t>& fresh, const std::optional<int64_t>& total) {
+        int64_t sum = total.value_or(0);
+        for (auto n : fresh) sum += n;
+        return std::optional<int64_t>(sum);
+      })
+      .transform([](const std::vector<Count>& counts, int64_t) {
+        auto sorted = counts;  // most frequent first, for a readable print()
+        std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) {
+          return a.second != b.second ? a.second > b.second : a.first < b.first;
+        });
+        return sorted;
+      })
+      .print(static_cast<std::size_t>(print_n));
+  return trib::cli::run_job(ssc, duration);
+}

@@ -1,0 +1,59 @@
+// The write-ahead log of a receiver whose source cannot replay (a socket):
+// every chunk of records is appended and fsynced before the receiver
+// buffers it, so records accepted before a crash are still there after it.
+//
+// Records are numbered from 0 in arrival order; a position is such a number.
+// The log is a series of segment files wal-<stream>-<first record>.log in the
+// checkpoint directory; each entry is
+//   payload size (u32) | FNV-1a 64 of payload (u64) | Cereal vector<string>
+// A torn last entry (crash mid-append) is detected and ignored. Segments
+// whose records all lie before a checkpointed position are deleted.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace trib {
+
+class WriteAheadLog {
+ public:
+  // Opens (or creates) the log of stream `stream` in `dir`.
+  WriteAheadLog(std::string dir, int stream);
+  ~WriteAheadLog();
+  WriteAheadLog(const WriteAheadLog&) = delete;
+  WriteAheadLog& operator=(const WriteAheadLog&) = delete;
+
+  // Appends records durably; returns the position after them.
+  int64_t append(const std::vector<std::string>& records);
+
+  // Every record at or after `position`, in order.
+  std::vector<std::string> read_from(int64_t position) const { return read(dir_, stream_, position); }
+  // The same, from outside the process that writes the log (tests, tools).
+  static std::vector<std::string> read(const std::string& dir, int stream, int64_t position);
+
+  // Deletes segments holding only records before `position`.
+  void truncate_before(int64_t position);
+
+  int64_t end() const { return end_; }
+
+  // Deletes the whole log of stream `stream` in `dir` (a new job starts).
+  static void discard(const std::string& dir, int stream);
+
+ private:
+  struct Segment {
+    int64_t first;
+    std::string path;
+  };
+  static std::vector<Segment> segments(const std::string& dir, int stream);
+  std::vector<Segment> segments() const { return segments(dir_, stream_); }
+  void start_segment();
+
+  std::string dir_;
+  int stream_;
+  int fd_ = -1;
+  int64_t end_ = 0;            // position after the last record
+  int64_t segment_records_ = 0;
+};
+
+}  // namespace trib
