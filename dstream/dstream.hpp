@@ -514,9 +514,12 @@ class DStream {
     auto pipe = pipe_;
     return [pipe, f, n](const Partition& in, const TaskContext& ctx) {
       std::vector<std::unordered_map<K, V>> maps(n);
-      pipe(in, ctx, [&](const T& kv) {
-        merge_value(maps[partition_of(kv.first, n)], kv.first, kv.second, f);
-      });
+      if (n == 1)  // no need to hash keys twice
+        pipe(in, ctx, [&](const T& kv) { merge_value(maps[0], kv.first, kv.second, f); });
+      else
+        pipe(in, ctx, [&](const T& kv) {
+          merge_value(maps[partition_of(kv.first, n)], kv.first, kv.second, f);
+        });
       std::vector<Partition> out;
       out.reserve(n);
       for (auto& m : maps) out.push_back(Partition::of(std::vector<T>(m.begin(), m.end())));

@@ -1,0 +1,310 @@
+// Checkpoints and recovery: the checkpoint files themselves, and real
+// crashes. The crash tests run checkpointed_wordcount as a child process,
+// SIGKILL it at random moments (and at chosen points: while a checkpoint is
+// being written, right after a batch's output), restart it, and compare what
+// it wrote with a run that never crashed and with a plain computation.
+#define BOOST_TEST_MODULE recovery
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "dstream/streaming_context.hpp"
+#include "io/generator_receiver.hpp"
+#include "oracle.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+#include "recovery/checkpoint.hpp"
+#include "recovery/write_ahead_log.hpp"
+#include "tcp_server.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using testing::TempDir;
+
+trib::Checkpoint sample_checkpoint(int64_t t) {
+  trib::Checkpoint cp;
+  cp.graph_fingerprint = "abc";
+  cp.batch_interval_ms = 100;
+  cp.zero_time_ms = 1000;
+  cp.next_batch_index = t / 100;
+  cp.last_batch_time_ms = t;
+  cp.source_positions[0] = "42";
+  cp.partition_states[{3, 1}] = std::string("\0state\xff", 7);
+  cp.node_states[2] = "window";
+  return cp;
+}
+
+void flip_byte(const std::string& path, std::size_t offset_from_end) {
+  std::string data = testing::slurp(path);
+  data[data.size() - offset_from_end] ^= 0x5a;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(checkpoints_round_trip_and_only_the_newest_are_kept) {
+  TempDir dir;
+  trib::CheckpointStore store(dir.path, 3);
+  for (int64_t t = 100; t <= 500; t += 100) store.save(sample_checkpoint(t));
+  BOOST_TEST(store.files().size() == 3u);
+  auto cp = store.load_latest();
+  BOOST_REQUIRE(cp);
+  BOOST_TEST(cp->last_batch_time_ms == 500);
+  BOOST_TEST(cp->source_positions.at(0) == "42");
+  BOOST_TEST((cp->partition_states.at({3, 1}) == std::string("\0state\xff", 7)));
+  BOOST_TEST(cp->node_states.at(2) == "window");
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupt_or_truncated_checkpoint_falls_back_to_the_previous_one) {
+  TempDir dir;
+  trib::CheckpointStore store(dir.path, 5);
+  for (int64_t t = 100; t <= 300; t += 100) store.save(sample_checkpoint(t));
+  auto files = store.files();  // newest first
+  flip_byte(files[0], 12);     // inside the payload of t=300
+  BOOST_CHECK_EXCEPTION(trib::CheckpointStore::read_file(files[0]), std::runtime_error,
+                        [&](const std::runtime_error& e) {
+                          return std::string(e.what()).find("checksum mismatch") != std::string::npos &&
+                                 std::string(e.what()).find(files[0]) != std::string::npos;
+                        });
+  fs::resize_file(files[1], fs::file_size(files[1]) - 5);  // t=200 truncated
+  BOOST_CHECK_EXCEPTION(trib::CheckpointStore::read_file(files[1]), std::runtime_error,
+                        [](const std::runtime_error& e) {
+                          return std::string(e.what()).find("truncated") != std::string::npos;
+                        });
+  auto cp = store.load_latest();
+  BOOST_REQUIRE(cp);
+  BOOST_TEST(cp->last_batch_time_ms == 100);
+}
+
+BOOST_AUTO_TEST_CASE(foreign_files_and_unknown_versions_are_refused) {
+  TempDir dir;
+  trib::CheckpointStore store(dir.path);
+  std::ofstream(dir.path + "/checkpoint-700.bin") << "not a checkpoint at all";
+  BOOST_CHECK_EXCEPTION(trib::CheckpointStore::read_file(dir.path + "/checkpoint-700.bin"),
+                        std::runtime_error, [](const std::runtime_error& e) {
+                          return std::string(e.what()).find("bad magic") != std::string::npos;
+                        });
+  store.save(sample_checkpoint(800));
+  std::string data = testing::slurp(dir.path + "/checkpoint-800.bin");
+  data[8] = 9;  // version field
+  std::ofstream(dir.path + "/checkpoint-800.bin", std::ios::binary | std::ios::trunc) << data;
+  BOOST_CHECK_EXCEPTION(trib::CheckpointStore::read_file(dir.path + "/checkpoint-800.bin"),
+                        std::runtime_error, [](const std::runtime_error& e) {
+                          return std::string(e.what()).find("format version 9") != std::string::npos;
+                        });
+  BOOST_TEST(!store.load_latest());
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_pipeline_is_refused) {
+  TempDir dir;
+  auto queue = std::make_shared<trib::BatchQueue<int>>();
+  {
+    auto ssc = trib::StreamingContext::getOrCreate(dir.path, [&] {
+      auto s = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(20));
+      s->queueStream(queue).map([](int x) { return x + 1; }).count().print();
+      return s;
+    });
+    BOOST_TEST(!ssc->recovered());
+    ssc->start();
+    BOOST_REQUIRE(ssc->awaitBatches(2, std::chrono::seconds(30)));
+    ssc->stop(false);
+  }
+  // Same directory, different pipeline (a shuffle added).
+  BOOST_CHECK_EXCEPTION(
+      trib::StreamingContext::getOrCreate(dir.path, [&] {
+        auto s = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(20));
+        s->queueStream(queue).map([](int x) { return x + 1; }).repartition(3).count().print();
+        return s;
+      }),
+      std::runtime_error, [](const std::runtime_error& e) {
+        return std::string(e.what()).find("different pipeline") != std::string::npos;
+      });
+  // The original pipeline is accepted.
+  auto again = trib::StreamingContext::getOrCreate(dir.path, [&] {
+    auto s = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(20));
+    s->queueStream(queue).map([](int x) { return x + 1; }).count().print();
+    return s;
+  });
+  BOOST_TEST(again->recovered());
+}
+
+// ---- crash tests ---------------------------------------------------------------
+
+namespace {
+
+constexpr int kBatchMs = 40;
+constexpr int kLinesPerBatch = 300;
+constexpr int kTotalLines = 6000;   // 20 batches of data
+constexpr int kBatches = 26;        // then empty batches: windows drain
+
+// Batch directories prefix-<t>, oldest first: (t, all part files' text).
+std::vector<std::pair<int64_t, std::string>> read_output(const std::string& dir) {
+  std::vector<std::pair<int64_t, std::string>> batches;
+  for (auto& entry : fs::directory_iterator(dir)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("out-", 0) != 0 || name.find('.') != std::string::npos) continue;
+    std::vector<std::string> parts;
+    for (auto& part : fs::directory_iterator(entry.path()))
+      if (part.path().filename().string().rfind("part-", 0) == 0) parts.push_back(part.path());
+    std::sort(parts.begin(), parts.end());
+    std::string text;
+    for (auto& p : parts) text += testing::slurp(p);
+    batches.emplace_back(std::stoll(name.substr(4)), text);
+  }
+  std::sort(batches.begin(), batches.end());
+  return batches;
+}
+
+std::vector<std::string> job_args(const std::string& mode, const std::string& dir) {
+  return {"--mode", mode, "--checkpoint", dir + "/ckpt", "--output", dir + "/out",
+          "--batch-ms", std::to_string(kBatchMs), "--lines-per-batch", std::to_string(kLinesPerBatch),
+          "--total-lines", std::to_string(kTotalLines), "--stop-after", std::to_string(kBatches),
+          "--log-level", "warn"};
+}
+
+// Runs the job to its end, SIGKILLing it first after each of `kill_after`
+// delays (ms) and restarting it; `crash_env` makes the first run crash itself.
+void run_with_crashes(const std::string& mode, const std::string& dir,
+                      const std::vector<int>& kill_after, const std::string& crash_env = "") {
+  std::string log = dir + "/log";
+  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  std::vector<std::string> env;
+  if (!crash_env.empty()) env.push_back(crash_env);
+  if (!crash_env.empty()) {
+    int code = testing::wait_exit(testing::spawn_app("checkpointed_wordcount", job_args(mode, dir), fd, fd, env));
+    BOOST_TEST_REQUIRE(code == 128 + SIGKILL, "the crash point was not reached: " << crash_env);
+  }
+  for (int delay : kill_after) {
+    pid_t pid = testing::spawn_app("checkpointed_wordcount", job_args(mode, dir), fd, fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    ::kill(pid, SIGKILL);
+    testing::wait_exit(pid);
+  }
+  int code = testing::wait_exit(testing::spawn_app("checkpointed_wordcount", job_args(mode, dir), fd, fd));
+  ::close(fd);
+  BOOST_TEST_REQUIRE(code == 0, "final run failed:\n" << testing::slurp(log));
+}
+
+// The words of generator lines [first, last).
+std::map<std::string, int64_t> oracle_counts(int64_t first, int64_t last) {
+  trib::GeneratorOptions gen;
+  std::vector<std::string> lines;
+  for (int64_t i = std::max<int64_t>(first, 0); i < std::min<int64_t>(last, kTotalLines); ++i)
+    lines.push_back(trib::generated_line(gen, i));
+  return oracle::word_counts(lines);
+}
+
+std::string as_text(const std::map<std::string, int64_t>& counts) {
+  std::string text;
+  for (auto& [w, n] : counts)
+    if (n > 0) text += "(" + w + ", " + std::to_string(n) + ")\n";
+  return text;
+}
+
+// What batch k of each mode must contain, from a plain count of the lines.
+std::string expected_batch(const std::string& mode, int64_t k) {
+  if (mode == "running") return as_text(oracle_counts(0, (k + 1) * kLinesPerBatch));
+  return as_text(oracle_counts((k - 3) * kLinesPerBatch, (k + 1) * kLinesPerBatch));
+}
+
+void check_against_oracle(const std::string& mode,
+                          const std::vector<std::pair<int64_t, std::string>>& out) {
+  BOOST_REQUIRE(!out.empty());
+  int64_t step = mode == "running" ? 1 : 2;  // windows slide by 2 batches
+  int64_t first_k = mode == "running" ? 0 : 1;
+  int64_t zero = out[0].first - (first_k + 1) * kBatchMs;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    int64_t k = (out[i].first - zero) / kBatchMs - 1;
+    BOOST_TEST(k == first_k + static_cast<int64_t>(i) * step, "batch times continue without gap or repeat");
+    if (k >= kBatches) break;
+    BOOST_TEST(out[i].second == expected_batch(mode, k), mode << " batch " << k);
+  }
+}
+
+void crash_scenarios(const std::string& mode) {
+  TempDir clean;
+  run_with_crashes(mode, clean.path, {});
+  auto want = read_output(clean.path);
+  check_against_oracle(mode, want);
+  std::size_t compared = mode == "running" ? kBatches : kBatches / 2;
+  BOOST_REQUIRE_GE(want.size(), compared);
+
+  struct Scenario {
+    std::vector<int> kills;
+    std::string env;
+  };
+  std::vector<Scenario> scenarios = {
+      {{}, "TRIB_CRASH_AT=durable-write-before-rename:4"},  // mid checkpoint write
+      {{}, "TRIB_CRASH_AT=after-output:5"},                 // output written, batch not recorded
+  };
+  for (unsigned seed = 1; seed <= 3; ++seed) {
+    std::mt19937 rng(seed * 7919 + static_cast<unsigned>(mode.size()));
+    std::uniform_int_distribution<int> delay(30, 700);
+    scenarios.push_back({{delay(rng), delay(rng), delay(rng)}, ""});
+  }
+  for (auto& s : scenarios) {
+    TempDir crashed;
+    run_with_crashes(mode, crashed.path, s.kills, s.env);
+    auto got = read_output(crashed.path);
+    BOOST_TEST_CONTEXT(mode << " " << (s.env.empty() ? "random kills" : s.env)) {
+      check_against_oracle(mode, got);
+      BOOST_REQUIRE_GE(got.size(), compared);
+      for (std::size_t i = 0; i < compared; ++i)
+        BOOST_TEST(got[i].second == want[i].second, "batch " << i << " differs from the failure-free run");
+    }
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(running_counts_survive_crashes_exactly_once) { crash_scenarios("running"); }
+
+BOOST_AUTO_TEST_CASE(windowed_counts_survive_crashes_exactly_once) { crash_scenarios("windowed"); }
+
+BOOST_AUTO_TEST_CASE(incremental_windows_survive_crashes_exactly_once) { crash_scenarios("incremental"); }
+
+BOOST_AUTO_TEST_CASE(socket_lines_accepted_before_a_crash_are_replayed_from_the_log) {
+  TempDir dir;
+  testing::TcpServer server;
+  std::vector<std::string> lines;
+  for (int i = 0; i < 3000; ++i) lines.push_back("w" + std::to_string(i % 97) + " common line" + std::to_string(i));
+  std::string log = dir.path + "/log";
+  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  auto args = [&](const std::string& stop_after) {
+    return std::vector<std::string>{"--mode", "running", "--source",
+                                    "socket://127.0.0.1:" + std::to_string(server.port()),
+                                    "--checkpoint", dir.path + "/ckpt", "--output", dir.path + "/out",
+                                    "--batch-ms", "2000", "--stop-after", stop_after};
+  };
+  // First run: accepts every line, then dies as it closes its first interval,
+  // before any batch holds them: they exist only in the write-ahead log.
+  pid_t pid = testing::spawn_app("checkpointed_wordcount", args("5"), fd, fd,
+                                 {"TRIB_CRASH_AT=interval-close:1"});
+  server.accept_client();
+  std::string bytes;
+  for (auto& l : lines) bytes += l + "\n";
+  server.send(bytes);
+  for (int i = 0; i < 500 && trib::WriteAheadLog::read(dir.path + "/ckpt", 0, 0).size() < lines.size(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_REQUIRE_EQUAL(trib::WriteAheadLog::read(dir.path + "/ckpt", 0, 0).size(), lines.size());
+  BOOST_REQUIRE_EQUAL(testing::wait_exit(pid), 128 + SIGKILL);
+  server.close_client();
+  BOOST_TEST(read_output(dir.path).empty(), "no batch ran before the crash");
+
+  // Second run: reconnects (and gets nothing new) and replays the log.
+  std::thread acceptor([&] { server.accept_client(); });
+  int code = testing::wait_exit(testing::spawn_app("checkpointed_wordcount", args("2"), fd, fd));
+  acceptor.join();
+  ::close(fd);
+  BOOST_REQUIRE_MESSAGE(code == 0, testing::slurp(log));
+  auto out = read_output(dir.path);
+  BOOST_REQUIRE(!out.empty());
+  BOOST_TEST(out.back().second == as_text(oracle::word_counts(lines)));
+  BOOST_TEST(testing::slurp(log).find("replaying 3000 records from the write-ahead log") != std::string::npos);
+}
