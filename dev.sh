@@ -22,16 +22,17 @@ install_deps() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# Builds the given targets (default: everything).
 build() {
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build -j"$(nproc)"
+  cmake --build build -j"$(nproc)" ${1:+--target "$@"}
 }
 
 cmd=${1:-}
 shift || true
 case "$cmd" in
-  wordcount) install_deps; build >/dev/null; exec build/network_wordcount "$@" ;;
-  bench)     install_deps; build >/dev/null; exec build/wordcount_bench "$@" ;;
+  wordcount) install_deps; build network_wordcount >/dev/null; exec build/network_wordcount "$@" ;;
+  bench)     install_deps; build wordcount_bench >/dev/null; exec build/wordcount_bench "$@" ;;
   test)      install_deps; build; cd build && exec ctest --output-on-failure ;;
   *) echo "usage: ./dev.sh wordcount|test|bench [flags]" >&2; exit 2 ;;
 esac

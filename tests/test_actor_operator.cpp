@@ -6,9 +6,11 @@
 #include <atomic>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "actors/actor_operator.hpp"
 #include "job_helpers.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -92,4 +94,54 @@ BOOST_AUTO_TEST_CASE(an_operator_that_fails_stops_the_job_with_its_error) {
     BOOST_TEST(std::string(e.what()).find("operator rejected the batch") != std::string::npos, e.what());
     BOOST_TEST(std::string(e.what()).find("actorOperator") != std::string::npos, e.what());
   }
+}
+
+namespace {
+
+// Like first_sighting, and able to snapshot and restore its state.
+caf::behavior checkpointed_sighting(caf::stateful_actor<SeenState>* self, int partition) {
+  return {
+      [=](trib::process_atom, int64_t, const std::vector<Event>& in) {
+        std::vector<std::pair<int, int>> out;
+        for (auto& [id, payload] : in)
+          if (self->state.seen.insert(id).second) out.emplace_back(id, partition);
+        return out;
+      },
+      [=](trib::snapshot_atom) {
+        std::string bytes;
+        for (int id : self->state.seen) bytes += std::to_string(id) + " ";
+        return bytes;
+      },
+      [=](trib::restore_atom, const std::string& bytes) {
+        std::istringstream in(bytes);
+        for (int id; in >> id;) self->state.seen.insert(id);
+      },
+  };
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(operator_state_comes_back_from_a_checkpoint) {
+  testing::TempDir dir;
+  auto run = [&](const std::vector<std::vector<Event>>& batches) {
+    auto queue = std::make_shared<trib::BatchQueue<Event>>();
+    for (auto& b : batches) queue->push(b);
+    std::shared_ptr<testing::Collector<std::pair<int, int>>> firsts;
+    auto ssc = trib::StreamingContext::getOrCreate(dir.path, [&] {
+      auto s = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(20));
+      firsts = testing::collect(s->queueStream(queue).actorOperator<std::pair<int, int>>(
+          [](caf::actor_system& sys, int p) { return sys.spawn(checkpointed_sighting, p); }, 2));
+      return s;
+    });
+    testing::run_batches(*ssc, batches.size() + 1);
+    std::set<int> ids;
+    for (auto& [t, rows] : firsts->get())
+      for (auto& r : rows) ids.insert(r.first);
+    return ids;
+  };
+  auto first = run({{{1, 0}, {2, 0}, {3, 0}}, {{4, 0}}});
+  BOOST_TEST((first == std::set<int>{1, 2, 3, 4}));
+  // The restarted job remembers ids 1..4: only 5 and 6 are new.
+  auto second = run({{{2, 0}, {5, 0}}, {{4, 0}, {6, 0}, {1, 0}}});
+  BOOST_TEST((second == std::set<int>{5, 6}));
 }
