@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "dstream/partition.hpp"
+#include "recovery/checksum.hpp"
 
 namespace trib {
 
@@ -165,13 +166,8 @@ inline std::string fingerprint(const Graph& g) {
             (n->stateful() ? "/s" : "") + "<";
     for (const auto& e : n->edges) text += std::to_string(e.parent->id) + ",";
   }
-  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: short, stable across builds
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
   char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(fnv1a64(text)));
   return hex;
 }
 

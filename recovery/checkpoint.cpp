@@ -13,6 +13,7 @@
 #include <cereal/types/utility.hpp>
 #include <spdlog/spdlog.h>
 
+#include "recovery/checksum.hpp"
 #include "recovery/durable_file.hpp"
 
 namespace fs = std::filesystem;
@@ -21,15 +22,6 @@ namespace trib {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'R', 'I', 'B', 'C', 'K', 'P', 'T'};
-
-uint64_t fnv1a64(const std::string& data) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 template <class T>
 void put(std::string& out, T value) {

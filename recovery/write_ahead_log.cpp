@@ -16,6 +16,7 @@
 #include <cereal/types/vector.hpp>
 #include <spdlog/spdlog.h>
 
+#include "recovery/checksum.hpp"
 #include "recovery/durable_file.hpp"
 
 namespace fs = std::filesystem;
@@ -24,15 +25,6 @@ namespace trib {
 namespace {
 
 constexpr int64_t kSegmentRecords = 1 << 20;  // start a new file after this many
-
-uint64_t fnv1a64(const std::string& data) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 // Reads the intact entries of one segment; stops at a torn or corrupt one.
 std::vector<std::vector<std::string>> read_entries(const std::string& path) {

@@ -20,16 +20,22 @@ struct SeenState {
   std::set<int> seen;
 };
 
+// (id, partition) for the ids in `in` that `state` has not seen before.
+std::vector<std::pair<int, int>> first_sightings(SeenState& state, const std::vector<Event>& in,
+                                                 int partition) {
+  std::vector<std::pair<int, int>> out;
+  for (auto& [id, payload] : in)
+    if (state.seen.insert(id).second) out.emplace_back(id, partition);
+  return out;
+}
+
 // Emits (id, partition) for ids it has not seen before.
 caf::behavior first_sighting(caf::stateful_actor<SeenState>* self, int partition,
                              std::shared_ptr<std::atomic<int>> spawned) {
   ++*spawned;
   return {
       [=](trib::process_atom, int64_t, const std::vector<Event>& in) {
-        std::vector<std::pair<int, int>> out;
-        for (auto& [id, payload] : in)
-          if (self->state.seen.insert(id).second) out.emplace_back(id, partition);
-        return out;
+        return first_sightings(self->state, in, partition);
       },
   };
 }
@@ -102,10 +108,7 @@ namespace {
 caf::behavior checkpointed_sighting(caf::stateful_actor<SeenState>* self, int partition) {
   return {
       [=](trib::process_atom, int64_t, const std::vector<Event>& in) {
-        std::vector<std::pair<int, int>> out;
-        for (auto& [id, payload] : in)
-          if (self->state.seen.insert(id).second) out.emplace_back(id, partition);
-        return out;
+        return first_sightings(self->state, in, partition);
       },
       [=](trib::snapshot_atom) {
         std::string bytes;
