@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 #include "actors/sink_actor.hpp"
 #include "actors/task_actor.hpp"
 #include "dstream/nodes.hpp"
+#include "dstream/rate_estimator.hpp"
 #include "recovery/fault_injection.hpp"
 
 namespace trib {
@@ -74,6 +76,7 @@ struct CoordinatorState {
   bool checkpointing = false;  // batches wait while a checkpoint is taken
   bool finished = false;
   std::set<int> stateless_operators;  // actor operators that answer no snapshot
+  std::optional<PidRateEstimator> estimator;  // with backpressure on
 };
 
 using coordinator_actor = caf::stateful_actor<CoordinatorState>;
@@ -97,18 +100,19 @@ class Coordinator {
       if (!st_.needed[id] || !node) continue;
       // With checkpoints, receivers log what they accept (write-ahead log)
       // and replay what no checkpointed batch covers.
-      ReceiverLog log;
+      ReceiverOptions opts;
+      opts.max_rate = st_.cfg.max_rate_per_receiver;
       if (!st_.cfg.checkpoint_dir.empty()) {
-        log.dir = st_.cfg.checkpoint_dir;
-        log.resume = st_.cfg.recovered.has_value();
-        if (log.resume) {
+        opts.log_dir = st_.cfg.checkpoint_dir;
+        opts.resume = st_.cfg.recovered.has_value();
+        if (opts.resume) {
           auto& positions = st_.cfg.recovered->source_positions;
           auto pos = positions.find(id);
-          if (pos != positions.end() && !pos->second.empty()) log.replay_from = std::stoll(pos->second);
+          if (pos != positions.end() && !pos->second.empty()) opts.replay_from = std::stoll(pos->second);
         }
       }
       auto r = spawn_receiver(self_->system(), id, node->factory, st_.cfg.receiver_partitions,
-                              st_.cfg.monitor, log);
+                              st_.cfg.monitor, opts);
       self_->monitor(r);
       st_.receivers[id] = r;
     }
@@ -117,6 +121,7 @@ class Coordinator {
     st_.zero_time = (wall_ms() + interval() - 1) / interval() * interval();
     if (!st_.cfg.checkpoint_dir.empty())
       st_.checkpoints = std::make_unique<CheckpointStore>(st_.cfg.checkpoint_dir);
+    if (st_.cfg.backpressure) st_.estimator.emplace(interval());
     if (st_.cfg.recovered)
       restore(*st_.cfg.recovered);
     else if (st_.checkpoints)
@@ -414,11 +419,26 @@ class Coordinator {
     auto positions = std::move(run.source_positions);
     st_.batches.erase(info.batch_time_ms);  // `run` dies here
     --st_.running;
+    st_.cfg.monitor->processed_records += info.input_records;
+    adjust_ingest_rate(info);
     st_.cfg.monitor->batch_completed(info);
     if (st_.checkpoints && (index + 1) % st_.cfg.checkpoint_every == 0)
       take_checkpoint(index, info.batch_time_ms, std::move(positions));
     start_ready_batches();
     maybe_finish_graceful_stop();
+  }
+
+  // Backpressure: tell the receivers the rate the last batch shows the job
+  // can sustain (Spark's PID rate estimator).
+  void adjust_ingest_rate(const BatchInfo& info) {
+    if (!st_.estimator || st_.receivers.empty()) return;
+    auto rate = st_.estimator->compute(info.batch_time_ms, info.input_records,
+                                       info.processing_time_ms, info.scheduling_delay_ms);
+    if (!rate) return;
+    double per_receiver = *rate / static_cast<double>(st_.receivers.size());
+    st_.cfg.monitor->ingest_rate = *rate;
+    spdlog::debug("backpressure: ingest rate {:.0f} records/s", *rate);
+    for (auto& [id, r] : st_.receivers) self_->send(r, rate_atom::value, per_receiver);
   }
 
   // ---- checkpoints --------------------------------------------------------------
@@ -611,7 +631,9 @@ caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cf
 }  // namespace
 
 caf::actor spawn_coordinator(caf::actor_system& sys, CoordinatorConfig config) {
-  return sys.spawn(coordinator_actor_fn, std::move(config));
+  // Detached: intervals close on time even when every scheduler thread is
+  // busy with long tasks.
+  return sys.spawn<caf::detached>(coordinator_actor_fn, std::move(config));
 }
 
 }  // namespace trib

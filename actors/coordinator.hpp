@@ -34,6 +34,8 @@ struct CoordinatorConfig {
   std::shared_ptr<JobMonitor> monitor;
   int receiver_partitions = 2;     // partitions each receiver cuts a block into
   int max_concurrent_batches = 1;  // batches computed at the same time
+  double max_rate_per_receiver = 0;  // records/s; 0: unlimited
+  bool backpressure = false;         // adapt receivers' rate to the processing rate
   // Checkpoints: written to checkpoint_dir after every checkpoint_every-th
   // batch (none if empty); `recovered` is where a restarted job resumes.
   std::string checkpoint_dir;

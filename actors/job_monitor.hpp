@@ -18,7 +18,9 @@ class JobMonitor {
  public:
   using Listener = std::function<void(const BatchInfo&)>;
 
-  std::atomic<int64_t> received_records{0};
+  std::atomic<int64_t> received_records{0};   // accepted by receivers
+  std::atomic<int64_t> processed_records{0};  // input of completed batches
+  std::atomic<double> ingest_rate{0};         // backpressure's latest rate; 0: none yet
 
   void add_listener(Listener l) {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -21,6 +21,7 @@ using done_atom = caf::atom_constant<caf::atom("done")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using truncate_atom = caf::atom_constant<caf::atom("truncate")>;
+using rate_atom = caf::atom_constant<caf::atom("rate")>;
 
 // Records a receiver's reader thread hands to its receiver actor.
 struct RecordChunk {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
+#include "io/rate_limiter.hpp"
 #include "recovery/write_ahead_log.hpp"
 
 namespace trib {
@@ -41,11 +42,26 @@ class StopSignal {
 class ReaderContext : public ReceiverContext {
  public:
   ReaderContext(caf::blocking_actor* self, caf::actor owner,
-                std::shared_ptr<StopSignal> stop)
-      : self_(self), owner_(std::move(owner)), stop_(std::move(stop)) {}
+                std::shared_ptr<StopSignal> stop, std::shared_ptr<RateLimiter> limiter)
+      : self_(self), owner_(std::move(owner)), stop_(std::move(stop)), limiter_(std::move(limiter)) {}
 
   void store(std::vector<std::string> records) override {
-    if (!records.empty()) self_->send(owner_, RecordChunk{std::move(records)});
+    // Over the rate limit, hold this thread back (interruptibly), in slices
+    // of about 50 ms of records so a large chunk trickles in at the rate.
+    std::size_t begin = 0;
+    while (begin < records.size()) {
+      double rate = limiter_->rate();
+      std::size_t slice = rate > 0 ? std::max<std::size_t>(1, static_cast<std::size_t>(rate / 20))
+                                   : records.size();
+      std::size_t end = std::min(records.size(), begin + slice);
+      auto wait = limiter_->reserve(static_cast<int64_t>(end - begin));
+      if (wait.count() > 0)
+        stop_->wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+      std::vector<std::string> part(std::make_move_iterator(records.begin() + begin),
+                                    std::make_move_iterator(records.begin() + end));
+      self_->send(owner_, RecordChunk{std::move(part)});
+      begin = end;
+    }
   }
   bool stopping() const override { return stop_->requested(); }
   bool wait_for(std::chrono::milliseconds d) override { return stop_->wait_for(d); }
@@ -54,13 +70,14 @@ class ReaderContext : public ReceiverContext {
   caf::blocking_actor* self_;
   caf::actor owner_;
   std::shared_ptr<StopSignal> stop_;
+  std::shared_ptr<RateLimiter> limiter_;
 };
 
 // Runs the receiver until stopped, restarting it with backoff when it fails.
 void reader_loop(caf::blocking_actor* self, caf::actor owner,
-                 std::shared_ptr<Receiver> receiver,
-                 std::shared_ptr<StopSignal> stop) {
-  ReaderContext ctx(self, owner, stop);
+                 std::shared_ptr<Receiver> receiver, std::shared_ptr<StopSignal> stop,
+                 std::shared_ptr<RateLimiter> limiter) {
+  ReaderContext ctx(self, owner, stop, std::move(limiter));
   auto backoff = std::chrono::milliseconds(100);
   while (!stop->requested()) {
     try {
@@ -90,12 +107,13 @@ struct ReceiverState {
 caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
                              int source_node, ReceiverFactory factory,
                              int partitions, std::shared_ptr<JobMonitor> monitor,
-                             ReceiverLog log) {
+                             ReceiverOptions options) {
   auto stop = std::make_shared<StopSignal>();
-  if (!log.dir.empty()) {
-    if (!log.resume) WriteAheadLog::discard(log.dir, source_node);
-    self->state.wal = std::make_unique<WriteAheadLog>(log.dir, source_node);
-    self->state.buffer = self->state.wal->read_from(log.replay_from);
+  auto limiter = std::make_shared<RateLimiter>(options.max_rate);
+  if (!options.log_dir.empty()) {
+    if (!options.resume) WriteAheadLog::discard(options.log_dir, source_node);
+    self->state.wal = std::make_unique<WriteAheadLog>(options.log_dir, source_node);
+    self->state.buffer = self->state.wal->read_from(options.replay_from);
     if (!self->state.buffer.empty())
       spdlog::info("stream {}: replaying {} records from the write-ahead log", source_node,
                    self->state.buffer.size());
@@ -103,7 +121,7 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
   std::shared_ptr<Receiver> receiver = factory();
   spdlog::debug("starting receiver {} for stream {}", receiver->describe(), source_node);
   caf::actor me = caf::actor_cast<caf::actor>(self);
-  self->system().spawn<caf::detached>(reader_loop, me, receiver, stop);
+  self->system().spawn<caf::detached>(reader_loop, me, receiver, stop, limiter);
   // However this actor ends, the reader thread must end too.
   self->attach_functor([stop] { stop->request(); });
   return {
@@ -132,6 +150,9 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
       [=](truncate_atom, int64_t position) {
         if (self->state.wal) self->state.wal->truncate_before(position);
       },
+      [=](rate_atom, double rate) {
+        limiter->set_rate(options.max_rate > 0 ? std::min(rate, options.max_rate) : rate);
+      },
       [=](stop_atom) -> caf::result<done_atom> {
         stop->request();
         if (self->state.reader_done) return done_atom::value;
@@ -151,9 +172,11 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
 
 caf::actor spawn_receiver(caf::actor_system& sys, int source_node,
                           ReceiverFactory factory, int partitions,
-                          std::shared_ptr<JobMonitor> monitor, ReceiverLog log) {
-  return sys.spawn(receiver_actor, source_node, std::move(factory), partitions,
-                   std::move(monitor), std::move(log));
+                          std::shared_ptr<JobMonitor> monitor, ReceiverOptions options) {
+  // Detached: heavy tasks on the scheduler's threads never delay taking in
+  // records (nor a write-ahead log's fsync the tasks).
+  return sys.spawn<caf::detached>(receiver_actor, source_node, std::move(factory), partitions,
+                                  std::move(monitor), std::move(options));
 }
 
 }  // namespace trib

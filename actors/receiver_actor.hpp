@@ -8,6 +8,8 @@
 //   stop_atom           -> done_atom       (after the reader thread ended and
 //                                           everything it stored is buffered)
 //   (truncate_atom, int64_t position)      (a checkpoint covers the log before it)
+//   (rate_atom, double records_per_s)      (backpressure: the new ingest rate,
+//                                           capped by ReceiverOptions::max_rate)
 //
 // With a write-ahead log, every chunk is logged before it is buffered, and
 // at start the records from `replay_from` on are buffered again: records
@@ -23,14 +25,15 @@
 
 namespace trib {
 
-struct ReceiverLog {
-  std::string dir;          // empty: no write-ahead log
-  bool resume = false;      // false: a new job; an old log in `dir` is discarded
+struct ReceiverOptions {
+  std::string log_dir;      // write-ahead log directory; empty: no log
+  bool resume = false;      // false: a new job; an old log in log_dir is discarded
   int64_t replay_from = 0;  // first record not in a checkpointed batch
+  double max_rate = 0;      // records/s this receiver may store; 0: unlimited
 };
 
 caf::actor spawn_receiver(caf::actor_system& sys, int source_node,
                           ReceiverFactory factory, int partitions,
-                          std::shared_ptr<JobMonitor> monitor, ReceiverLog log = {});
+                          std::shared_ptr<JobMonitor> monitor, ReceiverOptions options = {});
 
 }  // namespace trib

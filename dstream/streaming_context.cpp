@@ -48,9 +48,9 @@ StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
     throw std::invalid_argument("batch interval must be positive, got " +
                                 std::to_string(batch_interval.count()) + " ms");
   if (options_.partitions < 0 || options_.worker_threads < 0 ||
-      options_.max_concurrent_batches < 1)
+      options_.max_concurrent_batches < 1 || options_.max_rate_per_receiver < 0)
     throw std::invalid_argument(
-        "StreamingOptions: partitions and worker_threads must be >= 0, "
+        "StreamingOptions: partitions, worker_threads and max_rate_per_receiver must be >= 0, "
         "max_concurrent_batches >= 1");
   job_->graph.batch_interval_ms = batch_interval.count();
   job_->graph.default_partitions = options_.partitions > 0 ? options_.partitions : cores();
@@ -134,6 +134,8 @@ void StreamingContext::start() {
   cfg.monitor = monitor_;
   cfg.receiver_partitions = partitions();
   cfg.max_concurrent_batches = options_.max_concurrent_batches;
+  cfg.max_rate_per_receiver = options_.max_rate_per_receiver;
+  cfg.backpressure = options_.backpressure;
   cfg.checkpoint_dir = checkpoint_dir_;
   cfg.checkpoint_every = checkpoint_every_;
   cfg.recovered = recovered_;

@@ -33,6 +33,11 @@ struct StreamingOptions {
   int partitions = 0;              // per source and shuffle; 0: number of cores
   int worker_threads = 0;          // actor scheduler threads; 0: number of cores
   int max_concurrent_batches = 1;  // batches computed at once (Spark's concurrentJobs)
+  // Most records per second each receiver stores (Spark's receiver.maxRate); 0: no limit.
+  double max_rate_per_receiver = 0;
+  // Lower the receivers' rate when processing falls behind (Spark's
+  // backpressure.enabled), so memory and the scheduling delay stay bounded.
+  bool backpressure = false;
   std::ostream* print_out = nullptr;  // where print() writes; nullptr: stdout
 };
 
