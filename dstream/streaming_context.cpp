@@ -10,6 +10,7 @@
 #include "actors/job_monitor.hpp"
 #include "actors/messages.hpp"
 #include "io/direct_generator.hpp"
+#include "io/directory_source.hpp"
 #include "io/socket_receiver.hpp"
 
 namespace trib {
@@ -76,6 +77,11 @@ DStream<std::string> StreamingContext::generatorStream(GeneratorOptions options)
   return receiverStream(
       [options] { return std::make_unique<GeneratorReceiver>(options); },
       "generatorStream");
+}
+
+DStream<std::string> StreamingContext::textFileStream(const std::string& dir) {
+  if (dir.empty()) throw std::invalid_argument("textFileStream: empty directory name");
+  return add_source<std::string>(std::make_shared<DirectorySource>(dir, partitions()));
 }
 
 DStream<std::string> StreamingContext::receiverStream(ReceiverFactory factory,

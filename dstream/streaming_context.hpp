@@ -55,6 +55,8 @@ class StreamingContext {
   DStream<std::string> socketTextStream(const std::string& host, uint16_t port);
   // Generated lines of words at a set rate; no server needed.
   DStream<std::string> generatorStream(GeneratorOptions options = {});
+  // Lines of the files moved into `dir`, each file once (io/directory_source.hpp).
+  DStream<std::string> textFileStream(const std::string& dir);
   // Records from any receiver (see io/receiver.hpp).
   DStream<std::string> receiverStream(ReceiverFactory factory, std::string name = "receiverStream");
   // Each batch takes the next queued batch (or all queued batches).

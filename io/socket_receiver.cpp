@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "io/line_splitter.hpp"
+#include "io/utf8.hpp"
 
 namespace trib {
 namespace {
@@ -102,6 +103,10 @@ void SocketReceiver::run(ReceiverContext& ctx) {
         break;
       }
       if (!lines.empty()) {
+        std::size_t repaired = 0;
+        for (auto& l : lines) repaired += sanitize_utf8(l);
+        if (repaired)
+          spdlog::warn("{}: invalid UTF-8; replaced {} bytes with U+FFFD", describe(), repaired);
         ctx.store(std::move(lines));
         lines.clear();
       }

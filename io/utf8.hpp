@@ -1,0 +1,14 @@
+// Text records are UTF-8. Input that is not (binary junk, Latin-1 files) is
+// repaired rather than passed on or dropped: each invalid byte becomes
+// U+FFFD, and the caller logs how many it replaced.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace trib {
+
+// Replaces invalid UTF-8 in `s` in place; returns the replacements made.
+std::size_t sanitize_utf8(std::string& s);
+
+}  // namespace trib
