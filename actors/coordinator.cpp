@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
@@ -58,6 +59,9 @@ struct BatchRun {
   std::vector<NodeRun> nodes;
 };
 
+// (batch time, node, phase, edge, index): a task's identity.
+using TaskKey = std::tuple<int64_t, int32_t, int32_t, int32_t, int32_t>;
+
 struct CoordinatorState {
   CoordinatorConfig cfg;
   std::map<int64_t, BatchRun> batches;  // not yet emitted, by time
@@ -77,6 +81,9 @@ struct CoordinatorState {
   bool finished = false;
   std::set<int> stateless_operators;  // actor operators that answer no snapshot
   std::optional<PidRateEstimator> estimator;  // with backpressure on
+  std::vector<caf::actor> workers;            // worker nodes that joined
+  std::size_t next_worker = 0;
+  std::map<caf::actor_addr, std::map<TaskKey, TaskSpec>> remote_tasks;  // in flight, per worker
 };
 
 using coordinator_actor = caf::stateful_actor<CoordinatorState>;
@@ -264,8 +271,7 @@ class Coordinator {
         spec.num_partitions = static_cast<int32_t>(input.size());
         spec.inputs = {{input[i]}};
         ++nr.pending;
-        spawn_task(self_->system(), st_.cfg.graph, std::move(spec),
-                   caf::actor_cast<caf::actor>(self_));
+        run_stateless(std::move(spec));
       }
     }
     if (nr.pending == 0) map_done(run, n);
@@ -300,10 +306,58 @@ class Coordinator {
       else if (n.stateful())
         self_->send(executor(n.id, r), std::move(spec));
       else
-        spawn_task(self_->system(), st_.cfg.graph, std::move(spec),
-                   caf::actor_cast<caf::actor>(self_));
+        run_stateless(std::move(spec));
     }
     nr.map_out.clear();
+  }
+
+  // A stateless task runs on the next worker node, or here when none joined.
+  // Tasks sent to a worker are remembered until their result arrives, so a
+  // lost worker's tasks can run again elsewhere.
+  void run_stateless(TaskSpec spec) {
+    if (st_.workers.empty()) {
+      spawn_task(self_->system(), st_.cfg.graph, std::move(spec), caf::actor_cast<caf::actor>(self_));
+      return;
+    }
+    auto& worker = st_.workers[st_.next_worker++ % st_.workers.size()];
+    st_.remote_tasks[worker.address()][task_key(spec)] = spec;
+    self_->send(worker, std::move(spec));
+  }
+
+  static TaskKey task_key(const TaskSpec& s) {
+    return TaskKey{s.batch_time, s.node, s.phase, s.edge, s.index};
+  }
+  static TaskKey task_key(const TaskResult& r) {
+    return TaskKey{r.batch_time, r.node, r.phase, r.edge, r.index};
+  }
+
+  caf::result<joined_atom> on_join(const caf::actor& worker, const std::string& worker_graph) {
+    std::string ours = fingerprint(graph());
+    if (worker_graph != ours) {
+      spdlog::error("refused a worker running a different pipeline (graph {}, ours {})",
+                    worker_graph, ours);
+      return caf::make_error(caf::sec::runtime_error,
+                             "the worker runs a different pipeline (graph " + worker_graph +
+                                 ") than the coordinator (graph " + ours + ")");
+    }
+    self_->monitor(worker);
+    st_.workers.push_back(worker);
+    spdlog::info("worker {} joined; {} workers", to_string(worker.node()), st_.workers.size());
+    return joined_atom::value;
+  }
+
+  // A worker died or was cut off: run its unfinished tasks again.
+  bool on_worker_down(const caf::actor_addr& who, const caf::error& reason) {
+    auto it = std::find_if(st_.workers.begin(), st_.workers.end(),
+                           [&](const caf::actor& w) { return w.address() == who; });
+    if (it == st_.workers.end()) return false;
+    st_.workers.erase(it);
+    auto lost = std::move(st_.remote_tasks[who]);
+    st_.remote_tasks.erase(who);
+    spdlog::warn("lost a worker ({}); running its {} unfinished tasks again; {} workers left",
+                 self_->system().render(reason), lost.size(), st_.workers.size());
+    for (auto& [key, spec] : lost) run_stateless(std::move(spec));
+    return true;
   }
 
   caf::actor executor(int node, int partition) {
@@ -333,10 +387,18 @@ class Coordinator {
   }
 
   void on_task_result(TaskResult& res) {
+    for (auto& [worker, tasks] : st_.remote_tasks) tasks.erase(task_key(res));
     auto it = st_.batches.find(res.batch_time);
     if (it == st_.batches.end()) return;  // batch abandoned
     BatchRun& run = it->second;
     const Node& n = *graph().nodes.at(static_cast<std::size_t>(res.node));
+    // A task run twice (its worker was thought lost) reports twice: the
+    // first result counts.
+    NodeRun& current = run.nodes[n.id];
+    bool is_map = res.phase == static_cast<int32_t>(Phase::map);
+    if (is_map ? (current.status != NodeRun::mapping || !current.map_out[res.edge][res.index].empty())
+               : (current.status != NodeRun::reducing || !current.reduce_out[res.index].empty_handle()))
+      return;
     if (!res.error.empty()) {
       std::string where = res.phase == static_cast<int32_t>(Phase::map)
                               ? n.edges[res.edge].input + " feeding " + n.name
@@ -596,6 +658,7 @@ class Coordinator {
   }
 
   void on_down(const caf::down_msg& msg) {
+    if (on_worker_down(msg.source, msg.reason)) return;
     for (auto& [id, r] : st_.receivers)
       if (r.address() == msg.source) {
         fail("receiver of stream " + std::to_string(id) + " died: " +
@@ -625,6 +688,9 @@ caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cf
       [c](TaskResult& res) { c->on_task_result(res); },
       [c](BatchEmitted& done) { c->on_batch_emitted(done); },
       [c](stop_atom, bool graceful) { c->on_stop(graceful); },
+      [c](join_atom, const caf::actor& worker, const std::string& graph) {
+        return c->on_join(worker, graph);
+      },
   };
 }
 

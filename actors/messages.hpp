@@ -22,6 +22,8 @@ using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using truncate_atom = caf::atom_constant<caf::atom("truncate")>;
 using rate_atom = caf::atom_constant<caf::atom("rate")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using joined_atom = caf::atom_constant<caf::atom("joined")>;
 
 // Records a receiver's reader thread hands to its receiver actor.
 struct RecordChunk {

@@ -32,11 +32,11 @@ std::vector<Count> sorted_by_word(const std::vector<Count>& counts, int64_t) {
 
 // Declares the pipeline; getOrCreate() runs it on every start.
 std::unique_ptr<trib::StreamingContext> make_job(const std::string& mode, const std::string& source,
-                                                 int64_t batch_ms,
+                                                 int64_t batch_ms, const trib::StreamingOptions& options,
                                                  const trib::GeneratorOptions& gen,
                                                  const std::string& checkpoint_dir,
                                                  const std::string& output) {
-  auto ssc = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(batch_ms));
+  auto ssc = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(batch_ms), options);
   ssc->checkpoint(checkpoint_dir);
   std::string error;
   auto lines = trib::cli::open_text_source(*ssc, source, gen, error);
@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
       .add("stop-after", &stop_after, "stop gracefully after this many batches of the job (0: never)")
       .add("duration", &duration, "seconds to run (0: until Ctrl-C or --stop-after)")
       .add("log-level", &log_level, "trace, debug, info, warn, error or off");
+  trib::cli::ClusterFlags cluster;
+  trib::cli::add_cluster_flags(flags, &cluster);
   if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
   auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
   if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
@@ -85,13 +87,20 @@ int main(int argc, char** argv) {
   if (batch_ms <= 0 || lines_per_batch <= 0 || stop_after < 0 || duration < 0)
     return usage_error("--batch-ms and --lines-per-batch must be positive, --stop-after and --duration >= 0");
 
+  trib::StreamingOptions options;
+  if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty())
+    return usage_error(error);
   trib::GeneratorOptions gen;
   gen.lines_per_batch = lines_per_batch;
   gen.total_lines = total_lines;
+  auto factory = [&] { return make_job(mode, source, batch_ms, options, gen, checkpoint_dir, output); };
   std::unique_ptr<trib::StreamingContext> ssc;
   try {
-    ssc = trib::StreamingContext::getOrCreate(
-        checkpoint_dir, [&] { return make_job(mode, source, batch_ms, gen, checkpoint_dir, output); });
+    if (!cluster.join.empty()) {  // a worker: same pipeline, no checkpoint of its own
+      ssc = factory();
+      return trib::cli::run_worker_if_joining(*ssc, cluster);
+    }
+    ssc = trib::StreamingContext::getOrCreate(checkpoint_dir, factory);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

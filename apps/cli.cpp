@@ -172,6 +172,56 @@ std::optional<DStream<std::string>> open_text_source(StreamingContext& ssc,
   return std::nullopt;
 }
 
+void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
+  flags.add("listen", &cluster->listen, "coordinator: accept worker nodes on this port (0: none)")
+      .add("join", &cluster->join, "worker: run tasks for the coordinator at HOST:PORT")
+      .add("join-timeout", &cluster->join_timeout, "worker: seconds to keep trying to reach the coordinator");
+}
+
+namespace {
+
+// "host:port" -> host, port; false if malformed.
+bool split_host_port(const std::string& text, std::string& host, uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  std::string digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  int p = std::stoi(digits);
+  if (p < 1 || p > 65535) return false;
+  host = text.substr(0, colon);
+  port = static_cast<uint16_t>(p);
+  return true;
+}
+
+}  // namespace
+
+std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& options) {
+  if (cluster.listen < 0 || cluster.listen > 65535) return "--listen must be a port, 1..65535";
+  if (cluster.listen > 0 && !cluster.join.empty()) return "use either --listen or --join, not both";
+  if (cluster.join_timeout <= 0) return "--join-timeout must be positive";
+  std::string host;
+  uint16_t port = 0;
+  if (!cluster.join.empty() && !split_host_port(cluster.join, host, port))
+    return "--join must be HOST:PORT, got '" + cluster.join + "'";
+  options.listen_port = static_cast<uint16_t>(cluster.listen);
+  return {};
+}
+
+int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster) {
+  if (cluster.join.empty()) return -1;
+  std::string host;
+  uint16_t port = 0;
+  split_host_port(cluster.join, host, port);
+  try {
+    ssc.runWorker(host, port, std::chrono::seconds(cluster.join_timeout));
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}
+
 namespace {
 std::atomic<bool> interrupted{false};
 void on_signal(int) { interrupted = true; }

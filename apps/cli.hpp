@@ -56,6 +56,20 @@ std::optional<DStream<std::string>> open_text_source(StreamingContext& ssc,
                                                      const GeneratorOptions& gen,
                                                      std::string& error);
 
+// --listen PORT and --join HOST:PORT: run as a coordinator that accepts
+// workers, or as a worker of another process's coordinator.
+struct ClusterFlags {
+  int64_t listen = 0;
+  std::string join;
+  int64_t join_timeout = 30;  // seconds to keep trying to reach the coordinator
+};
+void add_cluster_flags(Flags& flags, ClusterFlags* cluster);
+// Checks the cluster flags; sets options.listen_port. Empty on success.
+std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& options);
+// In worker mode (--join): runs as a worker until the coordinator is gone;
+// returns the exit code. -1 when not in worker mode.
+int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster);
+
 // Starts the job and runs it until `duration_s` seconds passed (0: forever),
 // SIGINT/SIGTERM, or `should_stop` returns true, then stops gracefully.
 // Returns the exit code: 0, or 1 with the error logged if the job failed.

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
       .add("rate", &rate, "generator lines per second")
       .add("print", &print_n, "records printed per batch")
       .add("log-level", &log_level, "trace, debug, info, warn, error or off");
+  trib::cli::ClusterFlags cluster;
+  trib::cli::add_cluster_flags(flags, &cluster);
   if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
 
   auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
 
   trib::StreamingOptions options;
   options.partitions = static_cast<int>(partitions);
+  if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty())
+    return usage_error(error);
   trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
   trib::GeneratorOptions gen;
   gen.lines_per_second = rate;
@@ -47,6 +51,7 @@ int main(int argc, char** argv) {
       .map([](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); })
       .reduceByKey(std::plus<int64_t>())
       .print(static_cast<std::size_t>(print_n));
+  if (int code = trib::cli::run_worker_if_joining(ssc, cluster); code >= 0) return code;
   spdlog::info("reading from {}; {} ms batches", source, batch_ms);
   return trib::cli::run_job(ssc, duration);
 }

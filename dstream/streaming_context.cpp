@@ -4,11 +4,13 @@
 #include <thread>
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/coordinator.hpp"
 #include "actors/job_monitor.hpp"
 #include "actors/messages.hpp"
+#include "actors/worker_actor.hpp"
 #include "io/direct_generator.hpp"
 #include "io/directory_source.hpp"
 #include "io/socket_receiver.hpp"
@@ -22,10 +24,16 @@ int cores() {
   return n == 0 ? 2 : static_cast<int>(n);
 }
 
-caf::actor_system_config make_config(int worker_threads) {
+caf::actor_system_config make_config(int worker_threads, bool network) {
   caf::actor_system_config cfg;
   register_message_types(cfg);
   cfg.set("scheduler.max-threads", static_cast<size_t>(worker_threads));
+  if (network) {
+    cfg.load<caf::io::middleman>();
+    // Without heartbeats a peer that vanished without closing its socket
+    // is only noticed after a TCP timeout of minutes.
+    cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
+  }
   return cfg;
 }
 
@@ -33,8 +41,8 @@ caf::actor_system_config make_config(int worker_threads) {
 
 // The actor system exists only while the job runs.
 struct StreamingContext::Runtime {
-  explicit Runtime(int worker_threads)
-      : config(make_config(worker_threads)), system(config) {}
+  Runtime(int worker_threads, bool network)
+      : config(make_config(worker_threads, network)), system(config) {}
   caf::actor_system_config config;
   caf::actor_system system;
   caf::actor coordinator;
@@ -134,7 +142,7 @@ void StreamingContext::start() {
         "foreachRDD() or saveAsTextFiles() before start()");
   job_->started = true;
   int threads = options_.worker_threads > 0 ? options_.worker_threads : cores();
-  runtime_ = std::make_unique<Runtime>(threads);
+  runtime_ = std::make_unique<Runtime>(threads, options_.listen_port != 0);
   CoordinatorConfig cfg;
   cfg.graph = std::shared_ptr<const Graph>(job_, &job_->graph);
   cfg.monitor = monitor_;
@@ -146,6 +154,51 @@ void StreamingContext::start() {
   cfg.checkpoint_every = checkpoint_every_;
   cfg.recovered = recovered_;
   runtime_->coordinator = spawn_coordinator(runtime_->system, std::move(cfg));
+  if (options_.listen_port != 0) {
+    auto port = runtime_->system.middleman().publish(runtime_->coordinator, options_.listen_port,
+                                                     nullptr, true);
+    if (!port) {
+      std::string why = runtime_->system.render(port.error());
+      stop(false);
+      throw std::runtime_error("cannot listen for workers on port " +
+                               std::to_string(options_.listen_port) + ": " + why);
+    }
+    spdlog::info("coordinator listening for workers on port {}", *port);
+  }
+}
+
+void StreamingContext::runWorker(const std::string& host, uint16_t port,
+                                 std::chrono::milliseconds connect_timeout) {
+  if (job_->started) throw std::logic_error("runWorker(): the context was already started");
+  job_->started = true;  // the graph is final: it must match the coordinator's
+  int threads = options_.worker_threads > 0 ? options_.worker_threads : cores();
+  runtime_ = std::make_unique<Runtime>(threads, true);
+  auto deadline = std::chrono::steady_clock::now() + connect_timeout;
+  auto backoff = std::chrono::milliseconds(100);
+  caf::actor coordinator;
+  for (;;) {
+    auto remote = runtime_->system.middleman().remote_actor(host, port);
+    if (remote) {
+      coordinator = *remote;
+      break;
+    }
+    std::string why = runtime_->system.render(remote.error());
+    if (std::chrono::steady_clock::now() + backoff > deadline) {
+      monitor_->terminated("cannot reach the coordinator at " + host + ":" + std::to_string(port) +
+                           ": " + why);
+      throw std::runtime_error(monitor_->error());
+    }
+    spdlog::warn("cannot reach the coordinator at {}:{} ({}); retrying in {} ms", host, port, why,
+                 backoff.count());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+  auto monitor = monitor_;
+  spawn_worker(runtime_->system, std::shared_ptr<const Graph>(job_, &job_->graph), coordinator,
+               [monitor](std::string error) { monitor->terminated(std::move(error)); });
+  monitor_->wait_terminated();
+  auto error = monitor_->error();
+  if (!error.empty()) throw std::runtime_error(error);
 }
 
 void StreamingContext::awaitTermination() {

@@ -38,6 +38,9 @@ struct StreamingOptions {
   // Lower the receivers' rate when processing falls behind (Spark's
   // backpressure.enabled), so memory and the scheduling delay stay bounded.
   bool backpressure = false;
+  // > 0: the coordinator accepts worker nodes on this TCP port (CAF's
+  // middleman); stateless tasks then run on the workers.
+  uint16_t listen_port = 0;
   std::ostream* print_out = nullptr;  // where print() writes; nullptr: stdout
 };
 
@@ -95,6 +98,13 @@ class StreamingContext {
   bool awaitTerminationOrTimeout(std::chrono::milliseconds timeout);
   // Stops the job. graceful: first process every record already received.
   void stop(bool graceful = false);
+
+  // Runs this process as a worker node of the coordinator at host:port
+  // instead of running the job: declare the same pipeline first (the
+  // coordinator refuses a worker whose graph differs). Retries connecting
+  // until connect_timeout; returns when the coordinator is gone.
+  void runWorker(const std::string& host, uint16_t port,
+                 std::chrono::milliseconds connect_timeout = std::chrono::seconds(30));
 
   // ---- monitoring -----------------------------------------------------------
   // Called (on an actor thread) after each batch's outputs were emitted.
