@@ -650,6 +650,8 @@ class Coordinator {
     if (std::exchange(st_.finished, true)) return;
     for (auto& [id, r] : st_.receivers) self_->send_exit(r, caf::exit_reason::user_shutdown);
     for (auto& [key, e] : st_.executors) self_->send_exit(e, caf::exit_reason::user_shutdown);
+    // Workers stop too, rather than waiting for this coordinator to come back.
+    for (auto& w : st_.workers) self_->send(w, stop_atom::value);
     if (st_.sink) self_->send_exit(st_.sink, caf::exit_reason::user_shutdown);
     st_.receivers.clear();
     st_.executors.clear();

@@ -10,13 +10,14 @@ namespace {
 
 caf::behavior worker_actor(caf::event_based_actor* self, std::shared_ptr<const Graph> graph,
                            caf::actor coordinator,
-                           std::function<void(std::string)> on_exit) {
+                           std::function<void(WorkerEnd, std::string)> on_exit) {
   self->monitor(coordinator);
   self->set_down_handler([=](caf::down_msg& msg) {
     if (msg.source != coordinator.address()) return;
-    spdlog::info("the coordinator is gone ({}); worker stops",
-                 self->system().render(msg.reason));
-    on_exit("");
+    bool clean = !msg.reason || msg.reason == caf::exit_reason::normal ||
+                 msg.reason == caf::exit_reason::user_shutdown;
+    on_exit(clean ? WorkerEnd::coordinator_stopped : WorkerEnd::coordinator_lost,
+            self->system().render(msg.reason));
     self->quit();
   });
   self->request(coordinator, std::chrono::seconds(30), join_atom::value,
@@ -24,20 +25,25 @@ caf::behavior worker_actor(caf::event_based_actor* self, std::shared_ptr<const G
       .then([](joined_atom) { spdlog::info("joined the coordinator"); },
             [=](caf::error& err) {
               std::string why = self->system().render(err);
-              spdlog::error("the coordinator refused this worker: {}", why);
-              on_exit(why);
+              on_exit(WorkerEnd::refused, why);
               self->quit();
             });
   return {
       // Stateless tasks only; the result goes back to the coordinator.
       [=](TaskSpec& spec) { return run_task(*graph, spec, nullptr); },
+      // The job ended: do not wait for the coordinator to come back.
+      [=](stop_atom) {
+        on_exit(WorkerEnd::coordinator_stopped, "the job ended");
+        self->quit();
+      },
   };
 }
 
 }  // namespace
 
 caf::actor spawn_worker(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
-                        caf::actor coordinator, std::function<void(std::string)> on_exit) {
+                        caf::actor coordinator,
+                        std::function<void(WorkerEnd, std::string)> on_exit) {
   return sys.spawn(worker_actor, std::move(graph), std::move(coordinator), std::move(on_exit));
 }
 

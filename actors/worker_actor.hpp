@@ -5,7 +5,8 @@
 // Protocol:
 //   worker -> coordinator: (join_atom, worker handle, fingerprint) -> joined_atom / error
 //   coordinator -> worker: TaskSpec -> TaskResult
-// The worker ends when the coordinator is gone.
+// The worker ends when the coordinator is gone: stopped (a clean exit) or
+// lost (its process died or the network failed; the caller may rejoin).
 #pragma once
 
 #include <functional>
@@ -18,7 +19,11 @@
 
 namespace trib {
 
+// How a worker's time with a coordinator ended.
+enum class WorkerEnd { coordinator_stopped, coordinator_lost, refused };
+
 caf::actor spawn_worker(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
-                        caf::actor coordinator, std::function<void(std::string error)> on_exit);
+                        caf::actor coordinator,
+                        std::function<void(WorkerEnd, std::string detail)> on_exit);
 
 }  // namespace trib

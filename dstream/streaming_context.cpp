@@ -1,6 +1,7 @@
 #include "dstream/streaming_context.hpp"
 
 #include <stdexcept>
+#include <future>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -173,32 +174,48 @@ void StreamingContext::runWorker(const std::string& host, uint16_t port,
   job_->started = true;  // the graph is final: it must match the coordinator's
   int threads = options_.worker_threads > 0 ? options_.worker_threads : cores();
   runtime_ = std::make_unique<Runtime>(threads, true);
-  auto deadline = std::chrono::steady_clock::now() + connect_timeout;
-  auto backoff = std::chrono::milliseconds(100);
-  caf::actor coordinator;
+  auto graph = std::shared_ptr<const Graph>(job_, &job_->graph);
+  std::string where = host + ":" + std::to_string(port);
+  // Rejoins after losing the coordinator (it may be restarting from its
+  // checkpoint); ends when it stops cleanly or stays unreachable.
   for (;;) {
-    auto remote = runtime_->system.middleman().remote_actor(host, port);
-    if (remote) {
-      coordinator = *remote;
-      break;
+    caf::actor coordinator;
+    auto deadline = std::chrono::steady_clock::now() + connect_timeout;
+    auto backoff = std::chrono::milliseconds(100);
+    while (!coordinator) {
+      auto remote = runtime_->system.middleman().remote_actor(host, port);
+      if (remote) {
+        coordinator = *remote;
+        break;
+      }
+      std::string why = runtime_->system.render(remote.error());
+      if (std::chrono::steady_clock::now() + backoff > deadline) {
+        monitor_->terminated("cannot reach the coordinator at " + where + ": " + why);
+        throw std::runtime_error(monitor_->error());
+      }
+      spdlog::warn("cannot reach the coordinator at {} ({}); retrying in {} ms", where, why,
+                   backoff.count());
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
-    std::string why = runtime_->system.render(remote.error());
-    if (std::chrono::steady_clock::now() + backoff > deadline) {
-      monitor_->terminated("cannot reach the coordinator at " + host + ":" + std::to_string(port) +
-                           ": " + why);
+    std::promise<std::pair<WorkerEnd, std::string>> ended;
+    auto outcome = ended.get_future();
+    auto ended_ptr = &ended;
+    spawn_worker(runtime_->system, graph, coordinator, [ended_ptr](WorkerEnd how, std::string detail) {
+      ended_ptr->set_value({how, std::move(detail)});
+    });
+    auto [how, detail] = outcome.get();
+    if (how == WorkerEnd::refused) {
+      monitor_->terminated("the coordinator at " + where + " refused this worker: " + detail);
       throw std::runtime_error(monitor_->error());
     }
-    spdlog::warn("cannot reach the coordinator at {}:{} ({}); retrying in {} ms", host, port, why,
-                 backoff.count());
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    if (how == WorkerEnd::coordinator_stopped) {
+      spdlog::info("the coordinator at {} stopped; worker stops", where);
+      monitor_->terminated("");
+      return;
+    }
+    spdlog::warn("lost the coordinator at {} ({}); trying to rejoin", where, detail);
   }
-  auto monitor = monitor_;
-  spawn_worker(runtime_->system, std::shared_ptr<const Graph>(job_, &job_->graph), coordinator,
-               [monitor](std::string error) { monitor->terminated(std::move(error)); });
-  monitor_->wait_terminated();
-  auto error = monitor_->error();
-  if (!error.empty()) throw std::runtime_error(error);
 }
 
 void StreamingContext::awaitTermination() {
