@@ -14,7 +14,7 @@
 
 int main(int argc, char** argv) {
   std::string source = "generator";
-  int64_t batch_ms = 1000, partitions = 0, duration = 0, print_n = 10;
+  int64_t batch_ms = 1000, partitions = 0, duration = 0, print_n = 10, lines_per_batch = 0;
   double rate = 10000;
   std::string log_level = "info";
   trib::cli::Flags flags("network_wordcount",
@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
       .add("partitions", &partitions, "partitions per batch and shuffle (0: one per core)")
       .add("duration", &duration, "seconds to run, then stop gracefully (0: until Ctrl-C)")
       .add("rate", &rate, "generator lines per second")
+      .add("lines-per-batch", &lines_per_batch, "generator: exactly this many lines per batch, replayable (0: use --rate)")
       .add("print", &print_n, "records printed per batch")
       .add("log-level", &log_level, "trace, debug, info, warn, error or off");
   trib::cli::ClusterFlags cluster;
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
   trib::GeneratorOptions gen;
   gen.lines_per_second = rate;
+  gen.lines_per_batch = lines_per_batch;
   std::string error;
   auto lines = trib::cli::open_text_source(ssc, source, gen, error);
   if (!lines) return usage_error(error);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Word count throughput with 0 to 3 worker processes on this machine: one
+# coordinator (--listen) and N workers (--join), the replayable generator
+# feeding a fixed number of lines per batch. Reads the coordinator's
+# per-batch timings (--log-level debug) and prints records/s.
+#   bench/cluster_throughput.sh [lines-per-batch] [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=${1:-100000}
+seconds=${2:-8}
+bin=build/network_wordcount
+[[ -x $bin ]] || { echo "build first: cmake --build build --target network_wordcount" >&2; exit 2; }
+port=$((20000 + RANDOM % 20000))
+common=(--lines-per-batch "$lines" --batch-ms 1000 --print 0)
+echo "| workers | records/s | batch processing p50 |"
+echo "|---:|---:|---:|"
+for workers in 0 1 2 3; do
+  log=$(mktemp)
+  "$bin" "${common[@]}" --listen "$port" --duration "$seconds" --log-level debug >/dev/null 2>"$log" &
+  coordinator=$!
+  for ((i = 0; i < workers; i++)); do "$bin" "${common[@]}" --join "127.0.0.1:$port" >/dev/null 2>&1 & done
+  wait "$coordinator"
+  wait
+  # "batch T: N records, processing P ms, ..." -> records/s over non-empty batches, p50 processing.
+  stats=$(grep -o 'batch [0-9]*: [0-9]* records, processing [0-9.]* ms' "$log" | awk '$3 > 0 { print $3, $6 }')
+  rate=$(awk '{ r += $1; p += $2 } END { printf "%.0f", (p > 0 ? r / p * 1000 : 0) }' <<<"$stats")
+  median=$(awk '{ print $2 }' <<<"$stats" | sort -n | awk '{ v[NR] = $1 } END { printf "%.0f", v[int((NR + 1) / 2)] }')
+  echo "| $workers | $rate | $median ms |"
+  rm -f "$log"
+  port=$((port + 1))
+done
