@@ -152,32 +152,6 @@ bool init_logging(const std::string& level) {
   return true;
 }
 
-std::optional<DStream<std::string>> open_text_source(StreamingContext& ssc,
-                                                     const std::string& source,
-                                                     const GeneratorOptions& gen,
-                                                     std::string& error) {
-  if (source == "generator") return ssc.generatorStream(gen);
-  const std::string scheme = "socket://";
-  auto colon = source.rfind(':');
-  if (source.rfind(scheme, 0) == 0 && colon != std::string::npos && colon > scheme.size()) {
-    std::string port_text = source.substr(colon + 1);
-    bool digits = !port_text.empty() && port_text.size() <= 5 &&
-                  port_text.find_first_not_of("0123456789") == std::string::npos;
-    int port = digits ? std::stoi(port_text) : 0;
-    if (port >= 1 && port <= 65535)
-      return ssc.socketTextStream(source.substr(scheme.size(), colon - scheme.size()),
-                                  static_cast<uint16_t>(port));
-  }
-  error = "--source must be 'generator' or socket://HOST:PORT, got '" + source + "'";
-  return std::nullopt;
-}
-
-void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
-  flags.add("listen", &cluster->listen, "coordinator: accept worker nodes on this port (0: none)")
-      .add("join", &cluster->join, "worker: run tasks for the coordinator at HOST:PORT")
-      .add("join-timeout", &cluster->join_timeout, "worker: seconds to keep trying to reach the coordinator");
-}
-
 namespace {
 
 // "host:port" -> host, port; false if malformed.
@@ -195,6 +169,26 @@ bool split_host_port(const std::string& text, std::string& host, uint16_t& port)
 }
 
 }  // namespace
+
+std::optional<DStream<std::string>> open_text_source(StreamingContext& ssc,
+                                                     const std::string& source,
+                                                     const GeneratorOptions& gen,
+                                                     std::string& error) {
+  if (source == "generator") return ssc.generatorStream(gen);
+  const std::string scheme = "socket://";
+  std::string host;
+  uint16_t port = 0;
+  if (source.rfind(scheme, 0) == 0 && split_host_port(source.substr(scheme.size()), host, port))
+    return ssc.socketTextStream(host, port);
+  error = "--source must be 'generator' or socket://HOST:PORT, got '" + source + "'";
+  return std::nullopt;
+}
+
+void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
+  flags.add("listen", &cluster->listen, "coordinator: accept worker nodes on this port (0: none)")
+      .add("join", &cluster->join, "worker: run tasks for the coordinator at HOST:PORT")
+      .add("join-timeout", &cluster->join_timeout, "worker: seconds to keep trying to reach the coordinator");
+}
 
 std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& options) {
   if (cluster.listen < 0 || cluster.listen > 65535) return "--listen must be a port, 1..65535";
