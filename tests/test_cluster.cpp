@@ -20,7 +20,7 @@ namespace {
 
 std::vector<std::string> job(const std::string& dir, const std::string& mode) {
   return {"--mode", mode, "--checkpoint", dir + "/ckpt", "--output", dir + "/out",
-          "--batch-ms", "50", "--lines-per-batch", "400", "--total-lines", "8000",
+          "--batch-ms", "100", "--lines-per-batch", "400", "--total-lines", "8000",
           "--stop-after", "24", "--log-level", "info"};
 }
 
