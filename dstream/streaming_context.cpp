@@ -68,7 +68,7 @@ StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
 }
 
 StreamingContext::~StreamingContext() {
-  if (runtime_ && !monitor_->is_terminated()) stop(false);
+  if (runtime_) stop(false);
   runtime_.reset();  // joins every actor
 }
 
@@ -235,10 +235,20 @@ bool StreamingContext::awaitTerminationOrTimeout(std::chrono::milliseconds timeo
 
 void StreamingContext::stop(bool graceful) {
   if (!runtime_) return;
-  if (!monitor_->is_terminated())
+  if (runtime_->coordinator && !monitor_->is_terminated())
     caf::anon_send(runtime_->coordinator, stop_atom::value, graceful);
   monitor_->wait_terminated();
+  release_coordinator();
   runtime_->system.await_all_actors_done();
+}
+
+// The middleman's registry holds the published coordinator; while anything
+// references it, the actor system cannot finish shutting down.
+void StreamingContext::release_coordinator() {
+  if (!runtime_->coordinator) return;
+  if (options_.listen_port != 0)
+    runtime_->system.middleman().unpublish(runtime_->coordinator, options_.listen_port);
+  runtime_->coordinator = nullptr;
 }
 
 void StreamingContext::addBatchListener(std::function<void(const BatchInfo&)> listener) {

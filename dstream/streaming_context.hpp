@@ -125,6 +125,8 @@ class StreamingContext {
     return DStream<T>::of_node(job_, n);
   }
 
+  void release_coordinator();
+
   std::shared_ptr<JobBuilder> job_;
   std::shared_ptr<JobMonitor> monitor_;
   struct Runtime;
