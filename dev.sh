@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(g++ cmake make libcaf-dev libcereal-dev libspdlog-dev libboost-test-dev)
+PACKAGES=(g++ cmake make libcaf-dev libcereal-dev libspdlog-dev libboost-test-dev
+          libhiredis-dev redis-server)
 
 install_deps() {
   local missing=()

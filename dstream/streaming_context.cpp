@@ -93,6 +93,12 @@ DStream<std::string> StreamingContext::textFileStream(const std::string& dir) {
   return add_source<std::string>(std::make_shared<DirectorySource>(dir, partitions()));
 }
 
+DStream<std::string> StreamingContext::redisStream(const std::string& host, uint16_t port,
+                                                   const std::string& key, RedisStreamOptions options) {
+  return add_source<std::string>(
+      std::make_shared<RedisStreamSource>(host, port, key, std::move(options), partitions()));
+}
+
 DStream<std::string> StreamingContext::receiverStream(ReceiverFactory factory,
                                                       std::string name) {
   return add_source<std::string>(

@@ -25,6 +25,7 @@
 #include "dstream/dstream.hpp"
 #include "io/generator_receiver.hpp"
 #include "io/receiver.hpp"
+#include "io/redis.hpp"
 #include "recovery/checkpoint.hpp"
 
 namespace trib {
@@ -60,6 +61,9 @@ class StreamingContext {
   DStream<std::string> generatorStream(GeneratorOptions options = {});
   // Lines of the files moved into `dir`, each file once (io/directory_source.hpp).
   DStream<std::string> textFileStream(const std::string& dir);
+  // Entries of a Redis stream, exactly once with checkpoints (io/redis.hpp).
+  DStream<std::string> redisStream(const std::string& host, uint16_t port, const std::string& key,
+                                   RedisStreamOptions options = {});
   // Records from any receiver (see io/receiver.hpp).
   DStream<std::string> receiverStream(ReceiverFactory factory, std::string name = "receiverStream");
   // Each batch takes the next queued batch (or all queued batches).

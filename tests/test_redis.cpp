@@ -1,0 +1,183 @@
+// Redis Streams source and Redis hash sink against a real redis-server the
+// test starts on loopback (installed by dev.sh), including a restart of the
+// server mid-stream and a restart of the job from its checkpoint.
+#define BOOST_TEST_MODULE redis
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <hiredis/hiredis.h>
+
+#include <thread>
+
+#include "job_helpers.hpp"
+#include "tcp_server.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+// A redis-server child process with its data in `dir` (append-only file,
+// so a restarted server still has the stream).
+class RedisServer {
+ public:
+  explicit RedisServer(std::string dir) : dir_(std::move(dir)), port_(testing::unused_port()) { start(); }
+  ~RedisServer() { stop(); }
+
+  void start() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      int devnull = ::open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+      execlp("redis-server", "redis-server", "--port", std::to_string(port_).c_str(), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "yes", "--dir", dir_.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 200; ++i) {
+      if (redisContext* c = redisConnect("127.0.0.1", port_); c && !c->err) {
+        redisFree(c);
+        return;
+      } else if (c) {
+        redisFree(c);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    BOOST_FAIL("redis-server did not start on port " << port_ << " (is it installed? ./dev.sh installs it)");
+  }
+
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  uint16_t port() const { return port_; }
+
+  // XADD key * line <text> for each line, with a real client.
+  void add(const std::string& key, const std::vector<std::string>& lines) {
+    redisContext* c = redisConnect("127.0.0.1", port_);
+    BOOST_REQUIRE(c && !c->err);
+    for (auto& l : lines) {
+      auto* r = static_cast<redisReply*>(redisCommand(c, "XADD %s * line %b", key.c_str(), l.data(), l.size()));
+      BOOST_REQUIRE(r && r->type == REDIS_REPLY_STRING);
+      freeReplyObject(r);
+    }
+    redisFree(c);
+  }
+
+  std::map<std::string, std::string> hash(const std::string& key) {
+    redisContext* c = redisConnect("127.0.0.1", port_);
+    auto* r = static_cast<redisReply*>(redisCommand(c, "HGETALL %s", key.c_str()));
+    std::map<std::string, std::string> out;
+    for (size_t i = 0; r && i + 1 < r->elements; i += 2)
+      out[std::string(r->element[i]->str, r->element[i]->len)] = std::string(r->element[i + 1]->str, r->element[i + 1]->len);
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return out;
+  }
+
+ private:
+  std::string dir_;
+  uint16_t port_;
+  pid_t pid_ = -1;
+};
+
+std::vector<std::string> lines_from(int first, int n) {
+  std::vector<std::string> lines;
+  for (int i = first; i < first + n; ++i) lines.push_back("entry " + std::to_string(i));
+  return lines;
+}
+
+std::vector<std::string> all_records(const testing::Collector<std::string>& c) {
+  std::vector<std::string> out;
+  for (auto& [t, rows] : c.get()) out.insert(out.end(), rows.begin(), rows.end());
+  return out;
+}
+
+void wait_for(const testing::Collector<std::string>& c, std::size_t n) {
+  for (int i = 0; i < 1500 && all_records(c).size() < n; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(entries_are_read_once_in_order_across_a_server_restart) {
+  testing::TempDir dir;
+  RedisServer redis(dir.path);
+  redis.add("events", lines_from(0, 500));  // before the job starts
+  trib::StreamingOptions opts;
+  opts.partitions = 3;
+  trib::StreamingContext ssc(std::chrono::milliseconds(50), opts);
+  trib::RedisStreamOptions ro;
+  ro.max_records_per_batch = 120;  // a backlog spreads over batches
+  auto records = testing::collect(ssc.redisStream("127.0.0.1", redis.port(), "events", ro));
+  ssc.start();
+  redis.add("events", lines_from(500, 300));  // while it runs
+  wait_for(*records, 800);
+  redis.stop();  // down mid-stream: batches run empty, nothing moves
+  BOOST_REQUIRE(ssc.awaitBatches(ssc.completedBatches().size() + 4, std::chrono::seconds(30)));
+  redis.start();  // same port, same data
+  redis.add("events", lines_from(800, 200));
+  wait_for(*records, 1000);
+  ssc.stop(true);
+  BOOST_TEST(all_records(*records) == lines_from(0, 1000), "every entry once, in stream order");
+  for (auto& [t, rows] : records->get()) BOOST_TEST(rows.size() <= 120u);
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_job_resumes_after_its_checkpointed_position) {
+  testing::TempDir dir, ckpt;
+  RedisServer redis(dir.path);
+  redis.add("events", lines_from(0, 300));
+  auto run = [&](std::size_t expect) {
+    std::shared_ptr<testing::Collector<std::string>> records;
+    auto ssc = trib::StreamingContext::getOrCreate(ckpt.path, [&] {
+      auto s = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(40));
+      records = testing::collect(s->redisStream("127.0.0.1", redis.port(), "events"));
+      return s;
+    });
+    ssc->start();
+    wait_for(*records, expect);
+    BOOST_REQUIRE(ssc->awaitBatches(ssc->completedBatches().size() + 2, std::chrono::seconds(30)));
+    ssc->stop(false);  // not graceful: as good as a crash after the last checkpoint
+    return all_records(*records);
+  };
+  BOOST_TEST(run(300) == lines_from(0, 300));
+  redis.add("events", lines_from(300, 150));
+  BOOST_TEST(run(150) == lines_from(300, 150), "only the entries after the checkpoint");
+}
+
+BOOST_AUTO_TEST_CASE(the_hash_sink_writes_each_batch_once_and_idempotently) {
+  testing::TempDir dir;
+  RedisServer redis(dir.path);
+  trib::StreamingContext ssc(std::chrono::milliseconds(30));
+  auto queue = std::make_shared<trib::BatchQueue<std::pair<std::string, int64_t>>>();
+  queue->push({{"a", 1}, {"b", 2}});
+  queue->push({{"c", 3}});
+  auto stream = ssc.queueStream(queue);
+  stream.foreachRDD(trib::RedisHashSink("127.0.0.1", redis.port(), "counts"));
+  auto times = testing::collect(stream);
+  testing::run_batches(ssc, 2);
+  auto batches = times->get();
+  for (std::size_t i = 0; i < 2; ++i) {
+    std::map<std::string, std::string> want;
+    for (auto& [k, v] : batches[i].second) want[k] = std::to_string(v);
+    std::string key = "counts:" + std::to_string(batches[i].first);
+    BOOST_TEST((redis.hash(key) == want), key);
+    // Writing the batch again (a re-run after a restart) changes nothing.
+    trib::RedisConnection conn("127.0.0.1", redis.port());
+    std::vector<std::pair<std::string, std::string>> fields(want.begin(), want.end());
+    trib::write_redis_hash(conn, "counts", batches[i].first, fields);
+    BOOST_TEST((redis.hash(key) == want));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_server_is_a_clear_error) {
+  uint16_t nobody = testing::unused_port();
+  BOOST_CHECK_EXCEPTION(trib::RedisConnection("127.0.0.1", nobody), std::runtime_error,
+                        [&](const std::runtime_error& e) {
+                          return std::string(e.what()).find("redis 127.0.0.1:" + std::to_string(nobody)) == 0;
+                        });
+}
