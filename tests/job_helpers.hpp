@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -44,6 +45,15 @@ std::shared_ptr<Collector<T>> collect(const trib::DStream<T>& stream) {
   auto c = std::make_shared<Collector<T>>();
   c->attach(stream);
   return c;
+}
+
+// Polls `done` every 10 ms until it holds or `timeout` passes; returns done().
+template <class Pred>
+bool eventually(Pred done, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return done();
 }
 
 // Starts the job, waits until n batches completed, stops it.

@@ -41,8 +41,7 @@ Lines all_records(const testing::Collector<std::string>& c) {
 }
 
 void wait_for_records(const testing::Collector<std::string>& c, std::size_t n) {
-  for (int i = 0; i < 3000 && all_records(c).size() < n; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  testing::eventually([&] { return all_records(c).size() >= n; });
 }
 
 }  // namespace

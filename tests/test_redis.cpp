@@ -98,8 +98,7 @@ std::vector<std::string> all_records(const testing::Collector<std::string>& c) {
 }
 
 void wait_for(const testing::Collector<std::string>& c, std::size_t n) {
-  for (int i = 0; i < 1500 && all_records(c).size() < n; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  testing::eventually([&] { return all_records(c).size() >= n; });
 }
 
 }  // namespace

@@ -36,8 +36,7 @@ void send_in_random_chunks(testing::TcpServer& server, const Lines& lines, std::
 }
 
 void wait_received(trib::StreamingContext& ssc, int64_t n) {
-  for (int i = 0; i < 3000 && ssc.receivedRecords() < n; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  testing::eventually([&] { return ssc.receivedRecords() >= n; });
   BOOST_REQUIRE_EQUAL(ssc.receivedRecords(), n);
 }
 
