@@ -486,6 +486,9 @@ class Coordinator {
     st_.cfg.monitor->batch_completed(info);
     if (st_.checkpoints && (index + 1) % st_.cfg.checkpoint_every == 0)
       take_checkpoint(index, info.batch_time_ms, std::move(positions));
+    else if (!st_.checkpoints)  // nothing will replay this batch: it is done
+      for (auto& [id, pos] : positions)
+        if (!pos.empty() && !st_.receivers.count(id)) commit_source(id, pos);
     start_ready_batches();
     maybe_finish_graceful_stop();
   }
@@ -555,12 +558,25 @@ class Coordinator {
     }
     spdlog::debug("checkpoint written after batch {}", cp.last_batch_time_ms);
     // The receivers' logs before the checkpointed positions are not needed any more.
-    for (auto& [id, pos] : cp.source_positions)
-      if (auto r = st_.receivers.find(id); r != st_.receivers.end() && !pos.empty())
+    for (auto& [id, pos] : cp.source_positions) {
+      if (pos.empty()) continue;
+      if (auto r = st_.receivers.find(id); r != st_.receivers.end())
         self_->send(r->second, truncate_atom::value, std::stoll(pos));
+      else
+        commit_source(id, pos);
+    }
     st_.checkpointing = false;
     start_ready_batches();
     maybe_finish_graceful_stop();
+  }
+
+  void commit_source(int id, const std::string& position) {
+    try {
+      static_cast<SourceNode&>(*graph().nodes.at(id)).committed(position);
+    } catch (const std::exception& e) {
+      spdlog::warn("source {} could not release input up to {}: {}", graph().nodes.at(id)->name,
+                   position, e.what());
+    }
   }
 
   std::map<int32_t, std::string> current_source_positions() const {

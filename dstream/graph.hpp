@@ -119,6 +119,10 @@ class SourceNode : public Node {
   // be moved back there after a restart. Empty: not replayable.
   virtual std::string position() const { return {}; }
   virtual void seek(const std::string& position) { (void)position; }
+
+  // Everything up to `position` is durably done (checkpointed, or, without
+  // checkpoints, its batch completed): the source may release it upstream.
+  virtual void committed(const std::string& position) { (void)position; }
 };
 
 // The output operations of a job run in the sink actor, in batch order.

@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -49,26 +50,57 @@ std::unique_ptr<RedisConnection::Reply> RedisConnection::command(const std::vect
   return reply;
 }
 
-std::vector<std::pair<std::string, std::string>> RedisConnection::read_stream(
-    const std::string& key, const std::string& after, const std::string& field, int64_t count) {
-  auto reply = command({"XREAD", "COUNT", std::to_string(count), "STREAMS", key, after});
+std::vector<std::pair<std::string, std::string>> RedisConnection::read_group(
+    const std::string& key, const std::string& group, const std::string& consumer,
+    const std::string& id, const std::string& field, int64_t count) {
+  auto reply = command({"XREADGROUP", "GROUP", group, consumer, "COUNT", std::to_string(count),
+                        "STREAMS", key, id});
   std::vector<std::pair<std::string, std::string>> entries;
   redisReply* r = reply->raw;
   if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return entries;  // nil: nothing new
-  redisReply* stream = r->element[0];            // [key, [entries]]
-  redisReply* items = stream->element[1];
+  redisReply* items = r->element[0]->element[1];  // [[key, [entries]]]
   for (size_t i = 0; i < items->elements; ++i) {
-    redisReply* entry = items->element[i];       // [id, [f1, v1, f2, v2, ...]]
-    std::string id(entry->element[0]->str, entry->element[0]->len);
+    redisReply* entry = items->element[i];        // [id, [f1, v1, ...]] (fields nil if deleted)
+    std::string entry_id(entry->element[0]->str, entry->element[0]->len);
     redisReply* kv = entry->element[1];
     std::string value;
-    for (size_t j = 0; j + 1 < kv->elements; j += 2)
+    for (size_t j = 0; kv->type == REDIS_REPLY_ARRAY && j + 1 < kv->elements; j += 2)
       if (std::string(kv->element[j]->str, kv->element[j]->len) == field)
         value.assign(kv->element[j + 1]->str, kv->element[j + 1]->len);
-    entries.emplace_back(std::move(id), std::move(value));
+    entries.emplace_back(std::move(entry_id), std::move(value));
   }
   return entries;
 }
+
+std::vector<std::string> RedisConnection::pending_upto(const std::string& key, const std::string& group,
+                                                       const std::string& consumer, const std::string& upto) {
+  auto reply = command({"XPENDING", key, group, "-", upto, "100000", consumer});
+  std::vector<std::string> ids;
+  for (size_t i = 0; reply->raw->type == REDIS_REPLY_ARRAY && i < reply->raw->elements; ++i) {
+    redisReply* e = reply->raw->element[i]->element[0];
+    ids.emplace_back(e->str, e->len);
+  }
+  return ids;
+}
+
+namespace {
+
+// "1700000000000-3" -> (ms, seq), for ordering stream IDs.
+std::pair<uint64_t, uint64_t> parse_id(const std::string& id) {
+  auto dash = id.find('-');
+  return {std::stoull(id.substr(0, dash)), dash == std::string::npos ? 0 : std::stoull(id.substr(dash + 1))};
+}
+
+void acknowledge(RedisConnection& conn, const std::string& key, const std::string& group,
+                 const std::vector<std::string>& ids) {
+  for (std::size_t i = 0; i < ids.size(); i += 1000) {
+    std::vector<std::string> cmd{"XACK", key, group};
+    for (std::size_t j = i; j < std::min(ids.size(), i + 1000); ++j) cmd.push_back(ids[j]);
+    conn.command(cmd);
+  }
+}
+
+}  // namespace
 
 RedisStreamSource::RedisStreamSource(std::string host, uint16_t port, std::string key,
                                      RedisStreamOptions opts, int partitions)
@@ -86,9 +118,31 @@ bool RedisStreamSource::poll(int64_t, Dataset& out) {
   auto now = std::chrono::steady_clock::now();
   if (now >= retry_at_) {
     try {
-      if (!conn_) conn_ = std::make_unique<RedisConnection>(host_, port_);
-      for (auto& [id, value] : conn_->read_stream(key_, last_id_, opts_.field, opts_.max_records_per_batch)) {
+      if (!conn_) {
+        conn_ = std::make_unique<RedisConnection>(host_, port_);
+        try {
+          conn_->command({"XGROUP", "CREATE", key_, opts_.group, opts_.start_after, "MKSTREAM"});
+        } catch (const std::runtime_error& e) {
+          if (std::string(e.what()).find("BUSYGROUP") == std::string::npos) throw;
+        }
+        replay_pending_ = true;  // a reply may have been lost with the old connection
+        if (!ack_upto_.empty()) {  // done before a restart, never acknowledged
+          acknowledge(*conn_, key_, opts_.group,
+                      conn_->pending_upto(key_, opts_.group, opts_.consumer, ack_upto_));
+          ack_upto_.clear();
+        }
+      }
+      auto entries = conn_->read_group(key_, opts_.group, opts_.consumer,
+                                       replay_pending_ ? last_id_ : ">", opts_.field,
+                                       opts_.max_records_per_batch);
+      if (replay_pending_ && entries.empty()) {
+        replay_pending_ = false;
+        entries = conn_->read_group(key_, opts_.group, opts_.consumer, ">", opts_.field,
+                                    opts_.max_records_per_batch);
+      }
+      for (auto& [id, value] : entries) {
         records.push_back(std::move(value));
+        delivered_.push_back(id);
         last_id_ = id;
       }
       if (warned_) spdlog::info("redis {}:{}: reading stream {} again", host_, port_, key_);
@@ -107,6 +161,24 @@ bool RedisStreamSource::poll(int64_t, Dataset& out) {
   }
   out = split_into_partitions(std::move(records), partitions_);
   return true;
+}
+
+void RedisStreamSource::seek(const std::string& position) {
+  last_id_ = position;
+  ack_upto_ = position;
+  replay_pending_ = true;
+  delivered_.clear();
+}
+
+void RedisStreamSource::committed(const std::string& position) {
+  if (!conn_) return;  // acknowledged after reconnecting (see poll)
+  auto upto = parse_id(position);
+  std::size_t n = 0;
+  while (n < delivered_.size() && parse_id(delivered_[n]) <= upto) ++n;
+  if (n == 0) return;
+  std::vector<std::string> done(delivered_.begin(), delivered_.begin() + n);
+  acknowledge(*conn_, key_, opts_.group, done);  // throws: stays in delivered_, retried next time
+  delivered_.erase(delivered_.begin(), delivered_.begin() + n);
 }
 
 void write_redis_hash(RedisConnection& conn, const std::string& prefix, int64_t batch_time_ms,

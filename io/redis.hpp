@@ -1,16 +1,18 @@
 // Redis Streams as a source, and a Redis hash per batch as a sink.
 //
 // RedisStreamSource is a "direct" source, like Spark's direct Kafka stream:
-// no receiver; when an interval closes it reads the stream entries after
-// its position (XREAD, at most max_records_per_batch) and the batch's last
-// entry ID becomes its position. The position is in every checkpoint, so a
-// restarted job re-reads exactly the entries after the last checkpointed
-// batch: exactly-once without a write-ahead log. (Positions live in the
-// checkpoint rather than in a consumer group: the checkpoint must be the
-// one source of truth, or a crash between the two would lose or repeat
-// entries.) If Redis is unreachable the batch is empty, the position does
-// not move, one warning names the server and the error, and later polls
-// retry with backoff (100 ms up to 5 s).
+// no receiver; when an interval closes it reads new entries through a
+// consumer group (XREADGROUP ">", at most max_records_per_batch) and the
+// batch's last entry ID becomes its position. The position is in every
+// checkpoint; entries are acknowledged (XACK) only once a checkpoint covers
+// them (or, without checkpoints, once their batch completed). After a
+// restart the source first re-reads its own pending entries after the
+// checkpointed ID (XREADGROUP with that ID), acknowledges the ones before
+// it, then goes on with new entries: exactly once, without a write-ahead
+// log. If Redis is unreachable the batch is empty, the position does not
+// move, one warning names the server and the error, and later polls retry
+// with backoff (100 ms up to 5 s); after reconnecting it re-reads pending
+// entries too, in case a reply was lost with the connection.
 //
 // RedisHashSink writes each batch's (key, value) pairs to the hash
 // <prefix>:<batch time ms> in one MULTI/EXEC (delete, then set), so writing
@@ -44,11 +46,16 @@ class RedisConnection {
   struct Reply;
   std::unique_ptr<Reply> command(const std::vector<std::string>& args);
 
-  // XREAD COUNT n STREAMS key after -> (id, field value) pairs.
-  std::vector<std::pair<std::string, std::string>> read_stream(const std::string& key,
-                                                               const std::string& after,
-                                                               const std::string& field,
-                                                               int64_t count);
+  // XREADGROUP GROUP g c COUNT n STREAMS key id -> (id, field value) pairs;
+  // id ">" for new entries, or an ID for this consumer's pending ones after it.
+  std::vector<std::pair<std::string, std::string>> read_group(const std::string& key,
+                                                              const std::string& group,
+                                                              const std::string& consumer,
+                                                              const std::string& id,
+                                                              const std::string& field, int64_t count);
+  // This consumer's pending entry IDs up to and including `upto`.
+  std::vector<std::string> pending_upto(const std::string& key, const std::string& group,
+                                        const std::string& consumer, const std::string& upto);
   std::string where() const { return host_ + ":" + std::to_string(port_); }
 
  private:
@@ -60,7 +67,9 @@ class RedisConnection {
 struct RedisStreamOptions {
   std::string field = "line";           // the entry field that holds the record
   int64_t max_records_per_batch = 100000;
-  std::string start_after = "0-0";      // read the stream from its start
+  std::string start_after = "0-0";      // a new group reads the stream from its start
+  std::string group = "tributary";
+  std::string consumer = "tributary";
 };
 
 class RedisStreamSource : public SourceNode {
@@ -72,7 +81,8 @@ class RedisStreamSource : public SourceNode {
   bool has_receiver() const override { return false; }
   bool poll(int64_t t, Dataset& out) override;
   std::string position() const override { return last_id_; }
-  void seek(const std::string& position) override { last_id_ = position; }
+  void seek(const std::string& position) override;
+  void committed(const std::string& position) override;
 
  private:
   std::string host_;
@@ -81,6 +91,9 @@ class RedisStreamSource : public SourceNode {
   RedisStreamOptions opts_;
   int partitions_;
   std::string last_id_;
+  bool replay_pending_ = true;   // re-read own pending entries after last_id_ first
+  std::string ack_upto_;         // pending entries up to here are done (after a restart)
+  std::vector<std::string> delivered_;  // IDs read but not yet acknowledged, in order
   std::unique_ptr<RedisConnection> conn_;
   std::chrono::steady_clock::time_point retry_at_{};
   std::chrono::milliseconds backoff_{100};
