@@ -11,12 +11,14 @@
 
 #include "actors/actor_operator.hpp"
 #include "actors/messages.hpp"
+#include "actors/partition_host.hpp"
 #include "actors/receiver_actor.hpp"
 #include "actors/sink_actor.hpp"
 #include "actors/task_actor.hpp"
 #include "dstream/nodes.hpp"
 #include "dstream/rate_estimator.hpp"
 #include "recovery/fault_injection.hpp"
+#include "recovery/state_snapshot.hpp"
 
 namespace trib {
 namespace {
@@ -61,6 +63,38 @@ struct BatchRun {
 
 // (batch time, node, phase, edge, index): a task's identity.
 using TaskKey = std::tuple<int64_t, int32_t, int32_t, int32_t, int32_t>;
+using PartitionKey = std::pair<int32_t, int32_t>;  // (node, partition)
+
+// A worker node: its partition host, as it joined.
+struct Worker {
+  caf::actor host;
+  std::string label;  // "worker-<n>", in logs and state snapshot names
+  steady::time_point last_heartbeat;
+  bool ping_out = false;
+  // Had a task copied elsewhere for slowness: gets no new stateless tasks
+  // until then (unless every worker is slow).
+  steady::time_point slow_until;
+};
+
+// A stateless task sent to worker nodes, kept until its result arrives so
+// it can run again if they are lost (or a copy elsewhere if slow).
+struct InFlight {
+  TaskSpec spec;
+  steady::time_point sent;
+  std::vector<caf::actor_addr> hosts;  // the workers running it
+  bool speculated = false;
+};
+
+// Where a state partition (stateful node or actor operator) lives.
+struct Placement {
+  caf::actor host;
+  bool remote = false;
+  std::string label;
+  int32_t attempt = 0;  // bumped each time the partition is placed anew
+  // Its newest task, while out: a worker that sits on it too long is given up on.
+  std::optional<steady::time_point> task_sent;
+  int64_t task_batch = 0;
+};
 
 struct CoordinatorState {
   CoordinatorConfig cfg;
@@ -69,7 +103,7 @@ struct CoordinatorState {
   int running = 0;
   std::map<int, caf::actor> receivers;  // by source node id
   caf::actor sink;
-  std::map<std::pair<int, int>, caf::actor> executors;  // (node, partition)
+  caf::actor local_host;  // this process's partition host
   std::vector<std::deque<int64_t>> ordered_turns;  // per node: batch times, in order
   std::vector<bool> needed;                        // feeds an output
   int64_t zero_time = 0;
@@ -81,9 +115,27 @@ struct CoordinatorState {
   bool finished = false;
   std::set<int> stateless_operators;  // actor operators that answer no snapshot
   std::optional<PidRateEstimator> estimator;  // with backpressure on
-  std::vector<caf::actor> workers;            // worker nodes that joined
+  // ---- worker nodes (--listen) ----
+  std::vector<Worker> workers;
+  int workers_joined = 0;  // for labels
   std::size_t next_worker = 0;
-  std::map<caf::actor_addr, std::map<TaskKey, TaskSpec>> remote_tasks;  // in flight, per worker
+  std::map<TaskKey, InFlight> in_flight;
+  std::deque<double> task_ms;  // durations of recent remote tasks, for speculation
+  bool checks_scheduled = false;
+  bool awaiting_workers = false;  // see waiting_for_workers()
+  steady::time_point workers_deadline;
+  // ---- state partitions ----
+  std::map<PartitionKey, Placement> placements;
+  // Tasks of partitions on workers since the last checkpoint: replayed on
+  // top of the checkpointed state when their worker is lost.
+  std::map<PartitionKey, std::vector<TaskSpec>> replay_log;
+  // The last checkpoint's manifest: which state file holds each partition.
+  std::map<PartitionKey, std::string> state_files;
+  // State read from the recovered checkpoint, for partitions not placed yet.
+  std::map<PartitionKey, std::string> pending_restore;
+  // ---- checkpoint being taken ----
+  int checkpoint_round = 0;  // replies of an abandoned round are ignored
+  std::function<void()> retake_checkpoint;  // while snapshots are collected
 };
 
 using coordinator_actor = caf::stateful_actor<CoordinatorState>;
@@ -102,6 +154,7 @@ class Coordinator {
     st_.ordered_turns.resize(g.nodes.size());
     caf::actor me = caf::actor_cast<caf::actor>(self_);
     st_.sink = spawn_sink(self_->system(), st_.cfg.graph, me);
+    st_.local_host = spawn_partition_host(self_->system(), st_.cfg.graph, me);
     for (auto id : g.sources) {
       auto* node = dynamic_cast<ReceiverSourceNode*>(g.nodes[id].get());
       if (!st_.needed[id] || !node) continue;
@@ -129,6 +182,14 @@ class Coordinator {
     if (!st_.cfg.checkpoint_dir.empty())
       st_.checkpoints = std::make_unique<CheckpointStore>(st_.cfg.checkpoint_dir);
     if (st_.cfg.backpressure) st_.estimator.emplace(interval());
+    if (st_.cfg.min_workers > 0) {
+      st_.awaiting_workers = true;
+      st_.workers_deadline = steady::now() + std::chrono::milliseconds(st_.cfg.min_workers_wait_ms);
+      st_.checks_scheduled = true;
+      schedule_check();
+      spdlog::info("waiting for {} workers (at most {} ms) before the first batch", st_.cfg.min_workers,
+                   st_.cfg.min_workers_wait_ms);
+    }
     if (st_.cfg.recovered)
       restore(*st_.cfg.recovered);
     else if (st_.checkpoints)
@@ -207,7 +268,7 @@ class Coordinator {
   }
 
   void start_ready_batches() {
-    if (st_.checkpointing) return;
+    if (st_.checkpointing || waiting_for_workers()) return;
     while (st_.running < st_.cfg.max_concurrent_batches && !st_.ready.empty()) {
       BatchRun& run = st_.batches.at(st_.ready.front());
       st_.ready.pop_front();
@@ -301,27 +362,16 @@ class Coordinator {
       spec.inputs.resize(nr.map_out.size());
       for (std::size_t e = 0; e < nr.map_out.size(); ++e)
         for (auto& task_out : nr.map_out[e]) spec.inputs[e].push_back(task_out.at(r));
-      if (auto* op = dynamic_cast<const ActorOperatorNode*>(&n))
-        dispatch_to_operator(run.time, *op, r, std::move(spec.inputs.at(0)));
-      else if (n.stateful())
-        self_->send(executor(n.id, r), std::move(spec));
+      if (holds_state(n))
+        run_state_task(std::move(spec));
       else
         run_stateless(std::move(spec));
     }
     nr.map_out.clear();
   }
 
-  // A stateless task runs on the next worker node, or here when none joined.
-  // Tasks sent to a worker are remembered until their result arrives, so a
-  // lost worker's tasks can run again elsewhere.
-  void run_stateless(TaskSpec spec) {
-    if (st_.workers.empty()) {
-      spawn_task(self_->system(), st_.cfg.graph, std::move(spec), caf::actor_cast<caf::actor>(self_));
-      return;
-    }
-    auto& worker = st_.workers[st_.next_worker++ % st_.workers.size()];
-    st_.remote_tasks[worker.address()][task_key(spec)] = spec;
-    self_->send(worker, std::move(spec));
+  static bool holds_state(const Node& n) {
+    return n.stateful() || dynamic_cast<const ActorOperatorNode*>(&n) != nullptr;
   }
 
   static TaskKey task_key(const TaskSpec& s) {
@@ -331,7 +381,128 @@ class Coordinator {
     return TaskKey{r.batch_time, r.node, r.phase, r.edge, r.index};
   }
 
-  caf::result<joined_atom> on_join(const caf::actor& worker, const std::string& worker_graph) {
+  std::string describe(const TaskSpec& s) const {
+    return "task (batch " + std::to_string(s.batch_time) + ", " + graph().nodes[s.node]->name +
+           " node " + std::to_string(s.node) + (s.phase == 0 ? " map" : " reduce") +
+           ", partition " + std::to_string(s.index) + ")";
+  }
+
+  // ---- stateless tasks -------------------------------------------------------
+
+  // A stateless task runs on the next worker node, or here when none joined.
+  // Tasks sent to workers are remembered until their result arrives, so a
+  // lost worker's tasks can run again elsewhere.
+  void run_stateless(TaskSpec spec) {
+    if (st_.workers.empty()) {
+      spawn_task(self_->system(), st_.cfg.graph, std::move(spec), caf::actor_cast<caf::actor>(self_));
+      return;
+    }
+    Worker& w = next_stateless_worker();
+    InFlight& f = st_.in_flight[task_key(spec)];
+    f.spec = spec;
+    f.sent = steady::now();
+    f.hosts = {w.host.address()};
+    self_->send(w.host, std::move(spec));
+  }
+
+  // Round robin over the workers not marked slow.
+  Worker& next_stateless_worker() {
+    auto now = steady::now();
+    for (std::size_t tries = 0; tries < st_.workers.size(); ++tries) {
+      Worker& w = st_.workers[st_.next_worker++ % st_.workers.size()];
+      if (w.slow_until <= now) return w;
+    }
+    return st_.workers[st_.next_worker++ % st_.workers.size()];
+  }
+
+  // ---- state partitions --------------------------------------------------------
+
+  // The partition's placement, made on first use: on a worker node when
+  // there is one and checkpoints are on (a lost worker's partitions are
+  // rebuilt from the last checkpoint plus the tasks since), else here.
+  Placement& place(const PartitionKey& key) {
+    auto it = st_.placements.find(key);
+    if (it != st_.placements.end()) return it->second;
+    Placement& p = st_.placements[key];
+    assign_host(key, p);
+    if (auto bytes = st_.pending_restore.find(key); bytes != st_.pending_restore.end()) {
+      // Sent before any task of the partition: the host restores first.
+      self_->send(p.host, restore_atom::value, key.first, key.second, std::move(bytes->second));
+      st_.pending_restore.erase(bytes);
+    }
+    return p;
+  }
+
+  void assign_host(const PartitionKey& key, Placement& p) {
+    bool remote = !st_.workers.empty() && st_.checkpoints != nullptr;
+    if (remote) {
+      Worker& w = st_.workers[st_.next_worker++ % st_.workers.size()];
+      p.host = w.host;
+      p.label = w.label;
+    } else {
+      p.host = st_.local_host;
+      p.label = "the coordinator";
+    }
+    p.remote = remote;
+    spdlog::info("state partition {} of {} (node {}) placed on {}", key.second,
+                 graph().nodes[key.first]->name, key.first, p.label);
+  }
+
+  void run_state_task(TaskSpec spec) {
+    PartitionKey key{spec.node, spec.index};
+    Placement& p = place(key);
+    spec.attempt = p.attempt;
+    if (p.remote) {
+      st_.replay_log[key].push_back(spec);
+      p.task_sent = steady::now();
+      p.task_batch = spec.batch_time;
+    }
+    self_->send(p.host, std::move(spec));
+  }
+
+  // Moves a partition of a lost worker: restores the last checkpoint's state
+  // on its new host, then replays every task it ran since, in order; results
+  // of batches already complete are ignored, the one in flight counts.
+  void relocate(const PartitionKey& key, std::map<std::string, PartitionStates>& files_read) {
+    Placement& p = st_.placements.at(key);
+    ++p.attempt;
+    p.task_sent.reset();
+    assign_host(key, p);
+    if (auto file = st_.state_files.find(key); file != st_.state_files.end()) {
+      auto it = files_read.find(file->second);
+      if (it == files_read.end())
+        it = files_read.emplace(file->second, read_state_snapshot(st_.cfg.checkpoint_dir + "/" + file->second)).first;
+      self_->send(p.host, restore_atom::value, key.first, key.second, it->second.at(key));
+    }
+    auto& log = st_.replay_log[key];
+    for (auto spec : log) {
+      spec.attempt = p.attempt;
+      p.task_sent = steady::now();
+      p.task_batch = spec.batch_time;
+      self_->send(p.host, std::move(spec));
+    }
+    if (!p.remote) st_.replay_log.erase(key);  // here it cannot be lost
+  }
+
+  // ---- worker nodes ----------------------------------------------------------------
+
+  // Before the first batch the coordinator may wait for min_workers workers
+  // (at most min_workers_wait_ms), so the first partitions spread over them.
+  bool waiting_for_workers() {
+    if (!st_.awaiting_workers) return false;
+    bool enough = st_.workers.size() >= static_cast<std::size_t>(st_.cfg.min_workers);
+    bool waited = steady::now() >= st_.workers_deadline;
+    if (!enough && !waited) return true;
+    st_.awaiting_workers = false;
+    if (enough)
+      spdlog::info("{} workers joined: starting", st_.workers.size());
+    else
+      spdlog::warn("only {} of {} workers joined within {} ms: starting anyway", st_.workers.size(),
+                   st_.cfg.min_workers, st_.cfg.min_workers_wait_ms);
+    return false;
+  }
+
+  caf::result<joined_atom> on_join(const caf::actor& host, const std::string& worker_graph) {
     std::string ours = fingerprint(graph());
     if (worker_graph != ours) {
       spdlog::error("refused a worker running a different pipeline (graph {}, ours {})",
@@ -340,54 +511,145 @@ class Coordinator {
                              "the worker runs a different pipeline (graph " + worker_graph +
                                  ") than the coordinator (graph " + ours + ")");
     }
-    self_->monitor(worker);
-    st_.workers.push_back(worker);
-    spdlog::info("worker {} joined; {} workers", to_string(worker.node()), st_.workers.size());
+    self_->monitor(host);
+    Worker w;
+    w.host = host;
+    w.label = "worker-" + std::to_string(++st_.workers_joined);
+    w.last_heartbeat = steady::now();
+    st_.workers.push_back(w);
+    spdlog::info("{} ({}) joined; {} workers", w.label, to_string(host.node()), st_.workers.size());
+    if (!std::exchange(st_.checks_scheduled, true)) schedule_check();
+    start_ready_batches();
     return joined_atom::value;
   }
 
-  // A worker died or was cut off: run its unfinished tasks again.
-  bool on_worker_down(const caf::actor_addr& who, const caf::error& reason) {
+  Worker* find_worker(const caf::actor_addr& host) {
+    for (auto& w : st_.workers)
+      if (w.host.address() == host) return &w;
+    return nullptr;
+  }
+
+  // A worker died, was cut off or stopped answering: run its unfinished
+  // stateless tasks again and rebuild its state partitions elsewhere.
+  bool lose_worker(const caf::actor_addr& host, const std::string& why) {
     auto it = std::find_if(st_.workers.begin(), st_.workers.end(),
-                           [&](const caf::actor& w) { return w.address() == who; });
+                           [&](const Worker& w) { return w.host.address() == host; });
     if (it == st_.workers.end()) return false;
+    std::string label = it->label;
     st_.workers.erase(it);
-    auto lost = std::move(st_.remote_tasks[who]);
-    st_.remote_tasks.erase(who);
-    spdlog::warn("lost a worker ({}); running its {} unfinished tasks again; {} workers left",
-                 self_->system().render(reason), lost.size(), st_.workers.size());
-    for (auto& [key, spec] : lost) run_stateless(std::move(spec));
+    std::vector<TaskSpec> rerun;
+    for (auto& [key, f] : st_.in_flight) {
+      f.hosts.erase(std::remove(f.hosts.begin(), f.hosts.end(), host), f.hosts.end());
+      if (f.hosts.empty()) rerun.push_back(f.spec);
+    }
+    for (auto& spec : rerun) st_.in_flight.erase(task_key(spec));
+    std::vector<PartitionKey> moved;
+    for (auto& [key, p] : st_.placements)
+      if (p.remote && p.host.address() == host) moved.push_back(key);
+    spdlog::warn("lost {} ({}); running its {} unfinished tasks again and restoring its {} state "
+                 "partitions from the last checkpoint; {} workers left",
+                 label, why, rerun.size(), moved.size(), st_.workers.size());
+    for (auto& spec : rerun) run_stateless(std::move(spec));
+    std::map<std::string, PartitionStates> files_read;
+    try {
+      for (auto& key : moved) relocate(key, files_read);
+    } catch (const std::exception& e) {
+      fail(std::string("cannot restore the state partitions of ") + label + ": " + e.what());
+      return true;
+    }
+    // Snapshots being collected may miss the lost worker's: start over.
+    if (auto retake = st_.retake_checkpoint) retake();
     return true;
   }
 
-  caf::actor executor(int node, int partition) {
-    auto& slot = st_.executors[{node, partition}];
-    if (!slot)
-      slot = spawn_partition_executor(self_->system(), st_.cfg.graph, node, partition,
-                                      caf::actor_cast<caf::actor>(self_));
-    return slot;
+  // ---- heartbeats and slow tasks ------------------------------------------------
+
+  void schedule_check() {
+    self_->delayed_send(self_, std::chrono::milliseconds(200), check_atom::value);
   }
 
-  // Custom actor operators: the user's actor for partition r computes it.
-  void dispatch_to_operator(int64_t t, const ActorOperatorNode& op, int r,
-                            std::vector<Partition> buckets) {
-    auto& actor = st_.executors[{op.id, r}];
-    if (!actor) actor = op.spawn_operator(self_->system(), r);
-    op.dispatch(self_, actor, t, std::move(buckets),
-                [this, t, id = op.id, r](Partition out, std::string error) {
-                  TaskResult res;
-                  res.batch_time = t;
-                  res.node = id;
-                  res.phase = static_cast<int32_t>(Phase::reduce);
-                  res.index = r;
-                  res.outputs.push_back(std::move(out));
-                  res.error = std::move(error);
-                  on_task_result(res);
+  // Every 200 ms while workers exist: heartbeats (a hung worker answers
+  // none), state tasks out longer than the worker timeout (their worker is
+  // given up on), and speculative copies of slow stateless tasks.
+  void on_check() {
+    if (st_.finished) return;
+    if (st_.awaiting_workers) start_ready_batches();
+    auto now = steady::now();
+    auto timeout = std::chrono::milliseconds(st_.cfg.worker_timeout_ms);
+    std::vector<std::pair<caf::actor_addr, std::string>> given_up;
+    for (auto& w : st_.workers) {
+      if (now - w.last_heartbeat > timeout) {
+        given_up.emplace_back(w.host.address(), "no heartbeat for " + std::to_string(st_.cfg.worker_timeout_ms) + " ms");
+        continue;
+      }
+      if (w.ping_out) continue;
+      w.ping_out = true;
+      self_->request(w.host, timeout, ping_atom::value)
+          .then([this, host = w.host.address()](ping_atom) {
+                  if (Worker* w = find_worker(host)) {
+                    w->last_heartbeat = steady::now();
+                    w->ping_out = false;
+                  }
+                },
+                [this, host = w.host.address()](caf::error&) {
+                  if (Worker* w = find_worker(host)) w->ping_out = false;
                 });
+    }
+    for (auto& [key, p] : st_.placements)
+      if (p.remote && p.task_sent && now - *p.task_sent > timeout)
+        given_up.emplace_back(p.host.address(), "a task of state partition " + std::to_string(key.second) +
+                                                    " ran longer than " + std::to_string(st_.cfg.worker_timeout_ms) + " ms");
+    for (auto& [host, why] : given_up) {
+      if (!find_worker(host)) continue;
+      caf::actor handle = find_worker(host)->host;
+      self_->demonitor(handle);
+      lose_worker(host, why);
+      self_->send(handle, stop_atom::value);  // should it wake up: stop, do not rejoin
+    }
+    if (st_.cfg.speculation) speculate(now);
+    schedule_check();
+  }
+
+  void speculate(steady::time_point now) {
+    if (st_.task_ms.size() < 10) return;  // no idea yet what normal is
+    std::vector<double> sorted(st_.task_ms.begin(), st_.task_ms.end());
+    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+    double median = sorted[sorted.size() / 2];
+    double threshold = std::max<double>(st_.cfg.speculation_min_ms, 4 * median);
+    for (auto& [key, f] : st_.in_flight) {
+      double age = ms_between(f.sent, now);
+      if (f.speculated || age < threshold) continue;
+      f.speculated = true;
+      for (auto& w : st_.workers)
+        if (w.host.address() == f.hosts.front()) w.slow_until = now + std::chrono::seconds(5);
+      // A copy on another worker, or here; the first result counts.
+      Worker* other = nullptr;
+      for (auto& w : st_.workers)
+        if (std::find(f.hosts.begin(), f.hosts.end(), w.host.address()) == f.hosts.end()) other = &w;
+      spdlog::info("{} has run for {:.0f} ms (median {:.1f} ms): running a copy on {}",
+                   describe(f.spec), age, median, other ? other->label : "the coordinator");
+      if (other) {
+        f.hosts.push_back(other->host.address());
+        self_->send(other->host, f.spec);
+      } else {
+        spawn_task(self_->system(), st_.cfg.graph, f.spec, caf::actor_cast<caf::actor>(self_));
+      }
+    }
   }
 
   void on_task_result(TaskResult& res) {
-    for (auto& [worker, tasks] : st_.remote_tasks) tasks.erase(task_key(res));
+    if (auto f = st_.in_flight.find(task_key(res)); f != st_.in_flight.end()) {
+      st_.task_ms.push_back(ms_between(f->second.sent, steady::now()));
+      if (st_.task_ms.size() > 200) st_.task_ms.pop_front();
+      st_.in_flight.erase(f);
+    }
+    const Node& node = *graph().nodes.at(static_cast<std::size_t>(res.node));
+    if (res.phase == static_cast<int32_t>(Phase::reduce) && holds_state(node)) {
+      auto p = st_.placements.find({res.node, res.index});
+      // A result from a placement given up on is stale.
+      if (p == st_.placements.end() || p->second.attempt != res.attempt) return;
+      if (res.batch_time >= p->second.task_batch) p->second.task_sent.reset();
+    }
     auto it = st_.batches.find(res.batch_time);
     if (it == st_.batches.end()) return;  // batch abandoned
     BatchRun& run = it->second;
@@ -509,47 +771,56 @@ class Coordinator {
   // ---- checkpoints --------------------------------------------------------------
 
   // Batch `index` just completed and no other batch runs (checkpointing
-  // needs max_concurrent_batches == 1): every executor's state is the state
-  // after this batch. Collect it and write the checkpoint; batches wait.
+  // needs max_concurrent_batches == 1): every partition's state is the state
+  // after this batch. Each host (this process's and every worker's) writes
+  // the partitions it holds to its own state file; the checkpoint names them.
+  // Batches wait until it is written.
   void take_checkpoint(int64_t index, int64_t time, std::map<int32_t, std::string> positions) {
     st_.checkpointing = true;
+    // Partitions restored at start-up but not used since still belong in it.
+    std::vector<PartitionKey> unplaced;
+    for (auto& [key, bytes] : st_.pending_restore) unplaced.push_back(key);
+    for (auto& key : unplaced) place(key);
+    int round = ++st_.checkpoint_round;
+    st_.retake_checkpoint = [this, index, time, positions] { take_checkpoint(index, time, positions); };
     auto cp = std::make_shared<Checkpoint>();
     cp->graph_fingerprint = fingerprint(graph());
     cp->batch_interval_ms = interval();
     cp->zero_time_ms = st_.zero_time;
     cp->next_batch_index = index + 1;
     cp->last_batch_time_ms = time;
-    cp->source_positions = std::move(positions);
+    cp->source_positions = positions;
     for (auto& n : graph().nodes)
       if (st_.needed[n->id])
         if (auto bytes = n->save_state(); !bytes.empty()) cp->node_states[n->id] = bytes;
-    auto pending = std::make_shared<std::size_t>(1);  // +1 until all requests are out
-    auto one_done = [this, cp, pending] {
-      if (--*pending == 0) write_checkpoint(*cp);
-    };
-    for (auto& [key, actor] : st_.executors) {
-      if (st_.stateless_operators.count(key.first)) continue;
-      ++*pending;
-      self_->request(actor, caf::infinite, snapshot_atom::value)
+    std::vector<std::pair<caf::actor, std::string>> hosts{{st_.local_host, "coordinator"}};
+    for (auto& w : st_.workers) hosts.emplace_back(w.host, w.label);
+    auto pending = std::make_shared<std::size_t>(hosts.size());
+    for (auto& [host, label] : hosts) {
+      std::string file = state_snapshot_name(time, label);
+      self_->request(host, caf::infinite, snapshot_atom::value, st_.cfg.checkpoint_dir + "/" + file)
           .then(
-              [cp, key = key, one_done](std::string& bytes) {
-                cp->partition_states[{key.first, key.second}] = std::move(bytes);
-                one_done();
+              [this, cp, pending, round, file](HostSnapshot& snap) {
+                if (round != st_.checkpoint_round) return;
+                for (std::size_t i = 0; i < snap.nodes.size(); ++i)
+                  cp->state_files[{snap.nodes[i], snap.partitions[i]}] = file;
+                for (auto id : snap.stateless_nodes)
+                  if (st_.stateless_operators.insert(id).second)
+                    spdlog::warn("operator {} answers no snapshot_atom; its state is not checkpointed",
+                                 graph().nodes[id]->name);
+                if (--*pending == 0) write_checkpoint(*cp);
               },
-              [this, key = key, one_done](caf::error& err) {
-                // An actor operator without snapshot support keeps no state
-                // we could restore: say so once.
-                if (st_.stateless_operators.insert(key.first).second)
-                  spdlog::warn("operator {} answers no snapshot_atom ({}); its state is not "
-                               "checkpointed",
-                               graph().nodes[key.first]->name, self_->system().render(err));
-                one_done();
+              [this, round, label = label](caf::error& err) {
+                // A worker lost meanwhile makes lose_worker() start a new round.
+                if (round != st_.checkpoint_round || err == caf::sec::request_receiver_down) return;
+                fail("cannot write checkpoint: " + label + " could not write its state snapshot: " +
+                     self_->system().render(err));
               });
     }
-    one_done();
   }
 
   void write_checkpoint(const Checkpoint& cp) {
+    st_.retake_checkpoint = nullptr;
     try {
       st_.checkpoints->save(cp);
     } catch (const std::exception& e) {
@@ -557,6 +828,9 @@ class Coordinator {
       return;
     }
     spdlog::debug("checkpoint written after batch {}", cp.last_batch_time_ms);
+    // Every partition's state up to this batch is in the checkpoint now.
+    st_.state_files = cp.state_files;
+    st_.replay_log.clear();
     // The receivers' logs before the checkpointed positions are not needed any more.
     for (auto& [id, pos] : cp.source_positions) {
       if (pos.empty()) continue;
@@ -594,21 +868,11 @@ class Coordinator {
       if (!st_.receivers.count(id))  // receivers replay their own log
         static_cast<SourceNode&>(*graph().nodes.at(id)).seek(pos);
     for (auto& [id, bytes] : cp.node_states) graph().nodes.at(id)->restore_state(bytes);
-    for (auto& [key, bytes] : cp.partition_states) {
-      const Node& n = *graph().nodes.at(key.first);
-      caf::actor target;
-      if (auto* op = dynamic_cast<const ActorOperatorNode*>(&n)) {
-        auto& slot = st_.executors[{key.first, key.second}];
-        if (!slot) slot = op->spawn_operator(self_->system(), key.second);
-        target = slot;
-      } else {
-        target = executor(key.first, key.second);
-      }
-      // Sent before any batch's task: the actor restores first.
-      self_->send(target, restore_atom::value, bytes);
-    }
+    // State partitions are placed (and restored there) when first used.
+    st_.pending_restore = cp.partition_states;
+    st_.state_files = cp.state_files;
     spdlog::info("recovered from checkpoint of batch {}: resuming with batch {}, {} state "
-                 "partitions restored",
+                 "partitions to restore",
                  cp.last_batch_time_ms, cp.last_batch_time_ms + interval(),
                  cp.partition_states.size());
   }
@@ -665,18 +929,20 @@ class Coordinator {
   void finish(const std::string& error) {
     if (std::exchange(st_.finished, true)) return;
     for (auto& [id, r] : st_.receivers) self_->send_exit(r, caf::exit_reason::user_shutdown);
-    for (auto& [key, e] : st_.executors) self_->send_exit(e, caf::exit_reason::user_shutdown);
+    if (st_.local_host) self_->send_exit(st_.local_host, caf::exit_reason::user_shutdown);
     // Workers stop too, rather than waiting for this coordinator to come back.
-    for (auto& w : st_.workers) self_->send(w, stop_atom::value);
+    for (auto& w : st_.workers) self_->send(w.host, stop_atom::value);
     if (st_.sink) self_->send_exit(st_.sink, caf::exit_reason::user_shutdown);
     st_.receivers.clear();
-    st_.executors.clear();
+    st_.workers.clear();
+    st_.placements.clear();
+    st_.local_host = nullptr;
     st_.cfg.monitor->terminated(error);
     self_->quit();
   }
 
   void on_down(const caf::down_msg& msg) {
-    if (on_worker_down(msg.source, msg.reason)) return;
+    if (lose_worker(msg.source, self_->system().render(msg.reason))) return;
     for (auto& [id, r] : st_.receivers)
       if (r.address() == msg.source) {
         fail("receiver of stream " + std::to_string(id) + " died: " +
@@ -706,9 +972,10 @@ caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cf
       [c](TaskResult& res) { c->on_task_result(res); },
       [c](BatchEmitted& done) { c->on_batch_emitted(done); },
       [c](stop_atom, bool graceful) { c->on_stop(graceful); },
-      [c](join_atom, const caf::actor& worker, const std::string& graph) {
-        return c->on_join(worker, graph);
+      [c](join_atom, const caf::actor& host, const std::string& graph) {
+        return c->on_join(host, graph);
       },
+      [c](check_atom) { c->on_check(); },
   };
 }
 

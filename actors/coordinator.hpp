@@ -7,7 +7,10 @@
 // reduce phase of shuffles, and hands output nodes' data to the sink actor,
 // which emits batches in time order and acknowledges each one.
 //
-// Protocol:
+// With worker nodes (--listen), stateless tasks run on the workers and state
+// partitions are placed on them (with checkpoints on); see lose_worker() for
+// what happens when one is lost, and actors/partition_host.hpp.
+//
 // With checkpoints on, after every checkpoint_every-th batch completes the
 // coordinator pauses (no batch runs), collects the partition executors'
 // state and the source positions, and writes a checkpoint before going on.
@@ -41,6 +44,15 @@ struct CoordinatorConfig {
   std::string checkpoint_dir;
   int checkpoint_every = 1;
   std::optional<Checkpoint> recovered;
+  // Worker nodes: one that answers no heartbeat, or sits on a state task,
+  // for this long is given up on; a stateless task out for 4x the median
+  // task time (at least speculation_min_ms) gets a copy on another node.
+  int64_t worker_timeout_ms = 10000;
+  bool speculation = true;
+  int64_t speculation_min_ms = 500;
+  // Wait for this many workers before the first batch, at most the wait.
+  int min_workers = 0;
+  int64_t min_workers_wait_ms = 30000;
 };
 
 caf::actor spawn_coordinator(caf::actor_system& sys, CoordinatorConfig config);

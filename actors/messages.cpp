@@ -11,6 +11,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ExpectBatch>("trib.expect_batch");
   cfg.add_message_type<OutputReady>("trib.output_ready");
   cfg.add_message_type<BatchEmitted>("trib.batch_emitted");
+  cfg.add_message_type<HostSnapshot>("trib.host_snapshot");
 }
 
 }  // namespace trib

@@ -24,6 +24,8 @@ using truncate_atom = caf::atom_constant<caf::atom("truncate")>;
 using rate_atom = caf::atom_constant<caf::atom("rate")>;
 using join_atom = caf::atom_constant<caf::atom("join")>;
 using joined_atom = caf::atom_constant<caf::atom("joined")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
 
 // Records a receiver's reader thread hands to its receiver actor.
 struct RecordChunk {
@@ -51,6 +53,9 @@ struct TaskSpec {
   int32_t edge = 0;
   int32_t index = 0;
   int32_t num_partitions = 1;
+  // Tasks of state partitions: which placement of the partition this is
+  // for; results of an earlier placement (a worker given up on) are stale.
+  int32_t attempt = 0;
   std::vector<std::vector<Partition>> inputs;
 };
 
@@ -60,8 +65,18 @@ struct TaskResult {
   int32_t phase = 0;
   int32_t edge = 0;
   int32_t index = 0;
+  int32_t attempt = 0;
   std::vector<Partition> outputs;
   std::string error;  // non-empty: the task failed with this message
+};
+
+// A partition host's reply to (snapshot_atom, path): the state partitions it
+// wrote to `path` (none: it wrote no file), and the custom operators among
+// them that answer no snapshot (their state is not checkpointed).
+struct HostSnapshot {
+  std::vector<int32_t> nodes;       // nodes[i], partitions[i]: one partition
+  std::vector<int32_t> partitions;
+  std::vector<int32_t> stateless_nodes;
 };
 
 // Coordinator -> sink: batch `batch_time` exists and these outputs run in it.
@@ -116,13 +131,18 @@ typename Inspector::result_type inspect(Inspector& f, ReceivedBlock& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TaskSpec& x) {
   return f(caf::meta::type_name("task_spec"), x.batch_time, x.node, x.phase,
-           x.edge, x.index, x.num_partitions, x.inputs);
+           x.edge, x.index, x.num_partitions, x.attempt, x.inputs);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TaskResult& x) {
   return f(caf::meta::type_name("task_result"), x.batch_time, x.node, x.phase,
-           x.edge, x.index, x.outputs, x.error);
+           x.edge, x.index, x.attempt, x.outputs, x.error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, HostSnapshot& x) {
+  return f(caf::meta::type_name("host_snapshot"), x.nodes, x.partitions, x.stateless_nodes);
 }
 
 template <class Inspector>

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "recovery/fault_injection.hpp"
+
 namespace trib {
 
 TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
@@ -11,6 +13,8 @@ TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
   result.phase = spec.phase;
   result.edge = spec.edge;
   result.index = spec.index;
+  result.attempt = spec.attempt;
+  delay_point("task");
   try {
     Node& node = *graph.nodes.at(static_cast<std::size_t>(spec.node));
     TaskContext ctx{spec.batch_time, spec.index, spec.num_partitions};

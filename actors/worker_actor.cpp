@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
-#include "actors/task_actor.hpp"
+#include "actors/partition_host.hpp"
 
 namespace trib {
 namespace {
@@ -11,27 +11,32 @@ namespace {
 caf::behavior worker_actor(caf::event_based_actor* self, std::shared_ptr<const Graph> graph,
                            caf::actor coordinator,
                            std::function<void(WorkerEnd, std::string)> on_exit) {
+  // The host runs this node's tasks and holds its state partitions; this
+  // actor only joins and watches the coordinator.
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  auto host = spawn_partition_host(self->system(), graph, coordinator,
+                                   [me] { caf::anon_send(me, stop_atom::value); });
   self->monitor(coordinator);
   self->set_down_handler([=](caf::down_msg& msg) {
     if (msg.source != coordinator.address()) return;
     bool clean = !msg.reason || msg.reason == caf::exit_reason::normal ||
                  msg.reason == caf::exit_reason::user_shutdown;
+    self->send_exit(host, caf::exit_reason::user_shutdown);
     on_exit(clean ? WorkerEnd::coordinator_stopped : WorkerEnd::coordinator_lost,
             self->system().render(msg.reason));
     self->quit();
   });
-  self->request(coordinator, std::chrono::seconds(30), join_atom::value,
-                caf::actor_cast<caf::actor>(self), fingerprint(*graph))
+  self->request(coordinator, std::chrono::seconds(30), join_atom::value, host, fingerprint(*graph))
       .then([](joined_atom) { spdlog::info("joined the coordinator"); },
             [=](caf::error& err) {
               std::string why = self->system().render(err);
+              self->send_exit(host, caf::exit_reason::user_shutdown);
               on_exit(WorkerEnd::refused, why);
               self->quit();
             });
   return {
-      // Stateless tasks only; the result goes back to the coordinator.
-      [=](TaskSpec& spec) { return run_task(*graph, spec, nullptr); },
-      // The job ended: do not wait for the coordinator to come back.
+      // The host was told the job ended (or the coordinator gave up on this
+      // worker): do not wait for the coordinator to come back.
       [=](stop_atom) {
         on_exit(WorkerEnd::coordinator_stopped, "the job ended");
         self->quit();

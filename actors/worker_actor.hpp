@@ -1,10 +1,11 @@
 // A worker node's actor: it joins a coordinator in another process (CAF's
-// middleman), says which pipeline it runs (the graph fingerprint), and runs
-// the tasks the coordinator sends it, replying with their results.
+// middleman), says which pipeline it runs (the graph fingerprint), and
+// offers the coordinator this process's partition host, which runs the tasks
+// and holds the state partitions the coordinator places here.
 //
 // Protocol:
-//   worker -> coordinator: (join_atom, worker handle, fingerprint) -> joined_atom / error
-//   coordinator -> worker: TaskSpec -> TaskResult
+//   worker -> coordinator: (join_atom, host handle, fingerprint) -> joined_atom / error
+//   coordinator -> host:   see actors/partition_host.hpp
 // The worker ends when the coordinator is gone: stopped (a clean exit) or
 // lost (its process died or the network failed; the caller may rejoin).
 #pragma once

@@ -34,10 +34,10 @@ std::vector<Count> sorted_by_word(const std::vector<Count>& counts, int64_t) {
 std::unique_ptr<trib::StreamingContext> make_job(const std::string& mode, const std::string& source,
                                                  int64_t batch_ms, const trib::StreamingOptions& options,
                                                  const trib::GeneratorOptions& gen,
-                                                 const std::string& checkpoint_dir,
+                                                 const std::string& checkpoint_dir, int64_t checkpoint_every,
                                                  const std::string& output) {
   auto ssc = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(batch_ms), options);
-  ssc->checkpoint(checkpoint_dir);
+  ssc->checkpoint(checkpoint_dir, std::chrono::milliseconds(checkpoint_every * batch_ms));
   std::string error;
   auto lines = trib::cli::open_text_source(*ssc, source, gen, error);
   if (!lines) throw std::invalid_argument(error);
@@ -62,11 +62,13 @@ std::unique_ptr<trib::StreamingContext> make_job(const std::string& mode, const 
 
 int main(int argc, char** argv) {
   std::string mode = "running", source = "generator", checkpoint_dir, output, log_level = "info";
-  int64_t batch_ms = 100, lines_per_batch = 500, total_lines = -1, stop_after = 0, duration = 0;
+  int64_t batch_ms = 100, lines_per_batch = 500, total_lines = -1, stop_after = 0, duration = 0,
+          checkpoint_every = 1;
   trib::cli::Flags flags("checkpointed_wordcount",
                          "Word count with checkpoints and exactly-once file output; restart it "
                          "after a crash and it resumes.");
   flags.add("checkpoint", &checkpoint_dir, "checkpoint directory (required)")
+      .add("checkpoint-every", &checkpoint_every, "write a checkpoint every N batches")
       .add("output", &output, "output prefix: one directory per batch (required)")
       .add("mode", &mode, "running, windowed or incremental")
       .add("source", &source, "'generator' (replayable) or socket://HOST:PORT (write-ahead logged)")
@@ -84,8 +86,9 @@ int main(int argc, char** argv) {
   if (checkpoint_dir.empty() || output.empty()) return usage_error("--checkpoint and --output are required");
   if (mode != "running" && mode != "windowed" && mode != "incremental")
     return usage_error("--mode must be running, windowed or incremental, got '" + mode + "'");
-  if (batch_ms <= 0 || lines_per_batch <= 0 || stop_after < 0 || duration < 0)
-    return usage_error("--batch-ms and --lines-per-batch must be positive, --stop-after and --duration >= 0");
+  if (batch_ms <= 0 || lines_per_batch <= 0 || checkpoint_every <= 0 || stop_after < 0 || duration < 0)
+    return usage_error("--batch-ms, --lines-per-batch and --checkpoint-every must be positive, "
+                       "--stop-after and --duration >= 0");
 
   trib::StreamingOptions options;
   if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty())
@@ -93,7 +96,9 @@ int main(int argc, char** argv) {
   trib::GeneratorOptions gen;
   gen.lines_per_batch = lines_per_batch;
   gen.total_lines = total_lines;
-  auto factory = [&] { return make_job(mode, source, batch_ms, options, gen, checkpoint_dir, output); };
+  auto factory = [&] {
+    return make_job(mode, source, batch_ms, options, gen, checkpoint_dir, checkpoint_every, output);
+  };
   std::unique_ptr<trib::StreamingContext> ssc;
   try {
     if (!cluster.join.empty()) {  // a worker: same pipeline, no checkpoint of its own

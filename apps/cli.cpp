@@ -187,18 +187,29 @@ std::optional<DStream<std::string>> open_text_source(StreamingContext& ssc,
 void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
   flags.add("listen", &cluster->listen, "coordinator: accept worker nodes on this port (0: none)")
       .add("join", &cluster->join, "worker: run tasks for the coordinator at HOST:PORT")
-      .add("join-timeout", &cluster->join_timeout, "worker: seconds to keep trying to reach the coordinator");
+      .add("join-timeout", &cluster->join_timeout, "worker: seconds to keep trying to reach the coordinator")
+      .add("worker-timeout-ms", &cluster->worker_timeout_ms,
+           "coordinator: give up on a worker silent (no heartbeat, a state task unanswered) this long")
+      .add("min-workers", &cluster->min_workers, "coordinator: wait for this many workers before the first batch")
+      .add("min-workers-wait", &cluster->min_workers_wait, "coordinator: seconds to wait for --min-workers at most");
 }
 
 std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& options) {
   if (cluster.listen < 0 || cluster.listen > 65535) return "--listen must be a port, 1..65535";
   if (cluster.listen > 0 && !cluster.join.empty()) return "use either --listen or --join, not both";
   if (cluster.join_timeout <= 0) return "--join-timeout must be positive";
+  if (cluster.worker_timeout_ms <= 0) return "--worker-timeout-ms must be positive";
+  if (cluster.min_workers < 0 || cluster.min_workers_wait < 0)
+    return "--min-workers and --min-workers-wait must be >= 0";
+  if (cluster.min_workers > 0 && cluster.listen == 0) return "--min-workers needs --listen";
   std::string host;
   uint16_t port = 0;
   if (!cluster.join.empty() && !split_host_port(cluster.join, host, port))
     return "--join must be HOST:PORT, got '" + cluster.join + "'";
   options.listen_port = static_cast<uint16_t>(cluster.listen);
+  options.worker_timeout_ms = cluster.worker_timeout_ms;
+  options.min_workers = static_cast<int>(cluster.min_workers);
+  options.min_workers_wait_ms = cluster.min_workers_wait * 1000;
   return {};
 }
 

@@ -62,9 +62,13 @@ struct ClusterFlags {
   int64_t listen = 0;
   std::string join;
   int64_t join_timeout = 30;  // seconds to keep trying to reach the coordinator
+  int64_t worker_timeout_ms = 10000;  // coordinator: when a silent worker is given up on
+  int64_t min_workers = 0;            // coordinator: workers to wait for before the first batch
+  int64_t min_workers_wait = 30;      // coordinator: seconds to wait for them at most
 };
 void add_cluster_flags(Flags& flags, ClusterFlags* cluster);
-// Checks the cluster flags; sets options.listen_port. Empty on success.
+// Checks the cluster flags; sets options.listen_port and worker_timeout_ms.
+// Empty on success, else what is wrong.
 std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& options);
 // In worker mode (--join): runs as a worker until the coordinator is gone;
 // returns the exit code. -1 when not in worker mode.

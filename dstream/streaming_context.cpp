@@ -58,10 +58,11 @@ StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
     throw std::invalid_argument("batch interval must be positive, got " +
                                 std::to_string(batch_interval.count()) + " ms");
   if (options_.partitions < 0 || options_.worker_threads < 0 ||
-      options_.max_concurrent_batches < 1 || options_.max_rate_per_receiver < 0)
+      options_.max_concurrent_batches < 1 || options_.max_rate_per_receiver < 0 ||
+      options_.worker_timeout_ms <= 0)
     throw std::invalid_argument(
         "StreamingOptions: partitions, worker_threads and max_rate_per_receiver must be >= 0, "
-        "max_concurrent_batches >= 1");
+        "max_concurrent_batches >= 1, worker_timeout_ms > 0");
   job_->graph.batch_interval_ms = batch_interval.count();
   job_->graph.default_partitions = options_.partitions > 0 ? options_.partitions : cores();
   job_->settings.print_out = options_.print_out;
@@ -160,6 +161,10 @@ void StreamingContext::start() {
   cfg.checkpoint_dir = checkpoint_dir_;
   cfg.checkpoint_every = checkpoint_every_;
   cfg.recovered = recovered_;
+  cfg.worker_timeout_ms = options_.worker_timeout_ms;
+  cfg.speculation = options_.speculation;
+  cfg.min_workers = options_.min_workers;
+  cfg.min_workers_wait_ms = options_.min_workers_wait_ms;
   runtime_->coordinator = spawn_coordinator(runtime_->system, std::move(cfg));
   if (options_.listen_port != 0) {
     auto port = runtime_->system.middleman().publish(runtime_->coordinator, options_.listen_port,

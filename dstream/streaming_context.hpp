@@ -40,8 +40,19 @@ struct StreamingOptions {
   // backpressure.enabled), so memory and the scheduling delay stay bounded.
   bool backpressure = false;
   // > 0: the coordinator accepts worker nodes on this TCP port (CAF's
-  // middleman); stateless tasks then run on the workers.
+  // middleman); tasks then run on the workers, and with checkpoints on so
+  // do state partitions.
   uint16_t listen_port = 0;
+  // A worker that answers no heartbeat, or sits on a state partition's task,
+  // this long is given up on: its work moves to the others.
+  int64_t worker_timeout_ms = 10000;
+  // Run a copy of a stateless task that is slow (4x the median, at least
+  // 500 ms) on another node; the first result counts (Spark's speculation).
+  bool speculation = true;
+  // Wait for this many workers to join (at most min_workers_wait_ms) before
+  // the first batch, so the job's first partitions spread over them.
+  int min_workers = 0;
+  int64_t min_workers_wait_ms = 30000;
   std::ostream* print_out = nullptr;  // where print() writes; nullptr: stdout
 };
 

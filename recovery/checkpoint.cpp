@@ -1,7 +1,6 @@
 #include "recovery/checkpoint.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,30 +12,16 @@
 #include <cereal/types/utility.hpp>
 #include <spdlog/spdlog.h>
 
-#include "recovery/checksum.hpp"
 #include "recovery/durable_file.hpp"
+#include "recovery/framed_file.hpp"
+#include "recovery/state_snapshot.hpp"
 
 namespace fs = std::filesystem;
 
 namespace trib {
 namespace {
 
-constexpr char kMagic[8] = {'T', 'R', 'I', 'B', 'C', 'K', 'P', 'T'};
-
-template <class T>
-void put(std::string& out, T value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof(value));
-}
-
-template <class T>
-T get(const std::string& in, std::size_t& pos, const std::string& path) {
-  if (pos + sizeof(T) > in.size())
-    throw std::runtime_error("checkpoint " + path + " is truncated");
-  T value;
-  std::memcpy(&value, in.data() + pos, sizeof(T));
-  pos += sizeof(T);
-  return value;
-}
+constexpr FrameKind kCheckpoint{"TRIBCKPT", CheckpointStore::kFormatVersion, "checkpoint"};
 
 // "checkpoint-<ms>.bin" -> ms, or -1.
 int64_t time_of(const std::string& name) {
@@ -64,39 +49,25 @@ void CheckpointStore::save(const Checkpoint& cp) {
     cereal::BinaryOutputArchive archive(payload_stream);
     archive(cp);
   }
-  std::string payload = payload_stream.str();
-  std::string file(kMagic, sizeof(kMagic));
-  put<uint32_t>(file, kFormatVersion);
-  put<uint64_t>(file, payload.size());
-  file += payload;
-  put<uint64_t>(file, fnv1a64(payload));
-  write_file_durably(dir_ + "/checkpoint-" + std::to_string(cp.last_batch_time_ms) + ".bin", file);
+  write_file_durably(dir_ + "/checkpoint-" + std::to_string(cp.last_batch_time_ms) + ".bin",
+                     frame(kCheckpoint, payload_stream.str()));
   auto all = files();
   for (std::size_t i = static_cast<std::size_t>(keep_); i < all.size(); ++i) {
     std::error_code ec;
     fs::remove(all[i], ec);
   }
+  // State files belong to the checkpoint of their batch time: those older
+  // than the oldest kept checkpoint are named by none.
+  int64_t oldest_kept = time_of(fs::path(all[std::min(all.size(), std::size_t(keep_)) - 1]).filename().string());
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator(dir_, ec)) {
+    int64_t t = state_snapshot_time(entry.path().filename().string());
+    if (t >= 0 && t < oldest_kept) fs::remove(entry.path(), ec);
+  }
 }
 
 Checkpoint CheckpointStore::read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read checkpoint " + path);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (data.size() < sizeof(kMagic) || std::memcmp(data.data(), kMagic, sizeof(kMagic)) != 0)
-    throw std::runtime_error("checkpoint " + path + " is not a Tributary checkpoint (bad magic)");
-  std::size_t pos = sizeof(kMagic);
-  auto version = get<uint32_t>(data, pos, path);
-  if (version != kFormatVersion)
-    throw std::runtime_error("checkpoint " + path + " has format version " +
-                             std::to_string(version) + "; this build reads version " +
-                             std::to_string(kFormatVersion));
-  auto size = get<uint64_t>(data, pos, path);
-  if (size > data.size() - pos) throw std::runtime_error("checkpoint " + path + " is truncated");
-  std::string payload = data.substr(pos, size);
-  pos += size;
-  auto checksum = get<uint64_t>(data, pos, path);
-  if (checksum != fnv1a64(payload))
-    throw std::runtime_error("checkpoint " + path + " is corrupt (checksum mismatch)");
+  std::string payload = read_framed_file(kCheckpoint, path);
   Checkpoint cp;
   try {
     std::istringstream payload_stream(payload);
@@ -108,10 +79,25 @@ Checkpoint CheckpointStore::read_file(const std::string& path) {
   return cp;
 }
 
+void CheckpointStore::load_states(Checkpoint& cp) const {
+  std::map<std::string, PartitionStates> files;
+  for (auto& [key, file] : cp.state_files) {
+    auto it = files.find(file);
+    if (it == files.end()) it = files.emplace(file, read_state_snapshot(dir_ + "/" + file)).first;
+    auto state = it->second.find(key);
+    if (state == it->second.end())
+      throw std::runtime_error("state snapshot " + dir_ + "/" + file + " lacks partition " +
+                               std::to_string(key.second) + " of node " + std::to_string(key.first));
+    cp.partition_states[key] = state->second;
+  }
+}
+
 std::optional<Checkpoint> CheckpointStore::load_latest() const {
   for (const auto& path : files()) {
     try {
-      return read_file(path);
+      Checkpoint cp = read_file(path);
+      load_states(cp);
+      return cp;
     } catch (const std::exception& e) {
       spdlog::error("{}; falling back to the previous checkpoint", e.what());
     }

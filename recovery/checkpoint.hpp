@@ -2,11 +2,14 @@
 // last completed batch left it.
 //
 // One file per checkpoint, checkpoint-<batch time ms>.bin, written
-// atomically (recovery/durable_file.hpp). Layout:
-//   "TRIBCKPT" | format version (u32) | payload size (u64) | payload | FNV-1a 64 of payload
-// The payload is the Cereal encoding of Checkpoint. A file that is
-// truncated, corrupt or of an unknown version is reported and skipped in
-// favour of the previous one; the newest `keep` files are kept.
+// atomically (recovery/durable_file.hpp) in the "TRIBCKPT" frame
+// (recovery/framed_file.hpp) around the Cereal encoding of Checkpoint.
+// Partition state is not inside it: each node writes the partitions it
+// holds to a state snapshot file of its own (recovery/state_snapshot.hpp)
+// and the checkpoint names those files, a manifest. A checkpoint that is
+// truncated, corrupt or of an unknown version, or one whose state files
+// are, is reported and skipped in favour of the previous one; the newest
+// `keep` checkpoints (and the state files they name) are kept.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +29,10 @@ struct Checkpoint {
   int64_t last_batch_time_ms = 0;
   // Per source node: where the next batch starts reading (opaque to the engine).
   std::map<int32_t, std::string> source_positions;
-  // Per (node, partition): state held by partition executors / operator actors.
+  // The manifest: per (node, partition), the state snapshot file (a name in
+  // the checkpoint directory) written by the node that held the partition.
+  std::map<std::pair<int32_t, int32_t>, std::string> state_files;
+  // Not stored: the partitions' bytes, read from state_files by load_latest().
   std::map<std::pair<int32_t, int32_t>, std::string> partition_states;
   // Per node: state the coordinator keeps for it (window history).
   std::map<int32_t, std::string> node_states;
@@ -34,25 +40,33 @@ struct Checkpoint {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(graph_fingerprint, batch_interval_ms, zero_time_ms, next_batch_index,
-       last_batch_time_ms, source_positions, partition_states, node_states);
+       last_batch_time_ms, source_positions, state_files, node_states);
   }
 };
 
 class CheckpointStore {
  public:
-  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr uint32_t kFormatVersion = 2;
 
   explicit CheckpointStore(std::string dir, int keep = 3);
 
-  // Writes the checkpoint atomically, then deletes all but the newest `keep`.
+  // Writes the checkpoint atomically (its state files must be written
+  // already), then deletes all but the newest `keep` and the state files
+  // only older checkpoints named.
   void save(const Checkpoint& cp);
 
-  // The newest checkpoint that reads back intact; corrupt ones are logged
-  // with their file name and skipped. Empty if there is none.
+  // The newest checkpoint that reads back intact, its state files too, with
+  // partition_states filled in; broken ones are logged with the file name at
+  // fault and skipped. Empty if there is none.
   std::optional<Checkpoint> load_latest() const;
 
-  // Reads one file; throws std::runtime_error saying what is wrong with it.
+  // Reads one checkpoint file (not its state files); throws
+  // std::runtime_error saying what is wrong with it.
   static Checkpoint read_file(const std::string& path);
+
+  // Fills cp.partition_states from the state files it names; throws
+  // std::runtime_error naming a file that is missing or broken.
+  void load_states(Checkpoint& cp) const;
 
   // checkpoint-*.bin files, newest first.
   std::vector<std::string> files() const;

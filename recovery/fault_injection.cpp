@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <string>
 
@@ -11,8 +13,8 @@ namespace trib {
 namespace {
 
 struct Plan {
-  Plan() {
-    if (const char* spec = std::getenv("TRIB_CRASH_AT")) {
+  explicit Plan(const char* variable) {
+    if (const char* spec = std::getenv(variable)) {
       std::string s = spec;
       auto colon = s.rfind(':');
       point = s.substr(0, colon);
@@ -24,17 +26,28 @@ struct Plan {
   std::atomic<long> seen{0};
 };
 
-Plan& plan() {
-  static Plan p;
+Plan& crash_plan() {
+  static Plan p("TRIB_CRASH_AT");
+  return p;
+}
+
+Plan& delay_plan() {
+  static Plan p("TRIB_DELAY_AT");
   return p;
 }
 
 }  // namespace
 
 void crash_point(const char* point) {
-  Plan& p = plan();
+  Plan& p = crash_plan();
   if (p.point.empty() || p.point != point) return;
   if (++p.seen == p.at) ::kill(::getpid(), SIGKILL);
+}
+
+void delay_point(const char* point) {
+  Plan& p = delay_plan();
+  if (p.point.empty() || p.point != point) return;
+  std::this_thread::sleep_for(std::chrono::milliseconds(p.at));
 }
 
 }  // namespace trib

@@ -5,10 +5,15 @@
 //   durable-write-before-rename   a checkpoint or file written, not yet renamed
 //   after-output                  a batch's outputs ran, its completion not yet recorded
 //   interval-close                the coordinator is about to close an interval
+//
+// With TRIB_DELAY_AT=<point>:<ms>, delay_point("<point>") sleeps that long
+// each time (a slow node). Points:
+//   task                          a task is about to run
 #pragma once
 
 namespace trib {
 
 void crash_point(const char* point);
+void delay_point(const char* point);
 
 }  // namespace trib

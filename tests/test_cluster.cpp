@@ -1,48 +1,39 @@
 // Several processes on loopback: a coordinator (--listen) and workers
-// (--join) running checkpointed_wordcount. Stateless tasks run on the
-// workers; one worker is SIGKILLed mid-stream and the output must equal a
-// single-process run's, batch for batch.
+// (--join) running checkpointed_wordcount. Tasks and state partitions run on
+// the workers; workers are SIGKILLed, frozen (SIGSTOP) and slowed down
+// mid-stream, the coordinator is killed and restarted, and every batch's
+// output must equal a single-process run's and a plain count.
 #define BOOST_TEST_MODULE cluster
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
 
 #include <filesystem>
+#include <regex>
 #include <thread>
 
 #include "process.hpp"
 #include "tcp_server.hpp"
 #include "temp_dir.hpp"
+#include "wordcount_job.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::string> job(const std::string& dir, const std::string& mode) {
-  return {"--mode", mode, "--checkpoint", dir + "/ckpt", "--output", dir + "/out",
-          "--batch-ms", "100", "--lines-per-batch", "400", "--total-lines", "8000",
-          "--stop-after", "24", "--log-level", "info"};
+// 100 ms batches of 400 lines: 20 batches of data, 24 compared.
+testing::WordcountJob cluster_job() {
+  testing::WordcountJob job;
+  job.batch_ms = 100;
+  job.lines_per_batch = 400;
+  job.total_lines = 8000;
+  job.batches = 24;
+  return job;
 }
-
-constexpr std::size_t kBatches = 24;  // --stop-after: later batches depend on timing
 
 std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
   args.insert(args.end(), more.begin(), more.end());
   return args;
-}
-
-// The batch directories' contents, oldest first.
-std::vector<std::string> outputs(const std::string& dir) {
-  std::vector<std::pair<int64_t, std::string>> batches;
-  for (auto& entry : fs::directory_iterator(dir)) {
-    std::string name = entry.path().filename().string();
-    if (name.rfind("out-", 0) != 0 || name.find('.') != std::string::npos) continue;
-    batches.emplace_back(std::stoll(name.substr(4)), testing::slurp(entry.path().string() + "/part-00000"));
-  }
-  std::sort(batches.begin(), batches.end());
-  std::vector<std::string> texts;
-  for (auto& b : batches) texts.push_back(b.second);
-  return texts;
 }
 
 struct LogFile {
@@ -51,116 +42,215 @@ struct LogFile {
   }
   ~LogFile() { ::close(fd); }
   std::string text() const { return testing::slurp(path); }
+  bool has(const std::string& what) const { return text().find(what) != std::string::npos; }
+  // Waits up to 10 s for `what` to appear.
+  bool wait_for(const std::string& what) const {
+    for (int i = 0; i < 1000 && !has(what); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return has(what);
+  }
   std::string path;
   int fd;
+};
+
+// A single-process run of the job: the reference a cluster run must equal.
+std::vector<std::pair<int64_t, std::string>> reference_run(const testing::WordcountJob& job,
+                                                           const std::string& mode,
+                                                           const std::vector<std::string>& extra) {
+  testing::TempDir dir;
+  LogFile log(dir.path + "/log");
+  int code = testing::wait_exit(
+      testing::spawn_app("checkpointed_wordcount", with(job.args(mode, dir.path), extra), log.fd, log.fd));
+  BOOST_REQUIRE_MESSAGE(code == 0, log.text());
+  auto out = testing::read_output(dir.path);
+  job.check_against_oracle(mode, out);
+  BOOST_REQUIRE_GE(out.size(), job.compared(mode));
+  return out;
+}
+
+void check_equal(const testing::WordcountJob& job, const std::string& mode,
+                 const std::vector<std::pair<int64_t, std::string>>& got,
+                 const std::vector<std::pair<int64_t, std::string>>& want) {
+  job.check_against_oracle(mode, got);
+  BOOST_REQUIRE_GE(got.size(), job.compared(mode));
+  for (std::size_t i = 0; i < job.compared(mode); ++i)
+    BOOST_TEST(got[i].second == want[i].second, mode << " batch " << i << " differs from the single-process run");
+}
+
+bool has_state_file_of_a_worker(const std::string& checkpoint_dir) {
+  for (auto& entry : fs::directory_iterator(checkpoint_dir)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("state-", 0) == 0 && name.find("-worker-") != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A coordinator and two workers; `worker_env[i]` is added to worker i's
+// environment. The coordinator waits for both before its first batch.
+struct ThreeProcesses {
+  ThreeProcesses(const testing::WordcountJob& job, const std::string& mode,
+                 const std::vector<std::string>& coordinator_extra,
+                 const std::vector<std::string>& worker_extra,
+                 std::vector<std::vector<std::string>> worker_env = {{}, {}})
+      : coord_log(dir.path + "/coordinator.log"), w1_log(dir.path + "/w1.log"), w2_log(dir.path + "/w2.log") {
+    uint16_t port = testing::unused_port();
+    coordinator = testing::spawn_app(
+        "checkpointed_wordcount",
+        with(job.args(mode, dir.path, "info"), with({"--listen", std::to_string(port), "--min-workers", "2"},
+                                                    coordinator_extra)),
+        coord_log.fd, coord_log.fd);
+    // Workers get the same arguments: the output and checkpoint directories
+    // stand for a file system every node shares, as Spark's executors use HDFS.
+    auto worker_args = with(job.args(mode, dir.path, "info"),
+                            with({"--join", "127.0.0.1:" + std::to_string(port)}, worker_extra));
+    w1 = testing::spawn_app("checkpointed_wordcount", worker_args, w1_log.fd, w1_log.fd, worker_env[0]);
+    w2 = testing::spawn_app("checkpointed_wordcount", worker_args, w2_log.fd, w2_log.fd, worker_env[1]);
+  }
+  testing::TempDir dir;
+  LogFile coord_log, w1_log, w2_log;
+  pid_t coordinator, w1, w2;
 };
 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_worker_killed_mid_stream_loses_nothing) {
-  for (std::string mode : {"running", "windowed"}) {
-    testing::TempDir clean, cluster;
-    LogFile clean_log(clean.path + "/log");
-    BOOST_REQUIRE_EQUAL(testing::wait_exit(testing::spawn_app("checkpointed_wordcount", job(clean.path, mode),
-                                                              clean_log.fd, clean_log.fd)), 0);
-    auto want = outputs(clean.path);
-    BOOST_REQUIRE_GE(want.size(), mode == "running" ? kBatches : kBatches / 2);
-
-    uint16_t port = testing::unused_port();
-    LogFile coord_log(cluster.path + "/coordinator.log"), w1_log(cluster.path + "/w1.log"),
-        w2_log(cluster.path + "/w2.log");
-    std::string join = "127.0.0.1:" + std::to_string(port);
-    pid_t coordinator = testing::spawn_app(
-        "checkpointed_wordcount", with(job(cluster.path, mode), {"--listen", std::to_string(port)}),
-        coord_log.fd, coord_log.fd);
-    // Workers get the same arguments: the output directory stands for a
-    // file system every node shares, as Spark's executors write to HDFS.
-    pid_t w1 = testing::spawn_app("checkpointed_wordcount", with(job(cluster.path, mode), {"--join", join}),
-                                  w1_log.fd, w1_log.fd);
-    pid_t w2 = testing::spawn_app("checkpointed_wordcount", with(job(cluster.path, mode), {"--join", join}),
-                                  w2_log.fd, w2_log.fd);
-    // Wait until both workers joined, then kill one while batches run.
-    for (int i = 0; i < 500 && coord_log.text().find("2 workers") == std::string::npos; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    BOOST_REQUIRE_MESSAGE(coord_log.text().find("joined; 2 workers") != std::string::npos, coord_log.text());
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    ::kill(w1, SIGKILL);
-    BOOST_TEST(testing::wait_exit(w1) == 128 + SIGKILL);
-    int code = testing::wait_exit(coordinator);
-    BOOST_REQUIRE_MESSAGE(code == 0, coord_log.text());
-    BOOST_TEST(testing::wait_exit(w2) == 0, "the surviving worker stops when the coordinator is done");
-    BOOST_TEST(coord_log.text().find("lost a worker") != std::string::npos, coord_log.text());
-    auto got = outputs(cluster.path);
-    std::size_t compared = mode == "running" ? kBatches : kBatches / 2;  // windows slide by 2
-    BOOST_REQUIRE_GE(got.size(), compared);
-    for (std::size_t i = 0; i < compared; ++i)
-      BOOST_TEST(got[i] == want[i], mode << " batch " << i << " differs from the single-process run");
+  auto job = cluster_job();
+  // running: state partitions on the workers, a checkpoint every 10 batches
+  // (the worker dies before the second, so every batch so far is replayed on
+  // the restored state); incremental: window state in executors, a
+  // checkpoint every batch; windowed: stateless tasks only.
+  for (std::string mode : {"running", "incremental", "windowed"}) {
+    BOOST_TEST_CONTEXT(mode) {
+      std::vector<std::string> extra = {"--checkpoint-every", mode == "running" ? "10" : "1"};
+      auto want = reference_run(job, mode, extra);
+      ThreeProcesses c(job, mode, extra, {});
+      BOOST_REQUIRE_MESSAGE(c.coord_log.wait_for("2 workers joined: starting"), c.coord_log.text());
+      std::this_thread::sleep_for(std::chrono::milliseconds(350));  // a few batches run
+      ::kill(c.w1, SIGKILL);
+      BOOST_TEST(testing::wait_exit(c.w1) == 128 + SIGKILL);
+      int code = testing::wait_exit(c.coordinator);
+      BOOST_REQUIRE_MESSAGE(code == 0, c.coord_log.text());
+      BOOST_TEST(testing::wait_exit(c.w2) == 0, "the surviving worker stops when the coordinator is done");
+      std::string log = c.coord_log.text();
+      BOOST_TEST(log.find("lost worker-") != std::string::npos, log);
+      if (mode != "windowed") {
+        // Each worker held a state partition; the lost one's were rebuilt.
+        BOOST_TEST(std::regex_search(log, std::regex("placed on worker-1")), log);
+        BOOST_TEST(std::regex_search(log, std::regex("placed on worker-2")), log);
+        BOOST_TEST(std::regex_search(log, std::regex("restoring its [1-9][0-9]* state partitions")), log);
+        BOOST_TEST(has_state_file_of_a_worker(c.dir.path + "/ckpt"), "workers write their own state snapshots");
+      }
+      check_equal(job, mode, testing::read_output(c.dir.path), want);
+    }
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_frozen_worker_is_given_up_on_and_its_state_moves) {
+  auto job = cluster_job();
+  std::string mode = "running";
+  auto want = reference_run(job, mode, {});
+  ThreeProcesses c(job, mode, {"--worker-timeout-ms", "1500"}, {"--join-timeout", "2"});
+  BOOST_REQUIRE_MESSAGE(c.coord_log.wait_for("2 workers joined: starting"), c.coord_log.text());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Hung, not dead: its connection stays open, only heartbeats tell.
+  ::kill(c.w1, SIGSTOP);
+  int code = testing::wait_exit(c.coordinator);
+  ::kill(c.w1, SIGKILL);
+  ::kill(c.w1, SIGCONT);
+  testing::wait_exit(c.w1);
+  BOOST_REQUIRE_MESSAGE(code == 0, c.coord_log.text());
+  BOOST_TEST(testing::wait_exit(c.w2) == 0);
+  std::string log = c.coord_log.text();
+  BOOST_TEST(std::regex_search(log, std::regex("lost worker-. \\((no heartbeat for 1500 ms|a task of state "
+                                               "partition . ran longer than 1500 ms)\\)")),
+             log);
+  check_equal(job, mode, testing::read_output(c.dir.path), want);
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_worker_gets_copies_of_its_tasks_run_elsewhere) {
+  auto job = cluster_job();
+  job.batches = 12;
+  std::string mode = "windowed";
+  auto want = reference_run(job, mode, {});
+  // Every task on worker 1 takes 1.5 s; the other's take milliseconds.
+  ThreeProcesses c(job, mode, {}, {}, {{"TRIB_DELAY_AT=task:1500"}, {}});
+  int code = testing::wait_exit(c.coordinator);
+  BOOST_REQUIRE_MESSAGE(code == 0, c.coord_log.text());
+  testing::wait_exit(c.w1);
+  testing::wait_exit(c.w2);
+  std::string log = c.coord_log.text();
+  BOOST_TEST(std::regex_search(log, std::regex("has run for [0-9]+ ms \\(median [0-9.]+ ms\\): running a copy")),
+             log);
+  check_equal(job, mode, testing::read_output(c.dir.path), want);
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_coordinator_resumes_and_the_workers_rejoin) {
+  auto job = cluster_job();
+  std::string mode = "running";
+  auto want = reference_run(job, mode, {});
+
+  testing::TempDir cluster;
+  uint16_t port = testing::unused_port();
+  std::string join = "127.0.0.1:" + std::to_string(port);
+  LogFile coord_log(cluster.path + "/coordinator.log"), w_log(cluster.path + "/w.log");
+  auto coordinator_args =
+      with(job.args(mode, cluster.path, "info"), {"--listen", std::to_string(port), "--min-workers", "1"});
+  pid_t coordinator = testing::spawn_app("checkpointed_wordcount", coordinator_args, coord_log.fd, coord_log.fd);
+  pid_t worker = testing::spawn_app("checkpointed_wordcount",
+                                    with(job.args(mode, cluster.path, "info"), {"--join", join, "--join-timeout", "10"}),
+                                    w_log.fd, w_log.fd);
+  BOOST_REQUIRE_MESSAGE(coord_log.wait_for("1 workers joined: starting"), coord_log.text());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ::kill(coordinator, SIGKILL);
+  BOOST_TEST(testing::wait_exit(coordinator) == 128 + SIGKILL);
+  // The worker held every state partition: the checkpoint names its files.
+  BOOST_TEST(has_state_file_of_a_worker(cluster.path + "/ckpt"));
+  // The same command again: it resumes from the checkpoint (the worker's
+  // state files included); the worker rejoins and gets the state back.
+  coordinator = testing::spawn_app("checkpointed_wordcount", coordinator_args, coord_log.fd, coord_log.fd);
+  BOOST_REQUIRE_MESSAGE(testing::wait_exit(coordinator) == 0, coord_log.text());
+  BOOST_TEST(testing::wait_exit(worker) == 0, w_log.text());
+  std::string log = coord_log.text();
+  BOOST_TEST(std::regex_search(log, std::regex("recovered from checkpoint of batch [0-9]+: resuming with batch "
+                                               "[0-9]+, [1-9][0-9]* state partitions to restore")),
+             log);
+  BOOST_TEST(w_log.has("trying to rejoin"), w_log.text());
+  check_equal(job, mode, testing::read_output(cluster.path), want);
+}
+
 BOOST_AUTO_TEST_CASE(a_worker_of_another_pipeline_is_refused) {
+  auto job = cluster_job();
   testing::TempDir dir;
   uint16_t port = testing::unused_port();
   LogFile coord_log(dir.path + "/coordinator.log"), w_log(dir.path + "/w.log");
   pid_t coordinator = testing::spawn_app(
-      "checkpointed_wordcount", with(job(dir.path, "running"), {"--listen", std::to_string(port)}),
+      "checkpointed_wordcount", with(job.args("running", dir.path), {"--listen", std::to_string(port)}),
       coord_log.fd, coord_log.fd);
-  auto worker = job(dir.path + "/w", "windowed");  // not the coordinator's pipeline
+  auto worker = job.args("windowed", dir.path + "/w");  // not the coordinator's pipeline
   int code = testing::wait_exit(testing::spawn_app(
       "checkpointed_wordcount", with(worker, {"--join", "127.0.0.1:" + std::to_string(port)}), w_log.fd, w_log.fd));
   BOOST_TEST(code == 1);
-  BOOST_TEST(w_log.text().find("the worker runs a different pipeline") != std::string::npos, w_log.text());
+  BOOST_TEST(w_log.has("the worker runs a different pipeline"), w_log.text());
   BOOST_TEST(testing::wait_exit(coordinator) == 0);
 }
 
-BOOST_AUTO_TEST_CASE(an_unreachable_coordinator_and_a_port_in_use_are_clear_errors) {
+BOOST_AUTO_TEST_CASE(an_unreachable_coordinator_a_port_in_use_and_bad_flags_are_clear_errors) {
+  auto job = cluster_job();
   testing::TempDir dir;
   uint16_t nobody = testing::unused_port();
   auto r = testing::run_app("checkpointed_wordcount",
-                            with(job(dir.path, "running"),
+                            with(job.args("running", dir.path),
                                  {"--join", "127.0.0.1:" + std::to_string(nobody), "--join-timeout", "1"}));
   BOOST_TEST(r.exit_code == 1);
   BOOST_TEST(r.err.find("cannot reach the coordinator at 127.0.0.1:" + std::to_string(nobody)) != std::string::npos, r.err);
 
   testing::TcpServer taken;  // something already listens on this port
   auto busy = testing::run_app("checkpointed_wordcount",
-                               with(job(dir.path, "running"), {"--listen", std::to_string(taken.port())}));
+                               with(job.args("running", dir.path), {"--listen", std::to_string(taken.port())}));
   BOOST_TEST(busy.exit_code == 1);
   BOOST_TEST(busy.err.find("cannot listen for workers on port " + std::to_string(taken.port())) != std::string::npos,
              busy.err);
-}
 
-BOOST_AUTO_TEST_CASE(a_restarted_coordinator_resumes_and_the_workers_rejoin) {
-  std::string mode = "running";
-  testing::TempDir clean, cluster;
-  LogFile clean_log(clean.path + "/log");
-  BOOST_REQUIRE_EQUAL(testing::wait_exit(testing::spawn_app("checkpointed_wordcount", job(clean.path, mode),
-                                                            clean_log.fd, clean_log.fd)), 0);
-  auto want = outputs(clean.path);
-
-  uint16_t port = testing::unused_port();
-  std::string join = "127.0.0.1:" + std::to_string(port);
-  LogFile coord_log(cluster.path + "/coordinator.log"), w_log(cluster.path + "/w.log");
-  auto coordinator_args = with(job(cluster.path, mode), {"--listen", std::to_string(port)});
-  pid_t coordinator = testing::spawn_app("checkpointed_wordcount", coordinator_args, coord_log.fd, coord_log.fd);
-  pid_t worker = testing::spawn_app("checkpointed_wordcount",
-                                    with(job(cluster.path, mode), {"--join", join, "--join-timeout", "10"}),
-                                    w_log.fd, w_log.fd);
-  for (int i = 0; i < 500 && coord_log.text().find("1 workers") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  BOOST_REQUIRE_MESSAGE(coord_log.text().find("joined; 1 workers") != std::string::npos, coord_log.text());
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  ::kill(coordinator, SIGKILL);
-  BOOST_TEST(testing::wait_exit(coordinator) == 128 + SIGKILL);
-  // The same command again: it resumes from the checkpoint; the worker rejoins.
-  coordinator = testing::spawn_app("checkpointed_wordcount", coordinator_args, coord_log.fd, coord_log.fd);
-  BOOST_REQUIRE_MESSAGE(testing::wait_exit(coordinator) == 0, coord_log.text());
-  BOOST_TEST(testing::wait_exit(worker) == 0, w_log.text());
-  BOOST_TEST(coord_log.text().find("recovered from checkpoint") != std::string::npos, coord_log.text());
-  BOOST_TEST(w_log.text().find("trying to rejoin") != std::string::npos, w_log.text());
-  auto got = outputs(cluster.path);
-  BOOST_REQUIRE_GE(want.size(), kBatches);
-  BOOST_REQUIRE_GE(got.size(), kBatches);
-  for (std::size_t i = 0; i < kBatches; ++i)
-    BOOST_TEST(got[i] == want[i], "batch " << i << " differs from the single-process run");
+  auto no_listen = testing::run_app("checkpointed_wordcount", with(job.args("running", dir.path), {"--min-workers", "2"}));
+  BOOST_TEST(no_listen.exit_code == 2);
+  BOOST_TEST(no_listen.err.find("--min-workers needs --listen") != std::string::npos, no_listen.err);
 }

@@ -18,8 +18,10 @@
 #include "process.hpp"
 #include "temp_dir.hpp"
 #include "recovery/checkpoint.hpp"
+#include "recovery/state_snapshot.hpp"
 #include "recovery/write_ahead_log.hpp"
 #include "tcp_server.hpp"
+#include "wordcount_job.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,15 +29,19 @@ namespace {
 
 using testing::TempDir;
 
-trib::Checkpoint sample_checkpoint(int64_t t) {
+// A checkpoint whose partition state (3, 1) lives in a state snapshot file
+// in `dir`, as a node writes it.
+trib::Checkpoint sample_checkpoint(int64_t t, const std::string& dir) {
+  std::string file = trib::state_snapshot_name(t, "worker-1");
+  trib::write_state_snapshot(dir + "/" + file, {{{3, 1}, std::string("\0state\xff", 7)}});
   trib::Checkpoint cp;
+  cp.state_files[{3, 1}] = file;
   cp.graph_fingerprint = "abc";
   cp.batch_interval_ms = 100;
   cp.zero_time_ms = 1000;
   cp.next_batch_index = t / 100;
   cp.last_batch_time_ms = t;
   cp.source_positions[0] = "42";
-  cp.partition_states[{3, 1}] = std::string("\0state\xff", 7);
   cp.node_states[2] = "window";
   return cp;
 }
@@ -51,7 +57,7 @@ void flip_byte(const std::string& path, std::size_t offset_from_end) {
 BOOST_AUTO_TEST_CASE(checkpoints_round_trip_and_only_the_newest_are_kept) {
   TempDir dir;
   trib::CheckpointStore store(dir.path, 3);
-  for (int64_t t = 100; t <= 500; t += 100) store.save(sample_checkpoint(t));
+  for (int64_t t = 100; t <= 500; t += 100) store.save(sample_checkpoint(t, dir.path));
   BOOST_TEST(store.files().size() == 3u);
   auto cp = store.load_latest();
   BOOST_REQUIRE(cp);
@@ -64,7 +70,7 @@ BOOST_AUTO_TEST_CASE(checkpoints_round_trip_and_only_the_newest_are_kept) {
 BOOST_AUTO_TEST_CASE(a_corrupt_or_truncated_checkpoint_falls_back_to_the_previous_one) {
   TempDir dir;
   trib::CheckpointStore store(dir.path, 5);
-  for (int64_t t = 100; t <= 300; t += 100) store.save(sample_checkpoint(t));
+  for (int64_t t = 100; t <= 300; t += 100) store.save(sample_checkpoint(t, dir.path));
   auto files = store.files();  // newest first
   flip_byte(files[0], 12);     // inside the payload of t=300
   BOOST_CHECK_EXCEPTION(trib::CheckpointStore::read_file(files[0]), std::runtime_error,
@@ -82,6 +88,33 @@ BOOST_AUTO_TEST_CASE(a_corrupt_or_truncated_checkpoint_falls_back_to_the_previou
   BOOST_TEST(cp->last_batch_time_ms == 100);
 }
 
+BOOST_AUTO_TEST_CASE(a_checkpoint_whose_state_file_is_broken_falls_back_to_the_previous_one) {
+  TempDir dir;
+  trib::CheckpointStore store(dir.path, 5);
+  for (int64_t t = 100; t <= 300; t += 100) store.save(sample_checkpoint(t, dir.path));
+  std::string newest = dir.path + "/" + trib::state_snapshot_name(300, "worker-1");
+  flip_byte(newest, 3);  // inside its checksum
+  BOOST_CHECK_EXCEPTION(trib::read_state_snapshot(newest), std::runtime_error,
+                        [&](const std::runtime_error& e) {
+                          return std::string(e.what()).find("state snapshot " + newest + " is corrupt") !=
+                                 std::string::npos;
+                        });
+  fs::remove(dir.path + "/" + trib::state_snapshot_name(200, "worker-1"));  // a node's file lost
+  auto cp = store.load_latest();
+  BOOST_REQUIRE(cp);
+  BOOST_TEST(cp->last_batch_time_ms == 100);
+  BOOST_TEST((cp->partition_states.at({3, 1}) == std::string("\0state\xff", 7)));
+}
+
+BOOST_AUTO_TEST_CASE(state_files_go_with_the_checkpoints_that_name_them) {
+  TempDir dir;
+  trib::CheckpointStore store(dir.path, 2);
+  for (int64_t t = 100; t <= 400; t += 100) store.save(sample_checkpoint(t, dir.path));
+  for (int64_t t = 100; t <= 400; t += 100)
+    BOOST_TEST(fs::exists(dir.path + "/" + trib::state_snapshot_name(t, "worker-1")) == (t >= 300),
+               "state file of " << t);
+}
+
 BOOST_AUTO_TEST_CASE(foreign_files_and_unknown_versions_are_refused) {
   TempDir dir;
   trib::CheckpointStore store(dir.path);
@@ -90,7 +123,7 @@ BOOST_AUTO_TEST_CASE(foreign_files_and_unknown_versions_are_refused) {
                         std::runtime_error, [](const std::runtime_error& e) {
                           return std::string(e.what()).find("bad magic") != std::string::npos;
                         });
-  store.save(sample_checkpoint(800));
+  store.save(sample_checkpoint(800, dir.path));
   std::string data = testing::slurp(dir.path + "/checkpoint-800.bin");
   data[8] = 9;  // version field
   std::ofstream(dir.path + "/checkpoint-800.bin", std::ios::binary | std::ios::trunc) << data;
@@ -138,34 +171,11 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_pipeline_is_refused) {
 
 namespace {
 
-constexpr int kBatchMs = 40;
-constexpr int kLinesPerBatch = 300;
-constexpr int kTotalLines = 6000;   // 20 batches of data
-constexpr int kBatches = 26;        // then empty batches: windows drain
-
-// Batch directories prefix-<t>, oldest first: (t, all part files' text).
-std::vector<std::pair<int64_t, std::string>> read_output(const std::string& dir) {
-  std::vector<std::pair<int64_t, std::string>> batches;
-  for (auto& entry : fs::directory_iterator(dir)) {
-    std::string name = entry.path().filename().string();
-    if (name.rfind("out-", 0) != 0 || name.find('.') != std::string::npos) continue;
-    std::vector<std::string> parts;
-    for (auto& part : fs::directory_iterator(entry.path()))
-      if (part.path().filename().string().rfind("part-", 0) == 0) parts.push_back(part.path());
-    std::sort(parts.begin(), parts.end());
-    std::string text;
-    for (auto& p : parts) text += testing::slurp(p);
-    batches.emplace_back(std::stoll(name.substr(4)), text);
-  }
-  std::sort(batches.begin(), batches.end());
-  return batches;
-}
+const testing::WordcountJob kJob;  // 40 ms batches, 20 of data, then windows drain
+using testing::read_output;
 
 std::vector<std::string> job_args(const std::string& mode, const std::string& dir) {
-  return {"--mode", mode, "--checkpoint", dir + "/ckpt", "--output", dir + "/out",
-          "--batch-ms", std::to_string(kBatchMs), "--lines-per-batch", std::to_string(kLinesPerBatch),
-          "--total-lines", std::to_string(kTotalLines), "--stop-after", std::to_string(kBatches),
-          "--log-level", "warn"};
+  return kJob.args(mode, dir);
 }
 
 // Runs the job to its end, SIGKILLing it first after each of `kill_after`
@@ -191,40 +201,9 @@ void run_with_crashes(const std::string& mode, const std::string& dir,
   BOOST_TEST_REQUIRE(code == 0, "final run failed:\n" << testing::slurp(log));
 }
 
-// The words of generator lines [first, last).
-std::map<std::string, int64_t> oracle_counts(int64_t first, int64_t last) {
-  trib::GeneratorOptions gen;
-  std::vector<std::string> lines;
-  for (int64_t i = std::max<int64_t>(first, 0); i < std::min<int64_t>(last, kTotalLines); ++i)
-    lines.push_back(trib::generated_line(gen, i));
-  return oracle::word_counts(lines);
-}
-
-std::string as_text(const std::map<std::string, int64_t>& counts) {
-  std::string text;
-  for (auto& [w, n] : counts)
-    if (n > 0) text += "(" + w + ", " + std::to_string(n) + ")\n";
-  return text;
-}
-
-// What batch k of each mode must contain, from a plain count of the lines.
-std::string expected_batch(const std::string& mode, int64_t k) {
-  if (mode == "running") return as_text(oracle_counts(0, (k + 1) * kLinesPerBatch));
-  return as_text(oracle_counts((k - 3) * kLinesPerBatch, (k + 1) * kLinesPerBatch));
-}
-
 void check_against_oracle(const std::string& mode,
                           const std::vector<std::pair<int64_t, std::string>>& out) {
-  BOOST_REQUIRE(!out.empty());
-  int64_t step = mode == "running" ? 1 : 2;  // windows slide by 2 batches
-  int64_t first_k = mode == "running" ? 0 : 1;
-  int64_t zero = out[0].first - (first_k + 1) * kBatchMs;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    int64_t k = (out[i].first - zero) / kBatchMs - 1;
-    BOOST_TEST(k == first_k + static_cast<int64_t>(i) * step, "batch times continue without gap or repeat");
-    if (k >= kBatches) break;
-    BOOST_TEST(out[i].second == expected_batch(mode, k), mode << " batch " << k);
-  }
+  kJob.check_against_oracle(mode, out);
 }
 
 void crash_scenarios(const std::string& mode) {
@@ -232,7 +211,7 @@ void crash_scenarios(const std::string& mode) {
   run_with_crashes(mode, clean.path, {});
   auto want = read_output(clean.path);
   check_against_oracle(mode, want);
-  std::size_t compared = mode == "running" ? kBatches : kBatches / 2;
+  std::size_t compared = kJob.compared(mode);
   BOOST_REQUIRE_GE(want.size(), compared);
 
   struct Scenario {
@@ -305,6 +284,6 @@ BOOST_AUTO_TEST_CASE(socket_lines_accepted_before_a_crash_are_replayed_from_the_
   BOOST_REQUIRE_MESSAGE(code == 0, testing::slurp(log));
   auto out = read_output(dir.path);
   BOOST_REQUIRE(!out.empty());
-  BOOST_TEST(out.back().second == as_text(oracle::word_counts(lines)));
+  BOOST_TEST(out.back().second == testing::WordcountJob::as_text(oracle::word_counts(lines)));
   BOOST_TEST(testing::slurp(log).find("replaying 3000 records from the write-ahead log") != std::string::npos);
 }

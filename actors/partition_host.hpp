@@ -1,0 +1,33 @@
+// A partition host: where one process runs its share of a job's tasks. The
+// coordinator's process has one, and so does every worker node.
+//
+// It runs stateless tasks in fresh task actors (in parallel) and holds the
+// state partitions the coordinator placed on its process: one partition
+// executor per (stateful node, partition), one user actor per (actor
+// operator, partition). Task results go straight to the coordinator. State
+// snapshots are written by the host itself, to the checkpoint directory
+// every node shares, so partition state never travels to the coordinator.
+//
+// Protocol (coordinator -> host):
+//   TaskSpec                                  run it; its TaskResult goes to the coordinator
+//   (restore_atom, node, partition, bytes)    create that partition here from snapshot bytes
+//   (snapshot_atom, path) -> HostSnapshot     write the state partitions held here to path
+//   (ping_atom) -> ping_atom                  the coordinator's heartbeat
+//   (stop_atom)                               the job ended (calls on_stop, then quits)
+// Messages from the coordinator are handled in the order sent, so a
+// restore followed by replayed tasks applies in that order.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "dstream/graph.hpp"
+
+namespace trib {
+
+caf::actor spawn_partition_host(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
+                                caf::actor coordinator, std::function<void()> on_stop = nullptr);
+
+}  // namespace trib

@@ -1,0 +1,64 @@
+#include "recovery/state_snapshot.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+#include <cereal/archives/binary.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+
+#include "recovery/durable_file.hpp"
+#include "recovery/framed_file.hpp"
+
+namespace trib {
+namespace {
+
+constexpr FrameKind kStateSnapshot{"TRIBSTAT", 1, "state snapshot"};
+
+}  // namespace
+
+std::string state_snapshot_name(int64_t batch_time_ms, const std::string& holder) {
+  return "state-" + std::to_string(batch_time_ms) + "-" + holder + ".bin";
+}
+
+int64_t state_snapshot_time(const std::string& name) {
+  const std::string prefix = "state-", suffix = ".bin";
+  if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + suffix.size() ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return -1;
+  auto dash = name.find('-', prefix.size());
+  if (dash == std::string::npos) return -1;
+  try {
+    std::size_t used = 0;
+    std::string digits = name.substr(prefix.size(), dash - prefix.size());
+    int64_t t = std::stoll(digits, &used);
+    return used == digits.size() ? t : -1;
+  } catch (...) {
+    return -1;
+  }
+}
+
+void write_state_snapshot(const std::string& path, const PartitionStates& states) {
+  std::ostringstream payload;
+  {
+    cereal::BinaryOutputArchive archive(payload);
+    archive(states);
+  }
+  write_file_durably(path, frame(kStateSnapshot, payload.str()));
+}
+
+PartitionStates read_state_snapshot(const std::string& path) {
+  std::string payload = read_framed_file(kStateSnapshot, path);
+  PartitionStates states;
+  try {
+    std::istringstream in(payload);
+    cereal::BinaryInputArchive archive(in);
+    archive(states);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("state snapshot " + path + " cannot be decoded: " + e.what());
+  }
+  return states;
+}
+
+}  // namespace trib
