@@ -14,7 +14,6 @@
 #include "actors/partition_host.hpp"
 #include "actors/receiver_actor.hpp"
 #include "actors/sink_actor.hpp"
-#include "actors/task_actor.hpp"
 #include "dstream/nodes.hpp"
 #include "dstream/rate_estimator.hpp"
 #include "recovery/fault_injection.hpp"
@@ -35,13 +34,26 @@ double ms_between(steady::time_point a, steady::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
+// What one map task produced: its outputs here, or, for a shuffle map task
+// run on a worker, its buckets kept on that worker for reduce tasks to fetch.
+struct MapOutput {
+  bool done = false;
+  std::vector<Partition> outputs;
+  caf::actor host;  // set: the outputs stayed there
+};
+
 // One node's progress within one batch.
 struct NodeRun {
   enum Status { waiting, mapping, reducing, done };
   Status status = waiting;
   bool runs = false;
   int pending = 0;  // tasks still out
-  std::vector<std::vector<std::vector<Partition>>> map_out;  // [edge][task] -> outputs
+  std::vector<std::vector<MapOutput>> map_out;  // [edge][map task]
+  // Reducing: map tasks running again because their worker (and the
+  // buckets it kept) was lost; reduce tasks still missing are sent again
+  // once they are done, as attempt shuffle_attempt.
+  int remaps = 0;
+  int32_t shuffle_attempt = 0;
   Dataset reduce_out;
   Dataset result;  // the node's dataset, when it produces one
 };
@@ -320,22 +332,54 @@ class Coordinator {
     nr.status = NodeRun::mapping;
     nr.map_out.resize(n.edges.size());
     for (std::size_t e = 0; e < n.edges.size(); ++e) {
-      const Dataset& input = run.nodes[n.edges[e].parent->id].result;
-      nr.map_out[e].resize(input.size());
-      for (std::size_t i = 0; i < input.size(); ++i) {
-        TaskSpec spec;
-        spec.batch_time = run.time;
-        spec.node = n.id;
-        spec.phase = static_cast<int32_t>(Phase::map);
-        spec.edge = static_cast<int32_t>(e);
-        spec.index = static_cast<int32_t>(i);
-        spec.num_partitions = static_cast<int32_t>(input.size());
-        spec.inputs = {{input[i]}};
+      std::size_t tasks = run.nodes[n.edges[e].parent->id].result.size();
+      nr.map_out[e].resize(tasks);
+      for (std::size_t i = 0; i < tasks; ++i) {
         ++nr.pending;
-        run_stateless(std::move(spec));
+        run_stateless(map_spec(run, n, static_cast<int>(e), static_cast<int>(i)));
       }
     }
     if (nr.pending == 0) map_done(run, n);
+  }
+
+  TaskSpec map_spec(const BatchRun& run, const Node& n, int e, int i) const {
+    const Dataset& input = run.nodes[n.edges[e].parent->id].result;
+    TaskSpec spec;
+    spec.batch_time = run.time;
+    spec.node = n.id;
+    spec.phase = static_cast<int32_t>(Phase::map);
+    spec.edge = e;
+    spec.index = i;
+    spec.num_partitions = static_cast<int32_t>(input.size());
+    spec.inputs = {{input[i]}};
+    // Shuffle buckets stay on the worker; reduce tasks fetch them from there.
+    // State partitions get theirs through the coordinator, which keeps
+    // their tasks for replay.
+    spec.keep_output = n.reduce_partitions() > 0 && !holds_state(n);
+    return spec;
+  }
+
+  TaskSpec reduce_spec(const BatchRun& run, const Node& n, int r) const {
+    const NodeRun& nr = run.nodes[n.id];
+    TaskSpec spec;
+    spec.batch_time = run.time;
+    spec.node = n.id;
+    spec.phase = static_cast<int32_t>(Phase::reduce);
+    spec.index = r;
+    spec.num_partitions = n.reduce_partitions();
+    spec.attempt = nr.shuffle_attempt;
+    spec.inputs.resize(nr.map_out.size());
+    for (std::size_t e = 0; e < nr.map_out.size(); ++e)
+      for (std::size_t i = 0; i < nr.map_out[e].size(); ++i) {
+        const MapOutput& out = nr.map_out[e][i];
+        if (out.host) {
+          spec.inputs[e].emplace_back();  // filled in by the host that fetches it
+          spec.fetches.push_back({static_cast<int32_t>(e), static_cast<int32_t>(i), out.host});
+        } else {
+          spec.inputs[e].push_back(out.outputs.at(r));
+        }
+      }
+    return spec;
   }
 
   void map_done(BatchRun& run, const Node& n) {
@@ -345,7 +389,8 @@ class Coordinator {
       std::vector<Dataset> outputs(nr.map_out.size());
       for (std::size_t e = 0; e < nr.map_out.size(); ++e)
         for (auto& task_out : nr.map_out[e])
-          for (auto& p : task_out) outputs[e].push_back(std::move(p));
+          for (auto& p : task_out.outputs) outputs[e].push_back(std::move(p));
+      nr.map_out.clear();
       node_done(run, n, std::move(outputs));
       return;
     }
@@ -353,21 +398,42 @@ class Coordinator {
     nr.reduce_out.assign(reducers, Partition{});
     nr.pending = reducers;
     for (int r = 0; r < reducers; ++r) {
-      TaskSpec spec;
-      spec.batch_time = run.time;
-      spec.node = n.id;
-      spec.phase = static_cast<int32_t>(Phase::reduce);
-      spec.index = r;
-      spec.num_partitions = reducers;
-      spec.inputs.resize(nr.map_out.size());
-      for (std::size_t e = 0; e < nr.map_out.size(); ++e)
-        for (auto& task_out : nr.map_out[e]) spec.inputs[e].push_back(task_out.at(r));
       if (holds_state(n))
-        run_state_task(std::move(spec));
+        run_state_task(reduce_spec(run, n, r));
       else
-        run_stateless(std::move(spec));
+        run_stateless(reduce_spec(run, n, r));
     }
-    nr.map_out.clear();
+  }
+
+  // Map outputs kept on a worker that is gone (or that a reduce task could
+  // not fetch): run those map tasks again; while reducing, the reduce tasks
+  // still missing are sent again once they are done.
+  void redo_map_outputs(BatchRun& run, const Node& n,
+                        const std::vector<std::pair<int32_t, int32_t>>& lost) {
+    NodeRun& nr = run.nodes[n.id];
+    int redone = 0;
+    for (auto [e, i] : lost) {
+      MapOutput& out = nr.map_out.at(e).at(i);
+      if (!out.done) continue;  // already running again
+      out = MapOutput{};
+      ++redone;
+      if (nr.status == NodeRun::mapping)
+        ++nr.pending;
+      else
+        ++nr.remaps;
+      run_stateless(map_spec(run, n, e, i));
+    }
+    if (nr.status != NodeRun::reducing) return;
+    ++nr.shuffle_attempt;  // fetch failures of earlier attempts are stale
+    spdlog::warn("batch {}: shuffle blocks of {} map tasks of {} (node {}) were lost; running them again",
+                 run.time, redone, n.name, n.id);
+    if (nr.remaps == 0) resend_missing_reduces(run, n);
+  }
+
+  void resend_missing_reduces(BatchRun& run, const Node& n) {
+    NodeRun& nr = run.nodes[n.id];
+    for (int r = 0; r < static_cast<int>(nr.reduce_out.size()); ++r)
+      if (nr.reduce_out[r].empty_handle()) run_stateless(reduce_spec(run, n, r));
   }
 
   static bool holds_state(const Node& n) {
@@ -394,7 +460,8 @@ class Coordinator {
   // lost worker's tasks can run again elsewhere.
   void run_stateless(TaskSpec spec) {
     if (st_.workers.empty()) {
-      spawn_task(self_->system(), st_.cfg.graph, std::move(spec), caf::actor_cast<caf::actor>(self_));
+      spec.keep_output = false;  // here, outputs come back with the result
+      self_->send(st_.local_host, std::move(spec));  // it fetches what workers keep
       return;
     }
     Worker& w = next_stateless_worker();
@@ -543,6 +610,7 @@ class Coordinator {
       if (f.hosts.empty()) rerun.push_back(f.spec);
     }
     for (auto& spec : rerun) st_.in_flight.erase(task_key(spec));
+    redo_lost_shuffle_blocks(host);
     std::vector<PartitionKey> moved;
     for (auto& [key, p] : st_.placements)
       if (p.remote && p.host.address() == host) moved.push_back(key);
@@ -560,6 +628,25 @@ class Coordinator {
     // Snapshots being collected may miss the lost worker's: start over.
     if (auto retake = st_.retake_checkpoint) retake();
     return true;
+  }
+
+  // Map outputs kept on a lost worker are gone with it: run those map tasks again.
+  void redo_lost_shuffle_blocks(const caf::actor_addr& host) {
+    for (auto& [t, run] : st_.batches) {
+      if (!run.started) continue;
+      for (auto& n : graph().nodes) {
+        NodeRun& nr = run.nodes[n->id];
+        if (nr.status != NodeRun::mapping && nr.status != NodeRun::reducing) continue;
+        std::vector<std::pair<int32_t, int32_t>> lost;
+        for (std::size_t e = 0; e < nr.map_out.size(); ++e)
+          for (std::size_t i = 0; i < nr.map_out[e].size(); ++i) {
+            const MapOutput& out = nr.map_out[e][i];
+            if (out.done && out.host && out.host.address() == host)
+              lost.emplace_back(static_cast<int32_t>(e), static_cast<int32_t>(i));
+          }
+        if (!lost.empty()) redo_map_outputs(run, *n, lost);
+      }
+    }
   }
 
   // ---- heartbeats and slow tasks ------------------------------------------------
@@ -632,19 +719,29 @@ class Coordinator {
         f.hosts.push_back(other->host.address());
         self_->send(other->host, f.spec);
       } else {
-        spawn_task(self_->system(), st_.cfg.graph, f.spec, caf::actor_cast<caf::actor>(self_));
+        TaskSpec copy = f.spec;
+        copy.keep_output = false;
+        self_->send(st_.local_host, std::move(copy));
       }
     }
   }
 
   void on_task_result(TaskResult& res) {
+    // Kept map outputs live on the worker that sent the result.
+    caf::actor keeper;
+    if (res.kept && res.error.empty()) {
+      Worker* w = find_worker(caf::actor_cast<caf::actor_addr>(self_->current_sender()));
+      if (!w) return;  // a lost worker's: its task runs again
+      keeper = w->host;
+    }
     if (auto f = st_.in_flight.find(task_key(res)); f != st_.in_flight.end()) {
       st_.task_ms.push_back(ms_between(f->second.sent, steady::now()));
       if (st_.task_ms.size() > 200) st_.task_ms.pop_front();
       st_.in_flight.erase(f);
     }
-    const Node& node = *graph().nodes.at(static_cast<std::size_t>(res.node));
-    if (res.phase == static_cast<int32_t>(Phase::reduce) && holds_state(node)) {
+    const Node& n = *graph().nodes.at(static_cast<std::size_t>(res.node));
+    bool is_map = res.phase == static_cast<int32_t>(Phase::map);
+    if (!is_map && holds_state(n)) {
       auto p = st_.placements.find({res.node, res.index});
       // A result from a placement given up on is stale.
       if (p == st_.placements.end() || p->second.attempt != res.attempt) return;
@@ -653,33 +750,41 @@ class Coordinator {
     auto it = st_.batches.find(res.batch_time);
     if (it == st_.batches.end()) return;  // batch abandoned
     BatchRun& run = it->second;
-    const Node& n = *graph().nodes.at(static_cast<std::size_t>(res.node));
-    // A task run twice (its worker was thought lost) reports twice: the
-    // first result counts.
-    NodeRun& current = run.nodes[n.id];
-    bool is_map = res.phase == static_cast<int32_t>(Phase::map);
-    if (is_map ? (current.status != NodeRun::mapping || !current.map_out[res.edge][res.index].empty())
-               : (current.status != NodeRun::reducing || !current.reduce_out[res.index].empty_handle()))
+    NodeRun& nr = run.nodes[n.id];
+    // A task run twice (its worker was thought lost, or slow) reports
+    // twice: the first result counts.
+    if (is_map ? ((nr.status != NodeRun::mapping && nr.status != NodeRun::reducing) ||
+                  nr.map_out[res.edge][res.index].done)
+               : (nr.status != NodeRun::reducing || !nr.reduce_out[res.index].empty_handle()))
       return;
+    if (!res.lost_maps.empty()) {  // a reduce task could not fetch its blocks
+      if (res.attempt != nr.shuffle_attempt) return;  // already dealt with
+      std::vector<std::pair<int32_t, int32_t>> lost;
+      for (std::size_t k = 0; k < res.lost_maps.size(); ++k) lost.emplace_back(res.lost_edges[k], res.lost_maps[k]);
+      spdlog::warn("batch {}: reduce partition {} of {}: {}", res.batch_time, res.index, n.name, res.error);
+      redo_map_outputs(run, n, lost);
+      return;
+    }
     if (!res.error.empty()) {
-      std::string where = res.phase == static_cast<int32_t>(Phase::map)
-                              ? n.edges[res.edge].input + " feeding " + n.name
-                              : n.name;
+      std::string where = is_map ? n.edges[res.edge].input + " feeding " + n.name : n.name;
       fail("batch " + std::to_string(res.batch_time) + ": " + where + " (node " +
            std::to_string(n.id) + ", partition " + std::to_string(res.index) +
            ") failed: " + res.error);
       return;
     }
-    NodeRun& nr = run.nodes[n.id];
-    if (res.phase == static_cast<int32_t>(Phase::map)) {
-      if (n.reduce_partitions() > 0 &&
+    if (is_map) {
+      if (!res.kept && n.reduce_partitions() > 0 &&
           res.outputs.size() != static_cast<std::size_t>(n.reduce_partitions())) {
         fail("operator " + n.name + " wrote " + std::to_string(res.outputs.size()) +
              " buckets, expected " + std::to_string(n.reduce_partitions()));
         return;
       }
-      nr.map_out[res.edge][res.index] = std::move(res.outputs);
-      if (--nr.pending == 0) map_done(run, n);
+      nr.map_out[res.edge][res.index] = MapOutput{true, std::move(res.outputs), keeper};
+      if (nr.status == NodeRun::mapping) {
+        if (--nr.pending == 0) map_done(run, n);
+      } else if (--nr.remaps == 0) {
+        resend_missing_reduces(run, n);
+      }
     } else {
       nr.reduce_out[res.index] = std::move(res.outputs.at(0));
       if (--nr.pending == 0) {
@@ -741,6 +846,7 @@ class Coordinator {
                   run.time, run.records, info.processing_time_ms, info.total_delay_ms);
     int64_t index = run.index;
     auto positions = std::move(run.source_positions);
+    for (auto& w : st_.workers) self_->send(w.host, release_atom::value, run.time);  // its shuffle blocks
     st_.batches.erase(info.batch_time_ms);  // `run` dies here
     --st_.running;
     st_.cfg.monitor->processed_records += info.input_records;

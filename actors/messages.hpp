@@ -26,6 +26,8 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 using joined_atom = caf::atom_constant<caf::atom("joined")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
 
 // Records a receiver's reader thread hands to its receiver actor.
 struct RecordChunk {
@@ -43,9 +45,18 @@ struct ReceivedBlock {
 
 enum class Phase : int32_t { map = 0, reduce = 1 };
 
+// A shuffle block a reduce task fetches from the worker that ran the map
+// task (worker to worker): bucket `index` of map task (edge, map_index).
+struct FetchRef {
+  int32_t edge = 0;
+  int32_t map_index = 0;
+  caf::actor host;  // the partition host keeping the map task's buckets
+};
+
 // One task: run phase `phase` of node `node` for batch `batch_time` over
 // partition `index`. Map tasks get inputs = {{parent partition}}; reduce
-// tasks get inputs[e] = bucket `index` of every map task of edge e.
+// tasks get inputs[e] = bucket `index` of every map task of edge e, where
+// a bucket kept on a worker is an empty placeholder named in `fetches`.
 struct TaskSpec {
   int64_t batch_time = 0;
   int32_t node = -1;
@@ -56,7 +67,11 @@ struct TaskSpec {
   // Tasks of state partitions: which placement of the partition this is
   // for; results of an earlier placement (a worker given up on) are stale.
   int32_t attempt = 0;
+  // Map tasks of a shuffle on a worker: keep the buckets there for the
+  // reduce tasks to fetch, and report only that they exist.
+  bool keep_output = false;
   std::vector<std::vector<Partition>> inputs;
+  std::vector<FetchRef> fetches;
 };
 
 struct TaskResult {
@@ -66,8 +81,12 @@ struct TaskResult {
   int32_t edge = 0;
   int32_t index = 0;
   int32_t attempt = 0;
+  bool kept = false;  // the buckets stayed on the worker (keep_output)
   std::vector<Partition> outputs;
   std::string error;  // non-empty: the task failed with this message
+  // A reduce task that could not fetch these map outputs (edge, map index):
+  // their worker is gone, so the coordinator runs those map tasks again.
+  std::vector<int32_t> lost_edges, lost_maps;
 };
 
 // A partition host's reply to (snapshot_atom, path): the state partitions it
@@ -129,15 +148,21 @@ typename Inspector::result_type inspect(Inspector& f, ReceivedBlock& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, FetchRef& x) {
+  return f(caf::meta::type_name("fetch_ref"), x.edge, x.map_index, x.host);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TaskSpec& x) {
   return f(caf::meta::type_name("task_spec"), x.batch_time, x.node, x.phase,
-           x.edge, x.index, x.num_partitions, x.attempt, x.inputs);
+           x.edge, x.index, x.num_partitions, x.attempt, x.keep_output, x.inputs, x.fetches);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TaskResult& x) {
   return f(caf::meta::type_name("task_result"), x.batch_time, x.node, x.phase,
-           x.edge, x.index, x.attempt, x.outputs, x.error);
+           x.edge, x.index, x.attempt, x.kept, x.outputs, x.error,
+           x.lost_edges, x.lost_maps);
 }
 
 template <class Inspector>

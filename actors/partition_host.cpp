@@ -1,7 +1,9 @@
 #include "actors/partition_host.hpp"
 
 #include <map>
+#include <climits>
 #include <set>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
@@ -14,9 +16,20 @@ namespace trib {
 namespace {
 
 using PartitionKey = std::pair<int32_t, int32_t>;  // (node, partition)
+using BlockKey = std::tuple<int64_t, int32_t, int32_t, int32_t>;  // (batch, node, edge, map task)
 
 struct HostState {
   std::map<PartitionKey, caf::actor> partitions;
+  // Buckets of shuffle map tasks run here, until their batch is released.
+  std::map<BlockKey, std::vector<Partition>> blocks;
+};
+
+// A reduce task waiting for the shuffle blocks it fetches from other hosts.
+struct Gather {
+  TaskSpec spec;
+  std::size_t pending = 0;
+  std::vector<FetchRef> lost;
+  std::string why;
 };
 
 using host_actor = caf::stateful_actor<HostState>;
@@ -62,8 +75,8 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
     }
     return slot;
   };
-  return {
-      [=](TaskSpec& spec) {
+  // Runs a task whose inputs are all here.
+  auto run = [=](TaskSpec& spec) {
         const Node& n = *graph->nodes.at(static_cast<std::size_t>(spec.node));
         bool reduce = spec.phase == static_cast<int32_t>(Phase::reduce);
         if (auto* op = dynamic_cast<const ActorOperatorNode*>(&n); op && reduce) {
@@ -79,8 +92,92 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
         } else if (reduce && n.stateful()) {
           self->send(partition(spec.node, spec.index), std::move(spec));
         } else {
-          spawn_task(self->system(), graph, std::move(spec), coordinator);
+          // A kept map output comes back here first (see TaskResult below).
+          caf::actor reply_to = spec.keep_output ? caf::actor_cast<caf::actor>(self) : coordinator;
+          spawn_task(self->system(), graph, std::move(spec), reply_to);
         }
+  };
+  // Fetches the blocks a reduce task names from the hosts keeping them,
+  // then runs it; blocks that cannot be had are reported to the coordinator.
+  auto gather = [=](TaskSpec& spec) {
+    auto g = std::make_shared<Gather>();
+    g->spec = std::move(spec);
+    g->pending = 1;  // until every request is out
+    auto one_done = [=] {
+      if (--g->pending > 0) return;
+      if (g->lost.empty()) {
+        g->spec.fetches.clear();
+        run(g->spec);
+        return;
+      }
+      TaskResult res = result_header(g->spec);
+      res.error = "cannot fetch " + std::to_string(g->lost.size()) + " shuffle blocks: " + g->why;
+      for (auto& ref : g->lost) {
+        res.lost_edges.push_back(ref.edge);
+        res.lost_maps.push_back(ref.map_index);
+      }
+      self->send(coordinator, std::move(res));
+    };
+    const TaskSpec& s = g->spec;
+    for (const FetchRef& ref : s.fetches) {
+      if (ref.host.address() == self->address()) {
+        auto block = self->state.blocks.find(BlockKey{s.batch_time, s.node, ref.edge, ref.map_index});
+        if (block == self->state.blocks.end()) {
+          g->lost.push_back(ref);
+          g->why = "a block kept here is gone";
+        } else {
+          g->spec.inputs.at(ref.edge).at(ref.map_index) = block->second.at(s.index);
+        }
+        continue;
+      }
+      ++g->pending;
+      self->request(ref.host, std::chrono::seconds(30), fetch_atom::value, s.batch_time, s.node,
+                    ref.edge, ref.map_index, s.index)
+          .then([g, ref, one_done](Partition& bucket) {
+                  g->spec.inputs.at(ref.edge).at(ref.map_index) = std::move(bucket);
+                  one_done();
+                },
+                [self, g, ref, one_done](caf::error& err) {
+                  g->lost.push_back(ref);
+                  g->why = self->system().render(err);
+                  one_done();
+                });
+    }
+    one_done();
+  };
+  return {
+      [=](TaskSpec& spec) {
+        if (spec.fetches.empty())
+          run(spec);
+        else
+          gather(spec);
+      },
+      // A map task run here for a shuffle: keep its buckets, tell the
+      // coordinator they exist.
+      [=](TaskResult& res) {
+        auto buckets = static_cast<std::size_t>(graph->nodes.at(static_cast<std::size_t>(res.node))->reduce_partitions());
+        if (res.kept && res.error.empty() && res.outputs.size() != buckets)
+          res.error = "operator wrote " + std::to_string(res.outputs.size()) + " buckets, expected " +
+                      std::to_string(buckets);
+        if (res.kept && res.error.empty())
+          self->state.blocks[BlockKey{res.batch_time, res.node, res.edge, res.index}] = std::move(res.outputs);
+        res.outputs.clear();
+        self->send(coordinator, std::move(res));
+      },
+      [=](fetch_atom, int64_t t, int32_t node, int32_t edge, int32_t map_index,
+          int32_t bucket) -> caf::result<Partition> {
+        auto block = self->state.blocks.find(BlockKey{t, node, edge, map_index});
+        if (block == self->state.blocks.end() || bucket < 0 ||
+            static_cast<std::size_t>(bucket) >= block->second.size())
+          return caf::make_error(caf::sec::runtime_error,
+                                 "no shuffle block (batch " + std::to_string(t) + ", node " + std::to_string(node) +
+                                     ", map task " + std::to_string(map_index) + ") here");
+        return block->second[static_cast<std::size_t>(bucket)];
+      },
+      [=](release_atom, int64_t t) {
+        auto& blocks = self->state.blocks;
+        blocks.erase(blocks.lower_bound(BlockKey{t, INT32_MIN, INT32_MIN, INT32_MIN}),
+                     blocks.lower_bound(BlockKey{t + 1, INT32_MIN, INT32_MIN, INT32_MIN}));
       },
       [=](restore_atom, int32_t node, int32_t p, std::string& bytes) {
         self->send(partition(node, p), restore_atom::value, std::move(bytes));

@@ -14,7 +14,9 @@ TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
   result.edge = spec.edge;
   result.index = spec.index;
   result.attempt = spec.attempt;
+  result.kept = spec.keep_output;
   delay_point("task");
+  delay_point(spec.phase == static_cast<int32_t>(Phase::map) ? "map-task" : "reduce-task");
   try {
     Node& node = *graph.nodes.at(static_cast<std::size_t>(spec.node));
     TaskContext ctx{spec.batch_time, spec.index, spec.num_partitions};

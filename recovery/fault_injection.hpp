@@ -9,6 +9,7 @@
 // With TRIB_DELAY_AT=<point>:<ms>, delay_point("<point>") sleeps that long
 // each time (a slow node). Points:
 //   task                          a task is about to run
+//   map-task, reduce-task         the same, for one phase only
 #pragma once
 
 namespace trib {

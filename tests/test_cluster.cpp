@@ -62,7 +62,7 @@ std::vector<std::pair<int64_t, std::string>> reference_run(const testing::Wordco
       testing::spawn_app("checkpointed_wordcount", with(job.args(mode, dir.path), extra), log.fd, log.fd));
   BOOST_REQUIRE_MESSAGE(code == 0, log.text());
   auto out = testing::read_output(dir.path);
-  job.check_against_oracle(mode, out);
+  BOOST_TEST_CONTEXT("the single-process run") { job.check_against_oracle(mode, out); }
   BOOST_REQUIRE_GE(out.size(), job.compared(mode));
   return out;
 }
@@ -70,7 +70,7 @@ std::vector<std::pair<int64_t, std::string>> reference_run(const testing::Wordco
 void check_equal(const testing::WordcountJob& job, const std::string& mode,
                  const std::vector<std::pair<int64_t, std::string>>& got,
                  const std::vector<std::pair<int64_t, std::string>>& want) {
-  job.check_against_oracle(mode, got);
+  BOOST_TEST_CONTEXT("the cluster run") { job.check_against_oracle(mode, got); }
   BOOST_REQUIRE_GE(got.size(), job.compared(mode));
   for (std::size_t i = 0; i < job.compared(mode); ++i)
     BOOST_TEST(got[i].second == want[i].second, mode << " batch " << i << " differs from the single-process run");
@@ -142,6 +142,29 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_mid_stream_loses_nothing) {
       check_equal(job, mode, testing::read_output(c.dir.path), want);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(shuffle_blocks_lost_with_their_worker_are_computed_again) {
+  auto job = cluster_job();
+  job.batches = 10;
+  std::string mode = "windowed";
+  auto want = reference_run(job, mode, {});
+  // Slow reduce tasks: most of the time a shuffle waits for them while its
+  // map outputs sit on both workers, to be fetched worker to worker.
+  std::vector<std::string> slow_reduce = {"TRIB_DELAY_AT=reduce-task:600"};
+  ThreeProcesses c(job, mode, {}, {}, {slow_reduce, slow_reduce});
+  BOOST_REQUIRE_MESSAGE(c.coord_log.wait_for("2 workers joined: starting"), c.coord_log.text());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  ::kill(c.w1, SIGKILL);
+  testing::wait_exit(c.w1);
+  int code = testing::wait_exit(c.coordinator);
+  BOOST_REQUIRE_MESSAGE(code == 0, c.coord_log.text());
+  testing::wait_exit(c.w2);
+  std::string log = c.coord_log.text();
+  BOOST_TEST(std::regex_search(log, std::regex("shuffle blocks of [1-9][0-9]* map tasks of .* were lost; running "
+                                               "them again")),
+             log);
+  check_equal(job, mode, testing::read_output(c.dir.path), want);
 }
 
 BOOST_AUTO_TEST_CASE(a_frozen_worker_is_given_up_on_and_its_state_moves) {
