@@ -41,17 +41,6 @@ struct SnapshotCollector {
   std::size_t pending = 0;
 };
 
-TaskResult result_header(const TaskSpec& spec) {
-  TaskResult res;
-  res.batch_time = spec.batch_time;
-  res.node = spec.node;
-  res.phase = spec.phase;
-  res.edge = spec.edge;
-  res.index = spec.index;
-  res.attempt = spec.attempt;
-  return res;
-}
-
 caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> graph,
                              caf::actor coordinator, std::function<void()> on_stop) {
   auto release_partitions = [self] {
@@ -80,7 +69,7 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
         const Node& n = *graph->nodes.at(static_cast<std::size_t>(spec.node));
         bool reduce = spec.phase == static_cast<int32_t>(Phase::reduce);
         if (auto* op = dynamic_cast<const ActorOperatorNode*>(&n); op && reduce) {
-          auto header = result_header(spec);
+          auto header = result_for(spec);
           op->dispatch(self, partition(spec.node, spec.index), spec.batch_time,
                        std::move(spec.inputs.at(0)),
                        [self, coordinator, header](Partition out, std::string error) {
@@ -110,7 +99,7 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
         run(g->spec);
         return;
       }
-      TaskResult res = result_header(g->spec);
+      TaskResult res = result_for(g->spec);
       res.error = "cannot fetch " + std::to_string(g->lost.size()) + " shuffle blocks: " + g->why;
       for (auto& ref : g->lost) {
         res.lost_edges.push_back(ref.edge);

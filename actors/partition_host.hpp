@@ -9,11 +9,17 @@
 // every node shares, so partition state never travels to the coordinator.
 //
 // Protocol (coordinator -> host):
-//   TaskSpec                                  run it; its TaskResult goes to the coordinator
+//   TaskSpec                                  run it; its TaskResult goes to the coordinator.
+//                                             Shuffle map tasks (keep_output) leave their
+//                                             buckets here; reduce tasks naming `fetches`
+//                                             get them from the hosts keeping them first
+//   (release_atom, batch time)                drop the shuffle blocks of that batch
 //   (restore_atom, node, partition, bytes)    create that partition here from snapshot bytes
 //   (snapshot_atom, path) -> HostSnapshot     write the state partitions held here to path
 //   (ping_atom) -> ping_atom                  the coordinator's heartbeat
 //   (stop_atom)                               the job ended (calls on_stop, then quits)
+// Protocol (host -> host):
+//   (fetch_atom, batch, node, edge, map task, bucket) -> Partition   one kept bucket
 // Messages from the coordinator are handled in the order sent, so a
 // restore followed by replayed tasks applies in that order.
 #pragma once

@@ -6,7 +6,7 @@
 
 namespace trib {
 
-TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
+TaskResult result_for(const TaskSpec& spec) {
   TaskResult result;
   result.batch_time = spec.batch_time;
   result.node = spec.node;
@@ -15,8 +15,15 @@ TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
   result.index = spec.index;
   result.attempt = spec.attempt;
   result.kept = spec.keep_output;
+  return result;
+}
+
+TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
+  TaskResult result = result_for(spec);
   delay_point("task");
-  delay_point(spec.phase == static_cast<int32_t>(Phase::map) ? "map-task" : "reduce-task");
+  const char* phase = spec.phase == static_cast<int32_t>(Phase::map) ? "map-task" : "reduce-task";
+  delay_point(phase);
+  crash_point(phase);
   try {
     Node& node = *graph.nodes.at(static_cast<std::size_t>(spec.node));
     TaskContext ctx{spec.batch_time, spec.index, spec.num_partitions};

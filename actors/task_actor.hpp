@@ -16,6 +16,9 @@
 
 namespace trib {
 
+// A result naming the task (its identity and attempt), with no outputs yet.
+TaskResult result_for(const TaskSpec& spec);
+
 // Runs the task; a thrown exception becomes TaskResult::error.
 TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Word count throughput with 0 to 3 worker processes on this machine: one
-# coordinator (--listen) and N workers (--join), the replayable generator
-# feeding a fixed number of lines per batch. Reads the coordinator's
+# coordinator (--listen, waiting for all N workers before its first batch)
+# and N workers (--join), the replayable generator feeding a fixed number of
+# lines per batch; the shuffle goes worker to worker. Reads the coordinator's
 # per-batch timings (--log-level debug) and prints records/s.
 #   bench/cluster_throughput.sh [lines-per-batch] [seconds]
 set -euo pipefail
@@ -16,7 +17,9 @@ echo "| workers | records/s | batch processing p50 |"
 echo "|---:|---:|---:|"
 for workers in 0 1 2 3; do
   log=$(mktemp)
-  "$bin" "${common[@]}" --listen "$port" --duration "$seconds" --log-level debug >/dev/null 2>"$log" &
+  wait_for=()
+  ((workers > 0)) && wait_for=(--min-workers "$workers")
+  "$bin" "${common[@]}" --listen "$port" "${wait_for[@]}" --duration "$seconds" --log-level debug >/dev/null 2>"$log" &
   coordinator=$!
   for ((i = 0; i < workers; i++)); do "$bin" "${common[@]}" --join "127.0.0.1:$port" >/dev/null 2>&1 & done
   wait "$coordinator"

@@ -5,6 +5,7 @@
 //   durable-write-before-rename   a checkpoint or file written, not yet renamed
 //   after-output                  a batch's outputs ran, its completion not yet recorded
 //   interval-close                the coordinator is about to close an interval
+//   map-task, reduce-task         a task of that phase is about to run
 //
 // With TRIB_DELAY_AT=<point>:<ms>, delay_point("<point>") sleeps that long
 // each time (a slow node). Points:
