@@ -3,9 +3,13 @@
 // across batches (and snapshotted as Cereal bytes for checkpoints).
 //
 //   ./dedup_operator --duration 5
+//   ./dedup_operator --lines-per-batch 400 --checkpoint /tmp/dd --output /tmp/dd-out/new --listen 7777
+//   ./dedup_operator --lines-per-batch 400 --checkpoint /tmp/dd --output /tmp/dd-out/new --join 127.0.0.1:7777
 //
 // The generator below emits event ids that repeat (at-least-once delivery,
 // say); the actor passes each id on only the first time it sees it.
+#include <algorithm>
+#include <atomic>
 #include <set>
 #include <sstream>
 
@@ -49,38 +53,85 @@ caf::behavior dedup_actor(caf::stateful_actor<DedupState>* self, int partition) 
   };
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  int64_t batch_ms = 500, duration = 5, partitions = 2;
-  double rate = 2000;
-  std::string log_level = "info";
-  trib::cli::Flags flags("dedup_operator",
-                         "Drops repeated event ids with a custom per-partition actor operator.");
-  flags.add("batch-ms", &batch_ms, "batch interval in milliseconds")
-      .add("partitions", &partitions, "operator actors (partitions)")
-      .add("duration", &duration, "seconds to run")
-      .add("rate", &rate, "generated events per second")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  if (!trib::cli::init_logging(log_level))
-    return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
-  if (batch_ms <= 0 || partitions <= 0 || duration <= 0)
-    return trib::cli::usage_error(flags, "--batch-ms, --partitions and --duration must be positive");
-
-  trib::StreamingOptions options;
-  options.partitions = static_cast<int>(partitions);
-  trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
-  trib::GeneratorOptions gen;
-  gen.lines_per_second = rate;
-  gen.words_per_line = 2;
-  gen.vocabulary = 500;  // few distinct ids: many repeats
-  auto events = ssc.generatorStream(gen).map([](const std::string& line) {
+// Declares the pipeline (getOrCreate runs it again on every start).
+std::unique_ptr<trib::StreamingContext> make_job(int64_t batch_ms, const trib::StreamingOptions& options,
+                                                 const trib::GeneratorOptions& gen,
+                                                 const std::string& checkpoint_dir, const std::string& output) {
+  auto ssc = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(batch_ms), options);
+  if (!checkpoint_dir.empty()) ssc->checkpoint(checkpoint_dir);
+  auto events = ssc->generatorStream(gen).map([](const std::string& line) {
     auto space = line.find(' ');
     return std::pair<std::string, std::string>(line.substr(0, space), line.substr(space + 1));
   });
   auto fresh = events.actorOperator<std::string>(
       [](caf::actor_system& sys, int partition) { return sys.spawn(dedup_actor, partition); });
-  fresh.count().map([](int64_t n) { return "new ids this batch: " + std::to_string(n); }).print();
-  return trib::cli::run_job(ssc, duration);
+  if (!output.empty()) {
+    fresh.transform([](const std::vector<std::string>& ids, int64_t) {
+          auto sorted = ids;
+          std::sort(sorted.begin(), sorted.end());
+          return sorted;
+        })
+        .saveAsTextFiles(output);
+  } else {
+    fresh.count().map([](int64_t n) { return "new ids this batch: " + std::to_string(n); }).print();
+  }
+  return ssc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t batch_ms = 500, duration = 5, partitions = 2, lines_per_batch = 0, total_lines = -1, stop_after = 0;
+  double rate = 2000;
+  std::string log_level = "info", checkpoint_dir, output;
+  trib::cli::Flags flags("dedup_operator",
+                         "Drops repeated event ids with a custom per-partition actor operator.");
+  flags.add("batch-ms", &batch_ms, "batch interval in milliseconds")
+      .add("partitions", &partitions, "operator actors (partitions)")
+      .add("duration", &duration, "seconds to run (0: until Ctrl-C or --stop-after)")
+      .add("rate", &rate, "generated events per second")
+      .add("lines-per-batch", &lines_per_batch, "exactly this many events per batch, replayable (0: use --rate)")
+      .add("total-lines", &total_lines, "stop generating after this many events (-1: never)")
+      .add("stop-after", &stop_after, "stop gracefully after this many batches (0: never)")
+      .add("checkpoint", &checkpoint_dir, "checkpoint directory: the operators' state survives a restart")
+      .add("output", &output, "write each batch's new events, sorted, under this prefix (default: print counts)")
+      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
+  trib::cli::ClusterFlags cluster;
+  trib::cli::add_cluster_flags(flags, &cluster);
+  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
+  auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
+  if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
+  if (batch_ms <= 0 || partitions <= 0 || duration < 0 || lines_per_batch < 0 || stop_after < 0)
+    return usage_error("--batch-ms and --partitions must be positive, --duration, --lines-per-batch and "
+                       "--stop-after >= 0");
+
+  trib::StreamingOptions options;
+  options.partitions = static_cast<int>(partitions);
+  if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty()) return usage_error(error);
+  trib::GeneratorOptions gen;
+  gen.lines_per_second = rate;
+  gen.lines_per_batch = lines_per_batch;
+  gen.total_lines = total_lines;
+  gen.words_per_line = 2;
+  gen.vocabulary = 500;  // few distinct ids: many repeats
+  auto factory = [&] { return make_job(batch_ms, options, gen, checkpoint_dir, output); };
+  std::unique_ptr<trib::StreamingContext> ssc;
+  try {
+    if (!cluster.join.empty()) {
+      ssc = factory();
+      return trib::cli::run_worker_if_joining(*ssc, cluster);
+    }
+    ssc = checkpoint_dir.empty() ? factory() : trib::StreamingContext::getOrCreate(checkpoint_dir, factory);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  if (stop_after > 0) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    ssc->addBatchListener([done, stop_after](const trib::BatchInfo& b) {
+      if (b.batch_index + 1 >= stop_after) *done = true;
+    });
+    return trib::cli::run_job(*ssc, duration, [done] { return done->load(); });
+  }
+  return trib::cli::run_job(*ssc, duration);
 }

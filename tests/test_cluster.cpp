@@ -9,6 +9,8 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <functional>
+#include <set>
 #include <regex>
 #include <thread>
 
@@ -84,27 +86,35 @@ bool has_state_file_of_a_worker(const std::string& checkpoint_dir) {
   return false;
 }
 
-// A coordinator and two workers; `worker_env[i]` is added to worker i's
-// environment. The coordinator waits for both before its first batch.
+// A coordinator and two workers of `program`, each run with args(dir) plus
+// its extra flags; `worker_env[i]` is added to worker i's environment. The
+// coordinator waits for both before its first batch.
 struct ThreeProcesses {
-  ThreeProcesses(const testing::WordcountJob& job, const std::string& mode,
-                 const std::vector<std::string>& coordinator_extra,
+  using Args = std::function<std::vector<std::string>(const std::string& dir)>;
+
+  ThreeProcesses(const std::string& program, const Args& args, const std::vector<std::string>& coordinator_extra,
                  const std::vector<std::string>& worker_extra,
                  std::vector<std::vector<std::string>> worker_env = {{}, {}})
       : coord_log(dir.path + "/coordinator.log"), w1_log(dir.path + "/w1.log"), w2_log(dir.path + "/w2.log") {
     uint16_t port = testing::unused_port();
     coordinator = testing::spawn_app(
-        "checkpointed_wordcount",
-        with(job.args(mode, dir.path, "info"), with({"--listen", std::to_string(port), "--min-workers", "2"},
-                                                    coordinator_extra)),
+        program, with(args(dir.path), with({"--listen", std::to_string(port), "--min-workers", "2"}, coordinator_extra)),
         coord_log.fd, coord_log.fd);
     // Workers get the same arguments: the output and checkpoint directories
     // stand for a file system every node shares, as Spark's executors use HDFS.
-    auto worker_args = with(job.args(mode, dir.path, "info"),
-                            with({"--join", "127.0.0.1:" + std::to_string(port)}, worker_extra));
-    w1 = testing::spawn_app("checkpointed_wordcount", worker_args, w1_log.fd, w1_log.fd, worker_env[0]);
-    w2 = testing::spawn_app("checkpointed_wordcount", worker_args, w2_log.fd, w2_log.fd, worker_env[1]);
+    auto worker_args = with(args(dir.path), with({"--join", "127.0.0.1:" + std::to_string(port)}, worker_extra));
+    w1 = testing::spawn_app(program, worker_args, w1_log.fd, w1_log.fd, worker_env[0]);
+    w2 = testing::spawn_app(program, worker_args, w2_log.fd, w2_log.fd, worker_env[1]);
   }
+
+  // checkpointed_wordcount running `job` in `mode`.
+  ThreeProcesses(const testing::WordcountJob& job, const std::string& mode,
+                 const std::vector<std::string>& coordinator_extra, const std::vector<std::string>& worker_extra,
+                 std::vector<std::vector<std::string>> worker_env = {{}, {}})
+      : ThreeProcesses(
+            "checkpointed_wordcount", [&](const std::string& dir) { return job.args(mode, dir, "info"); },
+            coordinator_extra, worker_extra, std::move(worker_env)) {}
+
   // Waits for the coordinator to end the job cleanly; its log.
   std::string coordinator_log_after_exit() {
     int code = testing::wait_exit(coordinator);
@@ -164,6 +174,59 @@ BOOST_AUTO_TEST_CASE(shuffle_blocks_lost_with_their_worker_are_computed_again) {
                                                "them again")),
              log);
   check_equal(job, mode, testing::read_output(c.dir.path), want);
+}
+
+// dedup_operator: a custom CAF actor per partition keeps the ids seen so
+// far; each batch writes the events whose id is new, sorted.
+BOOST_AUTO_TEST_CASE(custom_actor_operators_run_on_workers_and_survive_losing_one) {
+  const int lines_per_batch = 60, total_lines = 1500, batches = 30;
+  auto args = [&](const std::string& dir) {
+    return std::vector<std::string>{"--lines-per-batch", std::to_string(lines_per_batch), "--total-lines",
+                                    std::to_string(total_lines), "--stop-after", std::to_string(batches),
+                                    "--duration", "0", "--batch-ms", "100", "--checkpoint", dir + "/ckpt",
+                                    "--output", dir + "/out", "--log-level", "info"};
+  };
+  // The plain computation: per batch, the first event of every id never seen before.
+  trib::GeneratorOptions gen;
+  gen.words_per_line = 2;
+  gen.vocabulary = 500;
+  std::set<std::string> seen;
+  std::vector<std::string> expected;
+  for (int k = 0; k < batches; ++k) {
+    std::vector<std::string> fresh;
+    for (int i = k * lines_per_batch; i < std::min((k + 1) * lines_per_batch, total_lines); ++i) {
+      std::string line = trib::generated_line(gen, i);
+      if (seen.insert(line.substr(0, line.find(' '))).second) fresh.push_back(line);
+    }
+    std::sort(fresh.begin(), fresh.end());
+    std::string text;
+    for (auto& f : fresh) text += f + "\n";
+    expected.push_back(text);
+  }
+  auto check = [&](const std::vector<std::pair<int64_t, std::string>>& out, const std::string& run) {
+    BOOST_REQUIRE_GE(out.size(), expected.size());
+    for (std::size_t k = 0; k < expected.size(); ++k)
+      BOOST_TEST(out[k].second == expected[k], run << " batch " << k);
+  };
+
+  testing::TempDir single;
+  LogFile single_log(single.path + "/log");
+  BOOST_REQUIRE_EQUAL(testing::wait_exit(testing::spawn_app("dedup_operator", args(single.path), single_log.fd,
+                                                            single_log.fd)), 0);
+  check(testing::read_output(single.path), "single-process run");
+
+  ThreeProcesses c("dedup_operator", args, {}, {});
+  BOOST_REQUIRE_MESSAGE(c.coord_log.wait_for("2 workers joined: starting"), c.coord_log.text());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ::kill(c.w1, SIGKILL);
+  testing::wait_exit(c.w1);
+  std::string log = c.coordinator_log_after_exit();
+  BOOST_TEST(testing::wait_exit(c.w2) == 0);
+  BOOST_TEST(std::regex_search(log, std::regex("state partition 0 of actorOperator \\(node [0-9]+\\) placed on "
+                                               "worker-")),
+             log);
+  BOOST_TEST(std::regex_search(log, std::regex("restoring its [1-9][0-9]* state partitions")), log);
+  check(testing::read_output(c.dir.path), "cluster run");
 }
 
 BOOST_AUTO_TEST_CASE(a_frozen_worker_is_given_up_on_and_its_state_moves) {
