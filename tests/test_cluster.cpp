@@ -280,11 +280,14 @@ BOOST_AUTO_TEST_CASE(a_restarted_coordinator_resumes_and_the_workers_rejoin) {
                                     with(job.args(mode, cluster.path, "info"), {"--join", join, "--join-timeout", "10"}),
                                     w_log.fd, w_log.fd);
   BOOST_REQUIRE_MESSAGE(coord_log.wait_for("1 workers joined: starting"), coord_log.text());
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // Once a checkpoint holds the worker's state file (the worker holds every
+  // state partition), and a little later, kill the coordinator.
+  for (int i = 0; i < 1000 && !has_state_file_of_a_worker(cluster.path + "/ckpt"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_REQUIRE(has_state_file_of_a_worker(cluster.path + "/ckpt"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
   ::kill(coordinator, SIGKILL);
   BOOST_TEST(testing::wait_exit(coordinator) == 128 + SIGKILL);
-  // The worker held every state partition: the checkpoint names its files.
-  BOOST_TEST(has_state_file_of_a_worker(cluster.path + "/ckpt"));
   // The same command again: it resumes from the checkpoint (the worker's
   // state files included); the worker rejoins and gets the state back.
   coordinator = testing::spawn_app("checkpointed_wordcount", coordinator_args, coord_log.fd, coord_log.fd);
