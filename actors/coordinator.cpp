@@ -14,6 +14,7 @@
 #include "actors/partition_host.hpp"
 #include "actors/receiver_actor.hpp"
 #include "actors/sink_actor.hpp"
+#include "actors/worker_pool.hpp"
 #include "dstream/nodes.hpp"
 #include "dstream/rate_estimator.hpp"
 #include "recovery/fault_injection.hpp"
@@ -77,17 +78,6 @@ struct BatchRun {
 using TaskKey = std::tuple<int64_t, int32_t, int32_t, int32_t, int32_t>;
 using PartitionKey = std::pair<int32_t, int32_t>;  // (node, partition)
 
-// A worker node: its partition host, as it joined.
-struct Worker {
-  caf::actor host;
-  std::string label;  // "worker-<n>", in logs and state snapshot names
-  steady::time_point last_heartbeat;
-  bool ping_out = false;
-  // Had a task copied elsewhere for slowness: gets no new stateless tasks
-  // until then (unless every worker is slow).
-  steady::time_point slow_until;
-};
-
 // A stateless task sent to worker nodes, kept until its result arrives so
 // it can run again if they are lost (or a copy elsewhere if slow).
 struct InFlight {
@@ -128,11 +118,9 @@ struct CoordinatorState {
   std::set<int> stateless_operators;  // actor operators that answer no snapshot
   std::optional<PidRateEstimator> estimator;  // with backpressure on
   // ---- worker nodes (--listen) ----
-  std::vector<Worker> workers;
-  int workers_joined = 0;  // for labels
-  std::size_t next_worker = 0;
+  WorkerPool workers;
   std::map<TaskKey, InFlight> in_flight;
-  std::deque<double> task_ms;  // durations of recent remote tasks, for speculation
+  TaskTimes task_times;  // of remote tasks, for speculation
   bool checks_scheduled = false;
   bool awaiting_workers = false;  // see waiting_for_workers()
   steady::time_point workers_deadline;
@@ -464,22 +452,12 @@ class Coordinator {
       self_->send(st_.local_host, std::move(spec));  // it fetches what workers keep
       return;
     }
-    Worker& w = next_stateless_worker();
+    Worker& w = st_.workers.next_not_slow(steady::now());
     InFlight& f = st_.in_flight[task_key(spec)];
     f.spec = spec;
     f.sent = steady::now();
     f.hosts = {w.host.address()};
     self_->send(w.host, std::move(spec));
-  }
-
-  // Round robin over the workers not marked slow.
-  Worker& next_stateless_worker() {
-    auto now = steady::now();
-    for (std::size_t tries = 0; tries < st_.workers.size(); ++tries) {
-      Worker& w = st_.workers[st_.next_worker++ % st_.workers.size()];
-      if (w.slow_until <= now) return w;
-    }
-    return st_.workers[st_.next_worker++ % st_.workers.size()];
   }
 
   // ---- state partitions --------------------------------------------------------
@@ -503,7 +481,7 @@ class Coordinator {
   void assign_host(const PartitionKey& key, Placement& p) {
     bool remote = !st_.workers.empty() && st_.checkpoints != nullptr;
     if (remote) {
-      Worker& w = st_.workers[st_.next_worker++ % st_.workers.size()];
+      Worker& w = st_.workers.next();
       p.host = w.host;
       p.label = w.label;
     } else {
@@ -579,31 +557,18 @@ class Coordinator {
                                  ") than the coordinator (graph " + ours + ")");
     }
     self_->monitor(host);
-    Worker w;
-    w.host = host;
-    w.label = "worker-" + std::to_string(++st_.workers_joined);
-    w.last_heartbeat = steady::now();
-    st_.workers.push_back(w);
+    Worker& w = st_.workers.add(host, steady::now());
     spdlog::info("{} ({}) joined; {} workers", w.label, to_string(host.node()), st_.workers.size());
     if (!std::exchange(st_.checks_scheduled, true)) schedule_check();
     start_ready_batches();
     return joined_atom::value;
   }
 
-  Worker* find_worker(const caf::actor_addr& host) {
-    for (auto& w : st_.workers)
-      if (w.host.address() == host) return &w;
-    return nullptr;
-  }
-
   // A worker died, was cut off or stopped answering: run its unfinished
   // stateless tasks again and rebuild its state partitions elsewhere.
   bool lose_worker(const caf::actor_addr& host, const std::string& why) {
-    auto it = std::find_if(st_.workers.begin(), st_.workers.end(),
-                           [&](const Worker& w) { return w.host.address() == host; });
-    if (it == st_.workers.end()) return false;
-    std::string label = it->label;
-    st_.workers.erase(it);
+    std::string label;
+    if (!st_.workers.remove(host, &label)) return false;
     std::vector<TaskSpec> rerun;
     for (auto& [key, f] : st_.in_flight) {
       f.hosts.erase(std::remove(f.hosts.begin(), f.hosts.end(), host), f.hosts.end());
@@ -664,7 +629,7 @@ class Coordinator {
     auto now = steady::now();
     auto timeout = std::chrono::milliseconds(st_.cfg.worker_timeout_ms);
     std::vector<std::pair<caf::actor_addr, std::string>> given_up;
-    for (auto& w : st_.workers) {
+    for (auto& w : st_.workers.all()) {
       if (now - w.last_heartbeat > timeout) {
         given_up.emplace_back(w.host.address(), "no heartbeat for " + std::to_string(st_.cfg.worker_timeout_ms) + " ms");
         continue;
@@ -673,13 +638,13 @@ class Coordinator {
       w.ping_out = true;
       self_->request(w.host, timeout, ping_atom::value)
           .then([this, host = w.host.address()](ping_atom) {
-                  if (Worker* w = find_worker(host)) {
+                  if (Worker* w = st_.workers.find(host)) {
                     w->last_heartbeat = steady::now();
                     w->ping_out = false;
                   }
                 },
                 [this, host = w.host.address()](caf::error&) {
-                  if (Worker* w = find_worker(host)) w->ping_out = false;
+                  if (Worker* w = st_.workers.find(host)) w->ping_out = false;
                 });
     }
     for (auto& [key, p] : st_.placements)
@@ -687,8 +652,8 @@ class Coordinator {
         given_up.emplace_back(p.host.address(), "a task of state partition " + std::to_string(key.second) +
                                                     " ran longer than " + std::to_string(st_.cfg.worker_timeout_ms) + " ms");
     for (auto& [host, why] : given_up) {
-      if (!find_worker(host)) continue;
-      caf::actor handle = find_worker(host)->host;
+      if (!st_.workers.find(host)) continue;
+      caf::actor handle = st_.workers.find(host)->host;
       self_->demonitor(handle);
       lose_worker(host, why);
       self_->send(handle, stop_atom::value);  // should it wake up: stop, do not rejoin
@@ -698,23 +663,18 @@ class Coordinator {
   }
 
   void speculate(steady::time_point now) {
-    if (st_.task_ms.size() < 10) return;  // no idea yet what normal is
-    std::vector<double> sorted(st_.task_ms.begin(), st_.task_ms.end());
-    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-    double median = sorted[sorted.size() / 2];
-    double threshold = std::max<double>(st_.cfg.speculation_min_ms, 4 * median);
+    auto median = st_.task_times.median();
+    if (!median) return;  // no idea yet what normal is
+    double threshold = std::max<double>(st_.cfg.speculation_min_ms, 4 * *median);
     for (auto& [key, f] : st_.in_flight) {
       double age = ms_between(f.sent, now);
       if (f.speculated || age < threshold) continue;
       f.speculated = true;
-      for (auto& w : st_.workers)
-        if (w.host.address() == f.hosts.front()) w.slow_until = now + std::chrono::seconds(5);
+      if (Worker* slow = st_.workers.find(f.hosts.front())) slow->slow_until = now + std::chrono::seconds(5);
       // A copy on another worker, or here; the first result counts.
-      Worker* other = nullptr;
-      for (auto& w : st_.workers)
-        if (std::find(f.hosts.begin(), f.hosts.end(), w.host.address()) == f.hosts.end()) other = &w;
+      Worker* other = st_.workers.other_than(f.hosts);
       spdlog::info("{} has run for {:.0f} ms (median {:.1f} ms): running a copy on {}",
-                   describe(f.spec), age, median, other ? other->label : "the coordinator");
+                   describe(f.spec), age, *median, other ? other->label : "the coordinator");
       if (other) {
         f.hosts.push_back(other->host.address());
         self_->send(other->host, f.spec);
@@ -730,13 +690,12 @@ class Coordinator {
     // Kept map outputs live on the worker that sent the result.
     caf::actor keeper;
     if (res.kept && res.error.empty()) {
-      Worker* w = find_worker(caf::actor_cast<caf::actor_addr>(self_->current_sender()));
+      Worker* w = st_.workers.find(caf::actor_cast<caf::actor_addr>(self_->current_sender()));
       if (!w) return;  // a lost worker's: its task runs again
       keeper = w->host;
     }
     if (auto f = st_.in_flight.find(task_key(res)); f != st_.in_flight.end()) {
-      st_.task_ms.push_back(ms_between(f->second.sent, steady::now()));
-      if (st_.task_ms.size() > 200) st_.task_ms.pop_front();
+      st_.task_times.add(ms_between(f->second.sent, steady::now()));
       st_.in_flight.erase(f);
     }
     const Node& n = *graph().nodes.at(static_cast<std::size_t>(res.node));
@@ -846,7 +805,7 @@ class Coordinator {
                   run.time, run.records, info.processing_time_ms, info.total_delay_ms);
     int64_t index = run.index;
     auto positions = std::move(run.source_positions);
-    for (auto& w : st_.workers) self_->send(w.host, release_atom::value, run.time);  // its shuffle blocks
+    for (auto& w : st_.workers.all()) self_->send(w.host, release_atom::value, run.time);  // its shuffle blocks
     st_.batches.erase(info.batch_time_ms);  // `run` dies here
     --st_.running;
     st_.cfg.monitor->processed_records += info.input_records;
@@ -900,7 +859,7 @@ class Coordinator {
       if (st_.needed[n->id])
         if (auto bytes = n->save_state(); !bytes.empty()) cp->node_states[n->id] = bytes;
     std::vector<std::pair<caf::actor, std::string>> hosts{{st_.local_host, "coordinator"}};
-    for (auto& w : st_.workers) hosts.emplace_back(w.host, w.label);
+    for (auto& w : st_.workers.all()) hosts.emplace_back(w.host, w.label);
     auto pending = std::make_shared<std::size_t>(hosts.size());
     for (auto& [host, label] : hosts) {
       std::string file = state_snapshot_name(time, label);
@@ -1037,10 +996,10 @@ class Coordinator {
     for (auto& [id, r] : st_.receivers) self_->send_exit(r, caf::exit_reason::user_shutdown);
     if (st_.local_host) self_->send_exit(st_.local_host, caf::exit_reason::user_shutdown);
     // Workers stop too, rather than waiting for this coordinator to come back.
-    for (auto& w : st_.workers) self_->send(w.host, stop_atom::value);
+    for (auto& w : st_.workers.all()) self_->send(w.host, stop_atom::value);
     if (st_.sink) self_->send_exit(st_.sink, caf::exit_reason::user_shutdown);
     st_.receivers.clear();
-    st_.workers.clear();
+    st_.workers = WorkerPool{};
     st_.placements.clear();
     st_.local_host = nullptr;
     st_.cfg.monitor->terminated(error);
