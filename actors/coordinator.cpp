@@ -529,6 +529,53 @@ class Coordinator {
     if (!p.remote) st_.replay_log.erase(key);  // here it cannot be lost
   }
 
+  // Right after a checkpoint, when no batch runs and every partition's
+  // state is in the checkpoint's files: spreads the state partitions evenly
+  // over the workers, moving those on the coordinator (placed before any
+  // worker joined) or on the busiest worker to the least busy one.
+  void rebalance_state_partitions() {
+    if (st_.workers.empty()) return;
+    std::map<caf::actor_addr, std::vector<PartitionKey>> held;
+    for (auto& w : st_.workers.all()) held[w.host.address()];
+    std::vector<PartitionKey> on_coordinator;
+    for (auto& [key, p] : st_.placements) {
+      if (!st_.state_files.count(key)) continue;  // no snapshot: its state could not move
+      if (p.remote)
+        held[p.host.address()].push_back(key);
+      else
+        on_coordinator.push_back(key);
+    }
+    auto by_load = [](const auto& a, const auto& b) { return a.second.size() < b.second.size(); };
+    std::map<std::string, PartitionStates> files_read;
+    auto move_to_least_busy = [&](const PartitionKey& key) {
+      auto least = std::min_element(held.begin(), held.end(), by_load);
+      Worker* to = st_.workers.find(least->first);
+      Placement& p = st_.placements.at(key);
+      self_->send(p.host, drop_atom::value, key.first, key.second);
+      spdlog::info("moving state partition {} of {} (node {}) from {} to {}", key.second,
+                   graph().nodes[key.first]->name, key.first, p.label, to->label);
+      ++p.attempt;
+      p.host = to->host;
+      p.label = to->label;
+      p.remote = true;
+      auto file = st_.state_files.at(key);
+      auto it = files_read.find(file);
+      if (it == files_read.end())
+        it = files_read.emplace(file, read_state_snapshot(st_.cfg.checkpoint_dir + "/" + file)).first;
+      self_->send(p.host, restore_atom::value, key.first, key.second, it->second.at(key));
+      least->second.push_back(key);
+    };
+    for (auto& key : on_coordinator) move_to_least_busy(key);
+    for (;;) {
+      auto most = std::max_element(held.begin(), held.end(), by_load);
+      auto least = std::min_element(held.begin(), held.end(), by_load);
+      if (most->second.size() <= least->second.size() + 1) break;
+      PartitionKey key = most->second.back();
+      most->second.pop_back();
+      move_to_least_busy(key);
+    }
+  }
+
   // ---- worker nodes ----------------------------------------------------------------
 
   // Before the first batch the coordinator may wait for min_workers workers
@@ -896,6 +943,12 @@ class Coordinator {
     // Every partition's state up to this batch is in the checkpoint now.
     st_.state_files = cp.state_files;
     st_.replay_log.clear();
+    try {
+      rebalance_state_partitions();
+    } catch (const std::exception& e) {
+      fail(std::string("cannot move state partitions: ") + e.what());
+      return;
+    }
     // The receivers' logs before the checkpointed positions are not needed any more.
     for (auto& [id, pos] : cp.source_positions) {
       if (pos.empty()) continue;

@@ -28,6 +28,7 @@ using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
 
 // Records a receiver's reader thread hands to its receiver actor.
 struct RecordChunk {

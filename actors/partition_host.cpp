@@ -171,6 +171,13 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
       [=](restore_atom, int32_t node, int32_t p, std::string& bytes) {
         self->send(partition(node, p), restore_atom::value, std::move(bytes));
       },
+      // The partition moved to another host.
+      [=](drop_atom, int32_t node, int32_t p) {
+        auto it = self->state.partitions.find({node, p});
+        if (it == self->state.partitions.end()) return;
+        self->send_exit(it->second, caf::exit_reason::user_shutdown);
+        self->state.partitions.erase(it);
+      },
       [=](snapshot_atom, const std::string& path) -> caf::result<HostSnapshot> {
         if (self->state.partitions.empty()) return HostSnapshot{};
         auto rp = self->make_response_promise<HostSnapshot>();

@@ -15,6 +15,7 @@
 //                                             get them from the hosts keeping them first
 //   (release_atom, batch time)                drop the shuffle blocks of that batch
 //   (restore_atom, node, partition, bytes)    create that partition here from snapshot bytes
+//   (drop_atom, node, partition)              the partition moved elsewhere: drop it
 //   (snapshot_atom, path) -> HostSnapshot     write the state partitions held here to path
 //   (ping_atom) -> ping_atom                  the coordinator's heartbeat
 //   (stop_atom)                               the job ended (calls on_stop, then quits)

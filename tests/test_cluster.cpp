@@ -229,6 +229,36 @@ BOOST_AUTO_TEST_CASE(custom_actor_operators_run_on_workers_and_survive_losing_on
   check(testing::read_output(c.dir.path), "cluster run");
 }
 
+BOOST_AUTO_TEST_CASE(a_worker_that_joins_later_takes_over_state_partitions) {
+  auto job = cluster_job();
+  std::string mode = "running";
+  auto want = reference_run(job, mode, {});
+  testing::TempDir dir;
+  uint16_t port = testing::unused_port();
+  LogFile coord_log(dir.path + "/coordinator.log"), w1_log(dir.path + "/w1.log"), w2_log(dir.path + "/w2.log");
+  auto args = job.args(mode, dir.path, "info");
+  auto worker_args = with(args, {"--join", "127.0.0.1:" + std::to_string(port)});
+  pid_t coordinator = testing::spawn_app(
+      "checkpointed_wordcount", with(args, {"--listen", std::to_string(port), "--min-workers", "1"}), coord_log.fd,
+      coord_log.fd);
+  pid_t w1 = testing::spawn_app("checkpointed_wordcount", worker_args, w1_log.fd, w1_log.fd);
+  BOOST_REQUIRE_MESSAGE(coord_log.wait_for("1 workers joined: starting"), coord_log.text());
+  BOOST_REQUIRE_MESSAGE(coord_log.wait_for("placed on worker-1"), coord_log.text());
+  // Worker 2 joins a running job: at the next checkpoint it takes half of
+  // worker 1's state partitions; then worker 1 dies and worker 2 has all.
+  pid_t w2 = testing::spawn_app("checkpointed_wordcount", worker_args, w2_log.fd, w2_log.fd);
+  BOOST_REQUIRE_MESSAGE(coord_log.wait_for("from worker-1 to worker-2"), coord_log.text());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ::kill(w1, SIGKILL);
+  testing::wait_exit(w1);
+  int code = testing::wait_exit(coordinator);
+  BOOST_REQUIRE_MESSAGE(code == 0, coord_log.text());
+  BOOST_TEST(testing::wait_exit(w2) == 0);
+  BOOST_TEST(std::regex_search(coord_log.text(), std::regex("lost worker-1 .* restoring its 1 state partitions")),
+             coord_log.text());
+  check_equal(job, mode, testing::read_output(dir.path), want);
+}
+
 BOOST_AUTO_TEST_CASE(a_frozen_worker_is_given_up_on_and_its_state_moves) {
   auto job = cluster_job();
   std::string mode = "running";
