@@ -508,17 +508,13 @@ class Coordinator {
   // Moves a partition of a lost worker: restores the last checkpoint's state
   // on its new host, then replays every task it ran since, in order; results
   // of batches already complete are ignored, the one in flight counts.
-  void relocate(const PartitionKey& key, std::map<std::string, PartitionStates>& files_read) {
+  void relocate(const PartitionKey& key, StateSnapshotReader& snapshots) {
     Placement& p = st_.placements.at(key);
     ++p.attempt;
     p.task_sent.reset();
     assign_host(key, p);
-    if (auto file = st_.state_files.find(key); file != st_.state_files.end()) {
-      auto it = files_read.find(file->second);
-      if (it == files_read.end())
-        it = files_read.emplace(file->second, read_state_snapshot(st_.cfg.checkpoint_dir + "/" + file->second)).first;
-      self_->send(p.host, restore_atom::value, key.first, key.second, it->second.at(key));
-    }
+    if (auto file = st_.state_files.find(key); file != st_.state_files.end())
+      self_->send(p.host, restore_atom::value, key.first, key.second, snapshots.partition(file->second, key));
     auto& log = st_.replay_log[key];
     for (auto spec : log) {
       spec.attempt = p.attempt;
@@ -546,7 +542,7 @@ class Coordinator {
         on_coordinator.push_back(key);
     }
     auto by_load = [](const auto& a, const auto& b) { return a.second.size() < b.second.size(); };
-    std::map<std::string, PartitionStates> files_read;
+    StateSnapshotReader snapshots(st_.cfg.checkpoint_dir);
     auto move_to_least_busy = [&](const PartitionKey& key) {
       auto least = std::min_element(held.begin(), held.end(), by_load);
       Worker* to = st_.workers.find(least->first);
@@ -558,11 +554,8 @@ class Coordinator {
       p.host = to->host;
       p.label = to->label;
       p.remote = true;
-      auto file = st_.state_files.at(key);
-      auto it = files_read.find(file);
-      if (it == files_read.end())
-        it = files_read.emplace(file, read_state_snapshot(st_.cfg.checkpoint_dir + "/" + file)).first;
-      self_->send(p.host, restore_atom::value, key.first, key.second, it->second.at(key));
+      self_->send(p.host, restore_atom::value, key.first, key.second,
+                  snapshots.partition(st_.state_files.at(key), key));
       least->second.push_back(key);
     };
     for (auto& key : on_coordinator) move_to_least_busy(key);
@@ -630,9 +623,9 @@ class Coordinator {
                  "partitions from the last checkpoint; {} workers left",
                  label, why, rerun.size(), moved.size(), st_.workers.size());
     for (auto& spec : rerun) run_stateless(std::move(spec));
-    std::map<std::string, PartitionStates> files_read;
+    StateSnapshotReader snapshots(st_.cfg.checkpoint_dir);
     try {
-      for (auto& key : moved) relocate(key, files_read);
+      for (auto& key : moved) relocate(key, snapshots);
     } catch (const std::exception& e) {
       fail(std::string("cannot restore the state partitions of ") + label + ": " + e.what());
       return true;
@@ -699,8 +692,9 @@ class Coordinator {
         given_up.emplace_back(p.host.address(), "a task of state partition " + std::to_string(key.second) +
                                                     " ran longer than " + std::to_string(st_.cfg.worker_timeout_ms) + " ms");
     for (auto& [host, why] : given_up) {
-      if (!st_.workers.find(host)) continue;
-      caf::actor handle = st_.workers.find(host)->host;
+      Worker* w = st_.workers.find(host);
+      if (!w) continue;  // given up on for two reasons at once
+      caf::actor handle = w->host;
       self_->demonitor(handle);
       lose_worker(host, why);
       self_->send(handle, stop_atom::value);  // should it wake up: stop, do not rejoin

@@ -1,7 +1,7 @@
 #include "actors/partition_host.hpp"
 
-#include <map>
 #include <climits>
+#include <map>
 #include <set>
 #include <tuple>
 

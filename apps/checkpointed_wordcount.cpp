@@ -12,7 +12,6 @@
 //        windowed     counts over the last 4 batches, every 2 (reduceByKeyAndWindow)
 //        incremental  the same with an inverse function (state in executors)
 #include <algorithm>
-#include <atomic>
 
 #include <spdlog/spdlog.h>
 
@@ -99,24 +98,5 @@ int main(int argc, char** argv) {
   auto factory = [&] {
     return make_job(mode, source, batch_ms, options, gen, checkpoint_dir, checkpoint_every, output);
   };
-  std::unique_ptr<trib::StreamingContext> ssc;
-  try {
-    if (!cluster.join.empty()) {  // a worker: same pipeline, no checkpoint of its own
-      ssc = factory();
-      return trib::cli::run_worker_if_joining(*ssc, cluster);
-    }
-    ssc = trib::StreamingContext::getOrCreate(checkpoint_dir, factory);
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  }
-  if (stop_after > 0) {
-    // The stop is requested from the main thread, which run_job polls.
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    ssc->addBatchListener([done, stop_after](const trib::BatchInfo& b) {
-      if (b.batch_index + 1 >= stop_after) *done = true;
-    });
-    return trib::cli::run_job(*ssc, duration, [done] { return done->load(); });
-  }
-  return trib::cli::run_job(*ssc, duration);
+  return trib::cli::run_declared_job(factory, cluster, checkpoint_dir, duration, stop_after);
 }

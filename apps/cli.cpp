@@ -257,4 +257,27 @@ int run_job(StreamingContext& ssc, int64_t duration_s, std::function<bool()> sho
   return 0;
 }
 
+int run_declared_job(const std::function<std::unique_ptr<StreamingContext>()>& factory,
+                     const ClusterFlags& cluster, const std::string& checkpoint_dir,
+                     int64_t duration_s, int64_t stop_after) {
+  std::unique_ptr<StreamingContext> ssc;
+  try {
+    if (!cluster.join.empty()) {  // a worker: same pipeline, no checkpoint of its own
+      ssc = factory();
+      return run_worker_if_joining(*ssc, cluster);
+    }
+    ssc = checkpoint_dir.empty() ? factory() : StreamingContext::getOrCreate(checkpoint_dir, factory);
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  if (stop_after <= 0) return run_job(*ssc, duration_s);
+  // The stop is requested from the main thread, which run_job polls.
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  ssc->addBatchListener([done, stop_after](const BatchInfo& b) {
+    if (b.batch_index + 1 >= stop_after) *done = true;
+  });
+  return run_job(*ssc, duration_s, [done] { return done->load(); });
+}
+
 }  // namespace trib::cli

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +74,14 @@ std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& o
 // In worker mode (--join): runs as a worker until the coordinator is gone;
 // returns the exit code. -1 when not in worker mode.
 int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster);
+
+// Runs the job `factory` declares, as the flags say: as a worker (--join),
+// else as a coordinator or single process that resumes from checkpoint_dir
+// when it is set (getOrCreate). Stops gracefully after `stop_after` batches
+// (0: never) or `duration_s` seconds (0: never). Returns the exit code.
+int run_declared_job(const std::function<std::unique_ptr<StreamingContext>()>& factory,
+                     const ClusterFlags& cluster, const std::string& checkpoint_dir,
+                     int64_t duration_s, int64_t stop_after);
 
 // Starts the job and runs it until `duration_s` seconds passed (0: forever),
 // SIGINT/SIGTERM, or `should_stop` returns true, then stops gracefully.

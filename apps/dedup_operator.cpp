@@ -9,7 +9,6 @@
 // The generator below emits event ids that repeat (at-least-once delivery,
 // say); the actor passes each id on only the first time it sees it.
 #include <algorithm>
-#include <atomic>
 #include <set>
 #include <sstream>
 
@@ -115,23 +114,5 @@ int main(int argc, char** argv) {
   gen.words_per_line = 2;
   gen.vocabulary = 500;  // few distinct ids: many repeats
   auto factory = [&] { return make_job(batch_ms, options, gen, checkpoint_dir, output); };
-  std::unique_ptr<trib::StreamingContext> ssc;
-  try {
-    if (!cluster.join.empty()) {
-      ssc = factory();
-      return trib::cli::run_worker_if_joining(*ssc, cluster);
-    }
-    ssc = checkpoint_dir.empty() ? factory() : trib::StreamingContext::getOrCreate(checkpoint_dir, factory);
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  }
-  if (stop_after > 0) {
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    ssc->addBatchListener([done, stop_after](const trib::BatchInfo& b) {
-      if (b.batch_index + 1 >= stop_after) *done = true;
-    });
-    return trib::cli::run_job(*ssc, duration, [done] { return done->load(); });
-  }
-  return trib::cli::run_job(*ssc, duration);
+  return trib::cli::run_declared_job(factory, cluster, checkpoint_dir, duration, stop_after);
 }

@@ -80,16 +80,8 @@ Checkpoint CheckpointStore::read_file(const std::string& path) {
 }
 
 void CheckpointStore::load_states(Checkpoint& cp) const {
-  std::map<std::string, PartitionStates> files;
-  for (auto& [key, file] : cp.state_files) {
-    auto it = files.find(file);
-    if (it == files.end()) it = files.emplace(file, read_state_snapshot(dir_ + "/" + file)).first;
-    auto state = it->second.find(key);
-    if (state == it->second.end())
-      throw std::runtime_error("state snapshot " + dir_ + "/" + file + " lacks partition " +
-                               std::to_string(key.second) + " of node " + std::to_string(key.first));
-    cp.partition_states[key] = state->second;
-  }
+  StateSnapshotReader reader(dir_);
+  for (auto& [key, file] : cp.state_files) cp.partition_states[key] = reader.partition(file, key);
 }
 
 std::optional<Checkpoint> CheckpointStore::load_latest() const {

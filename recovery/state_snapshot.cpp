@@ -61,4 +61,15 @@ PartitionStates read_state_snapshot(const std::string& path) {
   return states;
 }
 
+const std::string& StateSnapshotReader::partition(const std::string& file,
+                                                  const std::pair<int32_t, int32_t>& key) {
+  auto it = files_.find(file);
+  if (it == files_.end()) it = files_.emplace(file, read_state_snapshot(dir_ + "/" + file)).first;
+  auto state = it->second.find(key);
+  if (state == it->second.end())
+    throw std::runtime_error("state snapshot " + dir_ + "/" + file + " lacks partition " +
+                             std::to_string(key.second) + " of node " + std::to_string(key.first));
+  return state->second;
+}
+
 }  // namespace trib

@@ -31,4 +31,19 @@ void write_state_snapshot(const std::string& path, const PartitionStates& states
 // corrupt or of another version.
 PartitionStates read_state_snapshot(const std::string& path);
 
+// Reads partitions out of the state snapshot files of one directory, each
+// file once however many partitions are taken from it.
+class StateSnapshotReader {
+ public:
+  explicit StateSnapshotReader(std::string dir) : dir_(std::move(dir)) {}
+
+  // Partition `key` from `file` (a name in the directory); throws
+  // std::runtime_error naming the file if it is broken or lacks the partition.
+  const std::string& partition(const std::string& file, const std::pair<int32_t, int32_t>& key);
+
+ private:
+  std::string dir_;
+  std::map<std::string, PartitionStates> files_;
+};
+
 }  // namespace trib
