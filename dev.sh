@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(g++ cmake make libcaf-dev libcereal-dev libspdlog-dev libboost-test-dev
-          libhiredis-dev redis-server)
+          libhiredis-dev redis-server libabsl-dev libxxhash-dev)
 
 install_deps() {
   local missing=()

@@ -94,7 +94,7 @@ DStream<Out> DStream<T>::actorOperator(SpawnFn spawn, int partitions) const {
     auto pipe = pipe_;
     add_edge(*node, Edge{base_, [pipe, n](const Partition& in, const TaskContext& ctx) {
                            std::vector<std::vector<T>> out(n);
-                           pipe(in, ctx, [&](const T& x) { out[ctx.partition % n].push_back(x); });
+                           for_each_record<T>(pipe, in, ctx, [&](const T& x) { out[ctx.partition % n].push_back(x); });
                            std::vector<Partition> parts;
                            for (auto& rows : out) parts.push_back(Partition::of(std::move(rows)));
                            return parts;

@@ -30,9 +30,10 @@ using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 
-// Records a receiver's reader thread hands to its receiver actor.
+// Lines a receiver's reader thread hands to its receiver actor: a partition
+// of Text that pins the block the lines point into (moved by pointer).
 struct RecordChunk {
-  std::vector<std::string> records;
+  Partition lines;
 };
 
 // A receiver's reply to flush: everything accepted since the last flush,
@@ -139,7 +140,7 @@ typename Inspector::result_type inspect(Inspector& f, Partition& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, RecordChunk& x) {
-  return f(caf::meta::type_name("record_chunk"), x.records);
+  return f(caf::meta::type_name("record_chunk"), x.lines);
 }
 
 template <class Inspector>

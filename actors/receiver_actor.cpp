@@ -45,20 +45,23 @@ class ReaderContext : public ReceiverContext {
                 std::shared_ptr<StopSignal> stop, std::shared_ptr<RateLimiter> limiter)
       : self_(self), owner_(std::move(owner)), stop_(std::move(stop)), limiter_(std::move(limiter)) {}
 
-  void store(std::vector<std::string> records) override {
+  void store(TextBlock block) override {
     // Over the rate limit, hold this thread back (interruptibly), in slices
-    // of about 50 ms of records so a large chunk trickles in at the rate.
+    // of about 50 ms of records so a large block trickles in at the rate.
+    auto& lines = block.lines;
     std::size_t begin = 0;
-    while (begin < records.size()) {
+    while (begin < lines.size()) {
       double rate = limiter_->rate();
       std::size_t slice = rate > 0 ? std::max<std::size_t>(1, static_cast<std::size_t>(rate / 20))
-                                   : records.size();
-      std::size_t end = std::min(records.size(), begin + slice);
+                                   : lines.size();
+      std::size_t end = std::min(lines.size(), begin + slice);
       auto wait = limiter_->reserve(static_cast<int64_t>(end - begin));
       if (wait.count() > 0)
         stop_->wait_for(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
-      std::vector<std::string> part(std::make_move_iterator(records.begin() + begin),
-                                    std::make_move_iterator(records.begin() + end));
+      Partition part = begin == 0 && end == lines.size()
+                           ? Partition::of(std::move(lines))
+                           : Partition::of(std::vector<Text>(lines.begin() + begin, lines.begin() + end));
+      for (const auto& pin : block.pins) part.pin(pin);
       self_->send(owner_, RecordChunk{std::move(part)});
       begin = end;
     }
@@ -99,7 +102,8 @@ void reader_loop(caf::blocking_actor* self, caf::actor owner,
 
 struct ReceiverState {
   std::unique_ptr<WriteAheadLog> wal;
-  std::vector<std::string> buffer;
+  std::vector<Text> buffer;  // lines accepted since the last flush
+  std::vector<Pin> pins;     // the blocks they point into
   bool reader_done = false;
   std::vector<caf::typed_response_promise<done_atom>> stop_waiters;
 };
@@ -113,7 +117,9 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
   if (!options.log_dir.empty()) {
     if (!options.resume) WriteAheadLog::discard(options.log_dir, source_node);
     self->state.wal = std::make_unique<WriteAheadLog>(options.log_dir, source_node);
-    self->state.buffer = self->state.wal->read_from(options.replay_from);
+    TextBlock replay = TextBlock::own(self->state.wal->read_from(options.replay_from));
+    self->state.buffer = std::move(replay.lines);
+    self->state.pins = std::move(replay.pins);
     if (!self->state.buffer.empty())
       spdlog::info("stream {}: replaying {} records from the write-ahead log", source_node,
                    self->state.buffer.size());
@@ -126,25 +132,26 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
   self->attach_functor([stop] { stop->request(); });
   return {
       [=](RecordChunk& chunk) {
+        const auto& lines = chunk.lines.rows<Text>();
         // Logged before buffered: once here, the records survive a crash.
         // A failing log throws, which ends this actor and fails the job.
-        if (self->state.wal) self->state.wal->append(chunk.records);
-        monitor->received_records += static_cast<int64_t>(chunk.records.size());
-        auto& buf = self->state.buffer;
-        if (buf.empty()) {
-          buf = std::move(chunk.records);
-        } else {
-          buf.insert(buf.end(), std::make_move_iterator(chunk.records.begin()),
-                     std::make_move_iterator(chunk.records.end()));
-        }
+        if (self->state.wal) self->state.wal->append(lines);
+        monitor->received_records += static_cast<int64_t>(lines.size());
+        auto& st = self->state;
+        st.buffer.insert(st.buffer.end(), lines.begin(), lines.end());
+        for (const auto& pin : chunk.lines.pins())
+          if (st.pins.empty() || st.pins.back() != pin) st.pins.push_back(pin);  // reads share buffers
       },
       [=](flush_atom) {
+        auto& st = self->state;
         ReceivedBlock block;
         block.source_node = source_node;
-        block.records = static_cast<int64_t>(self->state.buffer.size());
-        block.partitions =
-            split_into_partitions(std::exchange(self->state.buffer, {}), partitions);
-        if (self->state.wal) block.position = std::to_string(self->state.wal->end());
+        block.records = static_cast<int64_t>(st.buffer.size());
+        // Every partition pins every block of the batch: blocks are shared
+        // between neighbouring partitions, and all die with the batch.
+        block.partitions = split_text_into_partitions(std::exchange(st.buffer, {}),
+                                                      std::exchange(st.pins, {}), partitions);
+        if (st.wal) block.position = std::to_string(st.wal->end());
         return block;
       },
       [=](truncate_atom, int64_t position) {

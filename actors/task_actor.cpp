@@ -27,10 +27,18 @@ TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
   try {
     Node& node = *graph.nodes.at(static_cast<std::size_t>(spec.node));
     TaskContext ctx{spec.batch_time, spec.index, spec.num_partitions};
+    // Outputs may hold views into their inputs (Text): they pin them.
     if (spec.phase == static_cast<int32_t>(Phase::map)) {
-      result.outputs = node.edges.at(spec.edge).fn(spec.inputs.at(0).at(0), ctx);
+      const Partition& input = spec.inputs.at(0).at(0);
+      result.outputs = node.edges.at(spec.edge).fn(input, ctx);
+      for (auto& out : result.outputs) out.pin_from(input);
     } else {
-      result.outputs.push_back(node.reduce(ctx, std::move(spec.inputs), state));
+      auto inputs = spec.inputs;  // handles only: reduce() consumes spec.inputs
+      Partition out = node.reduce(ctx, std::move(spec.inputs), state);
+      if (out.holds_views())
+        for (const auto& edge_inputs : inputs)
+          for (const auto& in : edge_inputs) out.pin_from(in);
+      result.outputs.push_back(std::move(out));
     }
   } catch (const std::exception& e) {
     result.error = e.what();

@@ -35,7 +35,9 @@ double rss_mb() {
   return resident * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
 }
 
-void declare_job(trib::DStream<std::string> lines, int64_t work) {
+// Lines from a queue (std::string) or a receiver (Text).
+template <class Line>
+void declare_job(trib::DStream<Line> lines, int64_t work) {
   lines.map([work](const std::string& l) { return busy_work(l, work); })
       .reduce([](int64_t a, int64_t b) { return a + b; })
       .foreachRDD([](const std::vector<int64_t>&, int64_t) {});

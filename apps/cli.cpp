@@ -170,7 +170,7 @@ bool split_host_port(const std::string& text, std::string& host, uint16_t& port)
 
 }  // namespace
 
-std::optional<DStream<std::string>> open_text_source(StreamingContext& ssc,
+std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
                                                      const std::string& source,
                                                      const GeneratorOptions& gen,
                                                      std::string& error) {

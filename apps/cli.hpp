@@ -52,7 +52,7 @@ bool init_logging(const std::string& level);
 
 // The text source named by --source: "generator" (the built-in generator
 // with `gen`) or socket://HOST:PORT. Empty, with `error` set, if malformed.
-std::optional<DStream<std::string>> open_text_source(StreamingContext& ssc,
+std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
                                                      const std::string& source,
                                                      const GeneratorOptions& gen,
                                                      std::string& error);

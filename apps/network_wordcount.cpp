@@ -49,8 +49,10 @@ int main(int argc, char** argv) {
   std::string error;
   auto lines = trib::cli::open_text_source(ssc, source, gen, error);
   if (!lines) return usage_error(error);
+  // Words stay views into the received bytes (trib::Text) all the way to
+  // the printed counts: no string is allocated per line or per word.
   lines->flatMap(trib::split_words)
-      .map([](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); })
+      .map([](trib::Text w) { return std::pair<trib::Text, int64_t>(w, 1); })
       .reduceByKey(std::plus<int64_t>())
       .print(static_cast<std::size_t>(print_n));
   if (int code = trib::cli::run_worker_if_joining(ssc, cluster); code >= 0) return code;

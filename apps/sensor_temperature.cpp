@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     return trib::cli::usage_error(flags, "--window and --sensors must be positive, --duration >= 0");
 
   trib::StreamingContext ssc(std::chrono::seconds(1));
-  std::optional<trib::DStream<std::string>> lines;
+  std::optional<trib::DStream<trib::Text>> lines;
   std::string error = "--source must be 'simulated' or socket://HOST:PORT";
   if (source == "simulated")
     lines = ssc.receiverStream([&] { return std::make_unique<SensorFleet>(sensors, rate); }, "sensors");

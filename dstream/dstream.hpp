@@ -21,9 +21,11 @@
 #include <utility>
 #include <vector>
 
+#include "dstream/combine_table.hpp"
 #include "dstream/format.hpp"
 #include "dstream/graph.hpp"
 #include "dstream/nodes.hpp"
+#include "dstream/text.hpp"
 #include "io/text_file_sink.hpp"
 
 namespace trib {
@@ -57,15 +59,53 @@ struct JobBuilder {
   }
 };
 
+// A fused chain of narrow operations hands records on in chunks: one
+// std::function call per chunk, and a tight loop over the chunk inside each
+// operation, instead of one call per record per operation.
+inline constexpr std::size_t kChunkRecords = 1024;
+
+template <class T>
+using ChunkEmit = std::function<void(const std::vector<T>&)>;
+
+// Runs the fused narrow chain over one partition of the base node, handing
+// the resulting records on chunk by chunk.
+template <class T>
+using Pipe = std::function<void(const Partition&, const TaskContext&, const ChunkEmit<T>&)>;
+
+// Calls f on every record the pipe produces from partition `in`.
+template <class T, class F>
+void for_each_record(const Pipe<T>& pipe, const Partition& in, const TaskContext& ctx, F&& f) {
+  pipe(in, ctx, [&](const std::vector<T>& chunk) {
+    for (const auto& x : chunk) f(x);
+  });
+}
+
+// Gathers an operation's output records into chunks for the next one.
+template <class T>
+class ChunkWriter {
+ public:
+  explicit ChunkWriter(const ChunkEmit<T>& emit) : emit_(emit) { chunk_.reserve(kChunkRecords); }
+  template <class X>
+  void push(X&& x) {
+    chunk_.push_back(std::forward<X>(x));
+    if (chunk_.size() == kChunkRecords) flush();
+  }
+  void flush() {
+    if (chunk_.empty()) return;
+    emit_(chunk_);
+    chunk_.clear();
+  }
+
+ private:
+  const ChunkEmit<T>& emit_;
+  std::vector<T> chunk_;
+};
+
 template <class T>
 class DStream {
  public:
   using value_type = T;
-  using Emit = std::function<void(const T&)>;
-  // Runs the fused narrow chain over one partition of the base node,
-  // pushing each resulting record to the emitter.
-  using Pipe =
-      std::function<void(const Partition&, const TaskContext&, const Emit&)>;
+  using Pipe = trib::Pipe<T>;
 
   // `chain` names the narrow operations fused into `pipe`, for error messages.
   DStream(std::shared_ptr<JobBuilder> job, NodePtr base, Pipe pipe, std::string chain = "")
@@ -77,8 +117,9 @@ class DStream {
   // A stream reading the records node `n` produces, unchanged.
   static DStream of_node(std::shared_ptr<JobBuilder> job, NodePtr n) {
     DStream s(std::move(job), std::move(n),
-              [](const Partition& in, const TaskContext&, const Emit& emit) {
-                for (const auto& x : in.rows<T>()) emit(x);
+              [](const Partition& in, const TaskContext&, const ChunkEmit<T>& emit) {
+                const auto& rows = in.rows<T>();
+                if (!rows.empty()) emit(rows);
               });
     s.identity_ = true;
     return s;
@@ -92,8 +133,10 @@ class DStream {
     auto prev = pipe_;
     return DStream<U>(job_, base_,
                       [prev, f](const Partition& in, const TaskContext& ctx,
-                                const std::function<void(const U&)>& emit) {
-                        prev(in, ctx, [&](const T& x) { emit(f(x)); });
+                                const ChunkEmit<U>& emit) {
+                        ChunkWriter<U> out(emit);
+                        for_each_record<T>(prev, in, ctx, [&](const T& x) { out.push(f(x)); });
+                        out.flush();
                       },
                       chain_ + ".map");
   }
@@ -106,10 +149,12 @@ class DStream {
     auto prev = pipe_;
     return DStream<U>(job_, base_,
                       [prev, f](const Partition& in, const TaskContext& ctx,
-                                const std::function<void(const U&)>& emit) {
-                        prev(in, ctx, [&](const T& x) {
-                          for (const auto& y : f(x)) emit(y);
+                                const ChunkEmit<U>& emit) {
+                        ChunkWriter<U> out(emit);
+                        for_each_record<T>(prev, in, ctx, [&](const T& x) {
+                          for (auto&& y : f(x)) out.push(y);
                         });
+                        out.flush();
                       },
                       chain_ + ".flatMap");
   }
@@ -119,10 +164,12 @@ class DStream {
     auto prev = pipe_;
     return DStream<T>(job_, base_,
                       [prev, pred](const Partition& in, const TaskContext& ctx,
-                                   const Emit& emit) {
-                        prev(in, ctx, [&](const T& x) {
-                          if (pred(x)) emit(x);
+                                   const ChunkEmit<T>& emit) {
+                        ChunkWriter<T> out(emit);
+                        for_each_record<T>(prev, in, ctx, [&](const T& x) {
+                          if (pred(x)) out.push(x);
                         });
+                        out.flush();
                       },
                       chain_ + ".filter");
   }
@@ -135,10 +182,12 @@ class DStream {
     auto prev = pipe_;
     return DStream<U>(job_, base_,
                       [prev, f](const Partition& in, const TaskContext& ctx,
-                                const std::function<void(const U&)>& emit) {
+                                const ChunkEmit<U>& emit) {
                         std::vector<T> rows;
-                        prev(in, ctx, [&](const T& x) { rows.push_back(x); });
-                        for (const auto& y : f(rows)) emit(y);
+                        for_each_record<T>(prev, in, ctx, [&](const T& x) { rows.push_back(x); });
+                        ChunkWriter<U> out(emit);
+                        for (auto&& y : f(rows)) out.push(y);
+                        out.flush();
                       },
                       chain_ + ".mapPartitions");
   }
@@ -179,10 +228,18 @@ class DStream {
     auto node = std::make_shared<ShuffleNode>(
         "reduceByKey", n,
         [f](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
-          std::unordered_map<K, V> m;
-          for (const auto& b : buckets[0])
-            for (const auto& kv : b.rows<T>()) merge_value(m, kv.first, kv.second, f);
-          return Partition::of(std::vector<T>(m.begin(), m.end()));
+          CombineTableFor<K, V> table;
+          for (const auto& b : buckets[0]) {
+            const auto& rows = b.rows<T>();
+            const auto& hashes = b.hashes<T>();  // empty when the bucket came as bytes
+            for (std::size_t i = 0; i < rows.size(); ++i)
+              table.merge(rows[i].first, hashes.empty() ? hash_key(rows[i].first) : hashes[i],
+                          rows[i].second, f);
+          }
+          std::vector<T> rows;
+          std::vector<uint64_t> hashes;
+          table.drain(rows, hashes);
+          return Partition::of(std::move(rows), std::move(hashes));
         });
     add_edge(*node, Edge{base_, combine_by_key_edge(f, n)});
     inherit_slide(*node);
@@ -223,7 +280,7 @@ class DStream {
     add_edge(*node,
         Edge{base_, [pipe](const Partition& in, const TaskContext& ctx) {
                int64_t c = 0;
-               pipe(in, ctx, [&](const T&) { ++c; });
+               for_each_record<T>(pipe, in, ctx, [&](const T&) { ++c; });
                return std::vector<Partition>{Partition::of(std::vector<int64_t>{c})};
              }});
     inherit_slide(*node);
@@ -248,7 +305,7 @@ class DStream {
     add_edge(*node,
         Edge{base_, [pipe, f](const Partition& in, const TaskContext& ctx) {
                std::vector<T> acc;
-               pipe(in, ctx, [&](const T& x) {
+               for_each_record<T>(pipe, in, ctx, [&](const T& x) {
                  if (acc.empty()) acc.push_back(x);
                  else acc[0] = f(acc[0], x);
                });
@@ -282,7 +339,7 @@ class DStream {
                // Start each map task at its own offset so small partitions
                // do not all land in bucket 0.
                std::size_t i = static_cast<std::size_t>(ctx.partition);
-               pipe(in, ctx, [&](const T& x) { out[i++ % n].push_back(x); });
+               for_each_record<T>(pipe, in, ctx, [&](const T& x) { out[i++ % n].push_back(x); });
                std::vector<Partition> parts;
                for (auto& rows : out) parts.push_back(Partition::of(std::move(rows)));
                return parts;
@@ -468,7 +525,7 @@ class DStream {
     add_edge(*node, Edge{
         base_, [pipe, prefix, suffix](const Partition& in, const TaskContext& ctx) {
           std::ostringstream text;
-          pipe(in, ctx, [&](const T& x) {
+          for_each_record<T>(pipe, in, ctx, [&](const T& x) {
             format_into(text, x);
             text << '\n';
           });
@@ -491,7 +548,7 @@ class DStream {
     auto pipe = pipe_;
     return [pipe, limit](const Partition& in, const TaskContext& ctx) {
       std::vector<T> rows;
-      pipe(in, ctx, [&](const T& x) {
+      for_each_record<T>(pipe, in, ctx, [&](const T& x) {
         if (rows.size() < limit) rows.push_back(x);
       });
       return std::vector<Partition>{Partition::of(std::move(rows))};
@@ -506,23 +563,27 @@ class DStream {
   }
 
   // An edge that merges the values of each key with f (map-side combining)
-  // and hash-partitions the pairs by key into n buckets.
+  // and hash-partitions the pairs by key into n buckets. Each key is hashed
+  // once; the buckets carry the hashes to the reduce side.
   template <class F>
   EdgeFn combine_by_key_edge(F f, int n) const {
     using K = typename pair_traits<T>::key_type;
     using V = typename pair_traits<T>::value_type;
     auto pipe = pipe_;
     return [pipe, f, n](const Partition& in, const TaskContext& ctx) {
-      std::vector<std::unordered_map<K, V>> maps(n);
-      if (n == 1)  // no need to hash keys twice
-        pipe(in, ctx, [&](const T& kv) { merge_value(maps[0], kv.first, kv.second, f); });
-      else
-        pipe(in, ctx, [&](const T& kv) {
-          merge_value(maps[partition_of(kv.first, n)], kv.first, kv.second, f);
-        });
+      std::vector<CombineTableFor<K, V>> tables(n);
+      for_each_record<T>(pipe, in, ctx, [&](const T& kv) {
+        uint64_t h = hash_key(kv.first);
+        tables[n == 1 ? 0 : bucket_of(h, n)].merge(kv.first, h, kv.second, f);
+      });
       std::vector<Partition> out;
       out.reserve(n);
-      for (auto& m : maps) out.push_back(Partition::of(std::vector<T>(m.begin(), m.end())));
+      for (auto& table : tables) {
+        std::vector<T> rows;
+        std::vector<uint64_t> hashes;
+        table.drain(rows, hashes);
+        out.push_back(Partition::of(std::move(rows), std::move(hashes)));
+      }
       return out;
     };
   }
@@ -532,7 +593,7 @@ class DStream {
     auto pipe = pipe_;
     return [pipe, n](const Partition& in, const TaskContext& ctx) {
       std::vector<std::vector<T>> out(n);
-      pipe(in, ctx, [&](const T& kv) { out[partition_of(kv.first, n)].push_back(kv); });
+      for_each_record<T>(pipe, in, ctx, [&](const T& kv) { out[partition_of(kv.first, n)].push_back(kv); });
       std::vector<Partition> parts;
       parts.reserve(n);
       for (auto& rows : out) parts.push_back(Partition::of(std::move(rows)));

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "dstream/text.hpp"
+
 namespace trib {
 
 template <class T, class = void>
@@ -22,6 +24,7 @@ struct has_ostream<T, std::void_t<decltype(std::declval<std::ostream&>()
     : std::true_type {};
 
 inline void format_into(std::ostream& os, const std::string& s) { os << s; }
+inline void format_into(std::ostream& os, const Text& s) { os << static_cast<std::string_view>(s); }
 inline void format_into(std::ostream& os, const char* s) { os << s; }
 inline void format_into(std::ostream& os, bool b) { os << (b ? "true" : "false"); }
 

@@ -9,16 +9,10 @@
 #include <vector>
 
 #include "dstream/graph.hpp"
+#include "dstream/hashing.hpp"
 #include "io/receiver.hpp"
 
 namespace trib {
-
-// Which of n partitions a key belongs to. std::hash is deterministic for one
-// build, and every process of a job runs the same binary.
-template <class K>
-int partition_of(const K& key, int n) {
-  return static_cast<int>(std::hash<K>{}(key) % static_cast<std::size_t>(n));
-}
 
 // A shuffle: the edges write `partitions` buckets, the reduce function merges
 // bucket r of every map task into output partition r.

@@ -3,8 +3,19 @@
 // Partitions are what actors pass to each other. Locally a partition is a
 // shared pointer to a typed vector, so moving it between actors copies no
 // records. When it must cross a process boundary (or land in a snapshot) it
-// is encoded with Cereal; the receiving side decodes it lazily, on the first
-// typed access, because only the operator that reads it knows the type.
+// is encoded with Cereal, once per partition; the receiving side decodes it
+// lazily, on the first typed access, because only the operator that reads it
+// knows the type.
+//
+// Records may be views (Text) into bytes the partition does not own: the
+// blocks a receiver filled, or the rows of the partition a task read. A
+// partition pins what its records point into (`pins`), so the bytes live
+// exactly as long as some partition needs them; detached() copies the
+// referenced bytes out when a partition is kept beyond its batch.
+//
+// Shuffle buckets also carry each record's key hash (`hashes`), so the
+// reduce side does not hash keys again. Hashes do not travel between
+// processes: they are recomputed there, cheaper than sending them.
 #pragma once
 
 #include <cstddef>
@@ -26,7 +37,11 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "dstream/owned.hpp"
+
 namespace trib {
+
+using Pin = std::shared_ptr<const void>;
 
 class PartitionBase {
  public:
@@ -38,7 +53,9 @@ class PartitionBase {
 template <class T>
 class TypedPartition final : public PartitionBase {
  public:
-  explicit TypedPartition(std::vector<T> rows) : rows(std::move(rows)) {}
+  explicit TypedPartition(std::vector<T> rows, std::vector<uint64_t> hashes = {},
+                          Pin owner = nullptr)
+      : rows(std::move(rows)), hashes(std::move(hashes)), owner(std::move(owner)) {}
 
   std::size_t size() const override { return rows.size(); }
 
@@ -58,14 +75,25 @@ class TypedPartition final : public PartitionBase {
     }
   }
 
-  static std::vector<T> decode(const std::string& bytes) {
+  // Records holding views decode as their owned form, which the new
+  // partition keeps as its owner.
+  static std::shared_ptr<const TypedPartition> decode(const std::string& bytes) {
+    using O = owned_t<T>;
     if constexpr (cereal::traits::is_input_serializable<
-                      T, cereal::BinaryInputArchive>::value) {
+                      O, cereal::BinaryInputArchive>::value) {
       std::istringstream in(bytes);
       cereal::BinaryInputArchive archive(in);
-      std::vector<T> rows;
-      archive(rows);
-      return rows;
+      auto decoded = std::make_shared<std::vector<O>>();
+      archive(*decoded);
+      if constexpr (holds_views_v<T>) {
+        std::vector<T> rows;
+        rows.reserve(decoded->size());
+        for (const auto& x : *decoded) rows.push_back(owned<T>::view(x));
+        return std::make_shared<const TypedPartition>(std::move(rows), std::vector<uint64_t>{},
+                                                      std::move(decoded));
+      } else {
+        return std::make_shared<const TypedPartition>(std::move(*decoded));
+      }
     } else {
       throw std::runtime_error(
           std::string("record type has no Cereal serialize(): ") +
@@ -74,16 +102,20 @@ class TypedPartition final : public PartitionBase {
   }
 
   const std::vector<T> rows;
+  const std::vector<uint64_t> hashes;  // empty, or one key hash per row
+  const Pin owner;                     // what decoded views point into
 };
 
 class Partition {
  public:
   Partition() = default;
 
+  // `hashes`: empty, or the key hash of each row (shuffle buckets).
   template <class T>
-  static Partition of(std::vector<T> rows) {
+  static Partition of(std::vector<T> rows, std::vector<uint64_t> hashes = {}) {
     Partition p;
-    p.data_ = std::make_shared<const TypedPartition<T>>(std::move(rows));
+    p.data_ = std::make_shared<const TypedPartition<T>>(std::move(rows), std::move(hashes));
+    p.views_ = holds_views_v<T>;
     return p;
   }
 
@@ -98,23 +130,11 @@ class Partition {
 
   // The records, typed. Throws if the partition holds another type.
   template <class T>
-  const std::vector<T>& rows() const {
-    if (!data_ && bytes_) {
-      // Caching the decode is safe: a Partition object is only ever used
-      // by the one actor that currently owns the message holding it.
-      data_ = std::make_shared<const TypedPartition<T>>(
-          TypedPartition<T>::decode(*bytes_));
-    }
-    if (!data_) {
-      static const std::vector<T> none;
-      return none;
-    }
-    auto typed = dynamic_cast<const TypedPartition<T>*>(data_.get());
-    if (!typed)
-      throw std::logic_error(std::string("partition does not hold records of type ") +
-                             typeid(T).name());
-    return typed->rows;
-  }
+  const std::vector<T>& rows() const { return typed<T>().rows; }
+
+  // The key hash of each row, or an empty vector when none were carried.
+  template <class T>
+  const std::vector<uint64_t>& hashes() const { return typed<T>().hashes; }
 
   std::size_t size() const {
     if (data_) return data_->size();
@@ -128,9 +148,62 @@ class Partition {
     return {};
   }
 
+  // ---- lifetime of the bytes records point into ----------------------------
+
+  // True when the records may be views into bytes this partition pins.
+  bool holds_views() const { return views_; }
+
+  const std::vector<Pin>& pins() const { return pins_; }
+
+  // Keeps `bytes` alive as long as this partition.
+  void pin(Pin bytes) {
+    if (!bytes || (!pins_.empty() && pins_.back() == bytes)) return;
+    pins_.push_back(std::move(bytes));
+  }
+
+  // Keeps alive everything `source`'s records may point into: a partition
+  // computed from `source` may hold views into it.
+  void pin_from(const Partition& source) {
+    if (!views_) return;
+    pin(source.data_);
+    pin(source.bytes_);
+    for (const auto& p : source.pins_) pin(p);
+  }
+
+  // A partition that owns its bytes: views are copied out (only the bytes
+  // they reference), so nothing else is kept alive. For records kept across
+  // batches (window histories).
+  Partition detached() const {
+    if (!views_ || !data_) return *this;
+    Partition p = from_bytes(data_->encode());
+    p.views_ = true;  // decoding yields views into the partition's own copy
+    return p;
+  }
+
  private:
+  template <class T>
+  const TypedPartition<T>& typed() const {
+    if (!data_ && bytes_) {
+      // Caching the decode is safe: a Partition object is only ever used
+      // by the one actor that currently owns the message holding it.
+      data_ = TypedPartition<T>::decode(*bytes_);
+      views_ = holds_views_v<T>;
+    }
+    if (!data_) {
+      static const TypedPartition<T> none{std::vector<T>{}};
+      return none;
+    }
+    auto typed = dynamic_cast<const TypedPartition<T>*>(data_.get());
+    if (!typed)
+      throw std::logic_error(std::string("partition does not hold records of type ") +
+                             typeid(T).name());
+    return *typed;
+  }
+
   mutable std::shared_ptr<const PartitionBase> data_;
   std::shared_ptr<const std::string> bytes_;
+  std::vector<Pin> pins_;
+  mutable bool views_ = false;
 };
 
 // The partitions of one DStream in one batch, in partition order.

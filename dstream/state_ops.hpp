@@ -106,6 +106,10 @@ constexpr bool cereal_can = std::conditional_t<
 // partition's executor actor. Encodes to Cereal bytes for snapshots.
 template <class K, class S>
 class KeyedStateStore final : public PartitionState {
+  static_assert(!holds_views_v<K> && !holds_views_v<S>,
+                "updateStateByKey and mapWithState keep keys and state across batches: "
+                "map Text keys to std::string first");
+
  public:
   struct Entry {
     S state;
@@ -524,17 +528,15 @@ auto DStream<T>::mapWithState(const Spec& spec) const {
   job_->add(node);
   // Both streams read the node's one output partition per reduce partition.
   DStream<M> mapped(job_, node,
-                    [](const Partition& in, const TaskContext&,
-                       const std::function<void(const M&)>& emit) {
+                    [](const Partition& in, const TaskContext&, const ChunkEmit<M>& emit) {
                       for (const auto& b : in.rows<Batch>())
-                        for (const auto& m : b.mapped) emit(m);
+                        if (!b.mapped.empty()) emit(b.mapped);
                     });
   DStream<std::pair<K, S>> snapshots(
       job_, node,
-      [](const Partition& in, const TaskContext&,
-         const std::function<void(const std::pair<K, S>&)>& emit) {
+      [](const Partition& in, const TaskContext&, const ChunkEmit<std::pair<K, S>>& emit) {
         for (const auto& b : in.rows<Batch>())
-          for (const auto& kv : b.snapshots) emit(kv);
+          if (!b.snapshots.empty()) emit(b.snapshots);
       },
       ".stateSnapshots");
   return MapWithStateDStream<K, V, S, M>(std::move(mapped), std::move(snapshots), node);

@@ -73,36 +73,36 @@ StreamingContext::~StreamingContext() {
   runtime_.reset();  // joins every actor
 }
 
-DStream<std::string> StreamingContext::socketTextStream(const std::string& host,
+DStream<Text> StreamingContext::socketTextStream(const std::string& host,
                                                         uint16_t port) {
   return receiverStream(
       [host, port] { return std::make_unique<SocketReceiver>(host, port); },
       "socketTextStream");
 }
 
-DStream<std::string> StreamingContext::generatorStream(GeneratorOptions options) {
+DStream<Text> StreamingContext::generatorStream(GeneratorOptions options) {
   if (options.lines_per_batch > 0)
-    return add_source<std::string>(
+    return add_source<Text>(
         std::make_shared<DirectGeneratorSource>(options, partitions()));
   return receiverStream(
       [options] { return std::make_unique<GeneratorReceiver>(options); },
       "generatorStream");
 }
 
-DStream<std::string> StreamingContext::textFileStream(const std::string& dir) {
+DStream<Text> StreamingContext::textFileStream(const std::string& dir) {
   if (dir.empty()) throw std::invalid_argument("textFileStream: empty directory name");
-  return add_source<std::string>(std::make_shared<DirectorySource>(dir, partitions()));
+  return add_source<Text>(std::make_shared<DirectorySource>(dir, partitions()));
 }
 
-DStream<std::string> StreamingContext::redisStream(const std::string& host, uint16_t port,
+DStream<Text> StreamingContext::redisStream(const std::string& host, uint16_t port,
                                                    const std::string& key, RedisStreamOptions options) {
-  return add_source<std::string>(
+  return add_source<Text>(
       std::make_shared<RedisStreamSource>(host, port, key, std::move(options), partitions()));
 }
 
-DStream<std::string> StreamingContext::receiverStream(ReceiverFactory factory,
+DStream<Text> StreamingContext::receiverStream(ReceiverFactory factory,
                                                       std::string name) {
-  return add_source<std::string>(
+  return add_source<Text>(
       std::make_shared<ReceiverSourceNode>(std::move(name), std::move(factory)));
 }
 

@@ -67,16 +67,16 @@ class StreamingContext {
 
   // ---- sources ------------------------------------------------------------
   // Lines of text from a TCP server (one record per line).
-  DStream<std::string> socketTextStream(const std::string& host, uint16_t port);
+  DStream<Text> socketTextStream(const std::string& host, uint16_t port);
   // Generated lines of words at a set rate; no server needed.
-  DStream<std::string> generatorStream(GeneratorOptions options = {});
+  DStream<Text> generatorStream(GeneratorOptions options = {});
   // Lines of the files moved into `dir`, each file once (io/directory_source.hpp).
-  DStream<std::string> textFileStream(const std::string& dir);
+  DStream<Text> textFileStream(const std::string& dir);
   // Entries of a Redis stream, exactly once with checkpoints (io/redis.hpp).
-  DStream<std::string> redisStream(const std::string& host, uint16_t port, const std::string& key,
+  DStream<Text> redisStream(const std::string& host, uint16_t port, const std::string& key,
                                    RedisStreamOptions options = {});
   // Records from any receiver (see io/receiver.hpp).
-  DStream<std::string> receiverStream(ReceiverFactory factory, std::string name = "receiverStream");
+  DStream<Text> receiverStream(ReceiverFactory factory, std::string name = "receiverStream");
   // Each batch takes the next queued batch (or all queued batches).
   template <class T>
   DStream<T> queueStream(std::shared_ptr<BatchQueue<T>> queue, bool one_at_a_time = true) {

@@ -88,7 +88,11 @@ class WindowNode : public Node {
   }
 
   Dataset finish(int64_t t, std::vector<Dataset> outputs) override {
-    history_.emplace_back(t, Node::finish(t, std::move(outputs)));
+    // Kept for the window's length: views are copied out of their blocks,
+    // so the window keeps the bytes it needs, not every block they came from.
+    Dataset batch = Node::finish(t, std::move(outputs));
+    for (auto& p : batch) p = p.detached();
+    history_.emplace_back(t, std::move(batch));
     while (!history_.empty() && history_.front().first <= t - length_ms_) history_.pop_front();
     Dataset all;
     for (const auto& [time, parts] : history_) all.insert(all.end(), parts.begin(), parts.end());
@@ -108,6 +112,10 @@ class WindowNode : public Node {
 // batch's reduced slice until it leaves the window.
 template <class K, class V>
 class IncrementalWindowState final : public PartitionState {
+  static_assert(!holds_views_v<K> && !holds_views_v<V>,
+                "reduceByKeyAndWindow with an inverse function keeps keys and values across "
+                "batches: map Text to std::string first");
+
  public:
   std::unordered_map<K, std::pair<V, int64_t>> window;  // value, slices holding the key
   std::deque<std::pair<int64_t, std::vector<std::pair<K, V>>>> slices;

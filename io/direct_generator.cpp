@@ -1,4 +1,5 @@
 #include "io/direct_generator.hpp"
+#include "io/text_block.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -18,7 +19,7 @@ bool DirectGeneratorSource::poll(int64_t, Dataset& out) {
   std::vector<std::string> lines;
   for (int64_t i = next_line_; i < end; ++i) lines.push_back(generated_line(opts_, i));
   next_line_ = std::max(next_line_, end);
-  out = split_into_partitions(std::move(lines), partitions_);
+  out = split_text_into_partitions(std::move(lines), partitions_);
   return true;
 }
 

@@ -1,4 +1,5 @@
 #include "io/directory_source.hpp"
+#include "io/text_block.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -63,7 +64,7 @@ bool DirectorySource::poll(int64_t, Dataset& out) {
     done_.insert(f.name);
     spdlog::debug("textFileStream: read {} ({} lines)", path, lines.size() - first);
   }
-  out = split_into_partitions(std::move(lines), partitions_);
+  out = split_text_into_partitions(std::move(lines), partitions_);
   return true;
 }
 

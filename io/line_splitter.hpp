@@ -1,36 +1,64 @@
 // Turns a byte stream that arrives in arbitrary chunks (TCP reads) into
-// lines. A line split across two reads comes out whole; "\r\n" and "\n" both
-// end a line; the text after the last newline waits for the next chunk.
+// blocks of lines, without a copy per line: the caller reads straight into
+// space(), and commit() hands back the lines those bytes completed as views
+// into the same buffer, which the block pins.
+//
+// A line split across two reads comes out whole (the unfinished tail moves
+// to the next buffer when the current one is full); "\r\n" and "\n" both end
+// a line; lines longer than max_line_bytes are cut and counted rather than
+// buffered without bound; invalid UTF-8 is repaired (each bad byte becomes
+// U+FFFD) once the line is complete, so a character split across reads is
+// never mistaken for a bad one.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "io/text_block.hpp"
+
 namespace trib {
+
+// Read buffers of this size are pooled (see line_splitter.cpp).
+inline constexpr std::size_t kPooledBytes = 1 << 20;
 
 class LineSplitter {
  public:
-  // Lines longer than this are cut (and counted) rather than buffered
-  // without bound when a peer never sends a newline.
-  explicit LineSplitter(std::size_t max_line_bytes = 1 << 20)
-      : max_line_bytes_(max_line_bytes) {}
+  explicit LineSplitter(std::size_t max_line_bytes = 1 << 20,
+                        std::size_t buffer_bytes = kPooledBytes);
 
-  // Appends the complete lines found in data[0, n) to `out`.
-  void feed(const char* data, std::size_t n, std::vector<std::string>& out);
+  // Where to put the next bytes, and how many fit (always at least one).
+  char* space();
+  std::size_t space_size() const { return capacity_ - used_; }
+
+  // `n` bytes were written at space(): the lines they complete.
+  TextBlock commit(std::size_t n);
 
   // At end of stream: the unterminated last line, if any.
+  TextBlock finish();
+
+  // Copies bytes in, for callers that already hold them; appends the
+  // completed lines to `out` as strings.
+  void feed(const char* data, std::size_t n, std::vector<std::string>& out);
   void finish(std::vector<std::string>& out);
 
   std::size_t overlong_lines() const { return overlong_; }
+  std::size_t repaired_bytes() const { return repaired_; }
 
  private:
-  void emit(std::vector<std::string>& out);
+  void new_buffer(std::size_t at_least);
+  void add_line(TextBlock& block, const char* begin, const char* end);
+  void seal(TextBlock& block);
 
-  std::string partial_;
-  std::size_t max_line_bytes_;
-  std::size_t overlong_ = 0;
-  bool skipping_ = false;
+  std::size_t max_line_bytes_, buffer_bytes_;
+  std::shared_ptr<char> buffer_;  // shared with every block cut from it
+  std::size_t capacity_ = 0, used_ = 0;
+  std::size_t line_start_ = 0;    // first byte of the unfinished line
+  std::size_t scanned_ = 0;       // bytes already searched for a newline
+  bool skipping_ = false;         // dropping the tail of an over-long line
+  std::size_t overlong_ = 0, repaired_ = 0;
+  std::vector<std::string> fixed_;  // repaired lines of the block being cut
 };
 
 }  // namespace trib

@@ -2,7 +2,9 @@
 //
 // A receiver pulls records from the outside world on a thread of its own and
 // hands them to the engine with ctx.store(). Once store() returns, the
-// records are accepted: they belong to the next batch that closes. The
+// records are accepted: they belong to the next batch that closes. Records
+// are lines of text (Text views); a receiver that reads bytes hands over
+// whole blocks (io/line_splitter.hpp cuts them), so no line is copied. The
 // engine runs each receiver inside a receiver actor, which owns the buffered
 // records and cuts them into partitions when the batch interval closes.
 //
@@ -16,13 +18,17 @@
 #include <string>
 #include <vector>
 
+#include "io/text_block.hpp"
+
 namespace trib {
 
 class ReceiverContext {
  public:
   virtual ~ReceiverContext() = default;
-  // Hands records to the engine. Call with chunks, not single records.
-  virtual void store(std::vector<std::string> records) = 0;
+  // Hands a block of lines to the engine (the block's pins keep its bytes).
+  virtual void store(TextBlock block) = 0;
+  // The same for lines held as strings. Call with chunks, not single lines.
+  void store(std::vector<std::string> records) { store(TextBlock::own(std::move(records))); }
   // True once the job is stopping; run() should return soon after.
   virtual bool stopping() const = 0;
   // Sleeps for `d` unless the job stops first; returns !stopping().

@@ -1,4 +1,5 @@
 #include "io/redis.hpp"
+#include "io/text_block.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -159,7 +160,7 @@ bool RedisStreamSource::poll(int64_t, Dataset& out) {
       backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(5000));
     }
   }
-  out = split_into_partitions(std::move(records), partitions_);
+  out = split_text_into_partitions(std::move(records), partitions_);
   return true;
 }
 

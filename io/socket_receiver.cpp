@@ -13,7 +13,6 @@
 #include <spdlog/spdlog.h>
 
 #include "io/line_splitter.hpp"
-#include "io/utf8.hpp"
 
 namespace trib {
 namespace {
@@ -84,17 +83,28 @@ void SocketReceiver::run(ReceiverContext& ctx) {
     }
     spdlog::info("{}: connected", describe());
     backoff = kMinBackoff;
+    // Reads land in the splitter's buffer; each read's complete lines go to
+    // the engine as one block of views into it (no copy per line).
     LineSplitter splitter;
-    std::vector<std::string> lines;
-    char buf[64 * 1024];
     bool peer_closed = false;
+    auto hand_over = [&](TextBlock block) {
+      if (!block.empty()) ctx.store(std::move(block));
+    };
+    std::size_t reported = 0;  // repairs logged so far: log as they happen
+    auto report_repairs = [&] {
+      if (splitter.repaired_bytes() == reported) return;
+      spdlog::warn("{}: invalid UTF-8; replaced {} bytes with U+FFFD", describe(),
+                   splitter.repaired_bytes() - reported);
+      reported = splitter.repaired_bytes();
+    };
     while (!ctx.stopping()) {
       pollfd p{fd, POLLIN, 0};
       int rc = poll(&p, 1, kPollMs);
       if (rc == 0 || (rc < 0 && errno == EINTR)) continue;
-      ssize_t n = read(fd, buf, sizeof(buf));
+      char* space = splitter.space();
+      ssize_t n = read(fd, space, splitter.space_size());
       if (n > 0) {
-        splitter.feed(buf, static_cast<std::size_t>(n), lines);
+        hand_over(splitter.commit(static_cast<std::size_t>(n)));
       } else if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
         continue;
       } else {
@@ -102,18 +112,11 @@ void SocketReceiver::run(ReceiverContext& ctx) {
         peer_closed = true;
         break;
       }
-      if (!lines.empty()) {
-        std::size_t repaired = 0;
-        for (auto& l : lines) repaired += sanitize_utf8(l);
-        if (repaired)
-          spdlog::warn("{}: invalid UTF-8; replaced {} bytes with U+FFFD", describe(), repaired);
-        ctx.store(std::move(lines));
-        lines.clear();
-      }
+      report_repairs();
     }
     // The text after the last newline was received too: keep it.
-    splitter.finish(lines);
-    if (!lines.empty()) ctx.store(std::move(lines));
+    hand_over(splitter.finish());
+    report_repairs();
     if (splitter.overlong_lines() > 0)
       spdlog::warn("{}: cut {} lines longer than 1 MiB", describe(),
                    splitter.overlong_lines());

@@ -1,10 +1,12 @@
 #include "io/utf8.hpp"
 
+#include <cstdint>
+
 namespace trib {
 namespace {
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
-std::size_t valid_sequence(const std::string& s, std::size_t i) {
+std::size_t valid_sequence(std::string_view s, std::size_t i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
   if (c < 0x80) return 1;
@@ -30,6 +32,22 @@ std::size_t valid_sequence(const std::string& s, std::size_t i) {
 }
 
 }  // namespace
+
+bool is_valid_utf8(std::string_view s) {
+  std::size_t i = 0, n = s.size();
+  while (true) {
+    for (; i + 8 <= n; i += 8) {
+      uint64_t word;
+      std::memcpy(&word, s.data() + i, 8);
+      if (word & 0x8080808080808080ULL) break;
+    }
+    while (i < n && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+    if (i == n) return true;
+    std::size_t len = valid_sequence(s, i);
+    if (len == 0) return false;
+    i += len;
+  }
+}
 
 std::size_t sanitize_utf8(std::string& s) {
   std::size_t i = 0;

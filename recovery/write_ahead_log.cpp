@@ -82,12 +82,22 @@ void WriteAheadLog::start_segment() {
 }
 
 int64_t WriteAheadLog::append(const std::vector<std::string>& records) {
+  return append_records(records);
+}
+
+int64_t WriteAheadLog::append(const std::vector<Text>& records) { return append_records(records); }
+
+template <class Records>
+int64_t WriteAheadLog::append_records(const Records& records) {
   std::ostringstream stream;
   {
     cereal::BinaryOutputArchive archive(stream);
     archive(records);
   }
-  std::string payload = stream.str();
+  return append_payload(stream.str(), records.size());
+}
+
+int64_t WriteAheadLog::append_payload(const std::string& payload, std::size_t records) {
   std::string entry(12, '\0');
   uint32_t size = static_cast<uint32_t>(payload.size());
   uint64_t checksum = fnv1a64(payload);
@@ -105,8 +115,8 @@ int64_t WriteAheadLog::append(const std::vector<std::string>& records) {
   }
   if (::fdatasync(fd_) != 0)
     throw std::runtime_error(std::string("write-ahead log fsync failed: ") + std::strerror(errno));
-  end_ += static_cast<int64_t>(records.size());
-  segment_records_ += static_cast<int64_t>(records.size());
+  end_ += static_cast<int64_t>(records);
+  segment_records_ += static_cast<int64_t>(records);
   if (segment_records_ >= kSegmentRecords) start_segment();
   return end_;
 }

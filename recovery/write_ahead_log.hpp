@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "dstream/text.hpp"
+
 namespace trib {
 
 class WriteAheadLog {
@@ -24,8 +26,10 @@ class WriteAheadLog {
   WriteAheadLog(const WriteAheadLog&) = delete;
   WriteAheadLog& operator=(const WriteAheadLog&) = delete;
 
-  // Appends records durably; returns the position after them.
+  // Appends records durably; returns the position after them. Text and
+  // std::string records are logged in the same format.
   int64_t append(const std::vector<std::string>& records);
+  int64_t append(const std::vector<Text>& records);
 
   // Every record at or after `position`, in order.
   std::vector<std::string> read_from(int64_t position) const { return read(dir_, stream_, position); }
@@ -48,6 +52,9 @@ class WriteAheadLog {
   static std::vector<Segment> segments(const std::string& dir, int stream);
   std::vector<Segment> segments() const { return segments(dir_, stream_); }
   void start_segment();
+  int64_t append_payload(const std::string& payload, std::size_t records);
+  template <class Records>
+  int64_t append_records(const Records& records);
 
   std::string dir_;
   int stream_;

@@ -18,11 +18,14 @@ namespace testing {
 template <class T>
 class Collector {
  public:
-  void attach(const trib::DStream<T>& stream) {
+  // Records are kept past their batch: views (Text) are copied out, into T.
+  template <class R>
+  void attach(const trib::DStream<R>& stream) {
     auto self = shared();
-    stream.foreachRDD([self](const std::vector<T>& rows, int64_t t) {
+    stream.foreachRDD([self](const std::vector<R>& rows, int64_t t) {
+      std::vector<T> copy(rows.begin(), rows.end());
       std::lock_guard<std::mutex> lock(self->mutex);
-      self->batches.emplace_back(t, rows);
+      self->batches.emplace_back(t, std::move(copy));
     });
   }
 
@@ -41,8 +44,8 @@ class Collector {
 };
 
 template <class T>
-std::shared_ptr<Collector<T>> collect(const trib::DStream<T>& stream) {
-  auto c = std::make_shared<Collector<T>>();
+std::shared_ptr<Collector<trib::owned_t<T>>> collect(const trib::DStream<T>& stream) {
+  auto c = std::make_shared<Collector<trib::owned_t<T>>>();
   c->attach(stream);
   return c;
 }

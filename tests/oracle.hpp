@@ -3,18 +3,21 @@
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include "dstream/text.hpp"
 
 namespace oracle {
 
 inline std::map<std::string, int64_t> word_counts(const std::vector<std::string>& lines) {
   std::map<std::string, int64_t> counts;
-  for (const auto& line : lines)
-    for (const auto& w : trib::split_words(line)) ++counts[w];
+  // Split independently of the engine's split_words: stream extraction
+  // splits on the same ASCII whitespace in the C locale.
+  for (const auto& line : lines) {
+    std::istringstream words(line);
+    for (std::string w; words >> w;) ++counts[w];
+  }
   return counts;
 }
 

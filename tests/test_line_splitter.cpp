@@ -2,6 +2,8 @@
 #define BOOST_TEST_MODULE line_splitter
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -72,4 +74,53 @@ BOOST_AUTO_TEST_CASE(overlong_lines_are_cut_not_buffered_forever) {
   splitter.finish(out);
   BOOST_TEST(out == (std::vector<std::string>{"short", std::string(8, 'x'), "after"}));
   BOOST_TEST(splitter.overlong_lines() == 1u);
+}
+
+// The zero-copy path: reads go straight into the splitter's buffer and come
+// back as blocks of views. With small buffers, lines keep crossing buffer
+// boundaries (the unfinished tail moves to a new buffer); every block cut
+// earlier must still read right at the end, kept alive only by its pins.
+BOOST_AUTO_TEST_CASE(blocks_stay_valid_while_lines_cross_buffer_boundaries) {
+  for (std::size_t buffer : {4096u, 5000u, 70000u}) {
+    std::mt19937 rng(static_cast<unsigned>(buffer));
+    auto lines = random_lines(rng, 6000);
+    lines.push_back(std::string(9000, 'q'));  // longer than the small buffers
+    lines.push_back("after the long one");
+    std::string bytes;
+    for (auto& l : lines) bytes += l + ((rng() % 3) ? "\n" : "\r\n");
+    trib::LineSplitter splitter(1 << 20, buffer);
+    std::vector<trib::TextBlock> blocks;
+    std::uniform_int_distribution<std::size_t> chunk(1, 3000);
+    for (std::size_t pos = 0; pos < bytes.size();) {
+      std::size_t n = std::min({chunk(rng), bytes.size() - pos, splitter.space_size()});
+      std::memcpy(splitter.space(), bytes.data() + pos, n);
+      blocks.push_back(splitter.commit(n));
+      pos += n;
+    }
+    blocks.push_back(splitter.finish());
+    std::vector<std::string> out;
+    for (auto& b : blocks)
+      for (trib::Text line : b.lines) out.emplace_back(line);
+    BOOST_TEST(out == lines, "buffer " << buffer);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(multibyte_characters_split_across_reads_are_kept) {
+  const std::string text = "naïve 日本語 😀 Größe\nzweite Zeile ✓\n";
+  trib::LineSplitter splitter;
+  std::vector<std::string> out;
+  for (char c : text) splitter.feed(&c, 1, out);  // every character cut apart
+  splitter.finish(out);
+  BOOST_TEST(out == (std::vector<std::string>{"naïve 日本語 😀 Größe", "zweite Zeile ✓"}));
+  BOOST_TEST(splitter.repaired_bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_utf8_is_repaired_in_place_of_the_bad_bytes) {
+  trib::LineSplitter splitter;
+  std::vector<std::string> out;
+  const std::string bytes = "ok\nbad\xff\xfe end\ncut \xe6\x97\n";
+  splitter.feed(bytes.data(), bytes.size(), out);
+  BOOST_TEST(out == (std::vector<std::string>{
+                        "ok", "bad\xEF\xBF\xBD\xEF\xBF\xBD end", "cut \xEF\xBF\xBD\xEF\xBF\xBD"}));
+  BOOST_TEST(splitter.repaired_bytes() == 4u);
 }

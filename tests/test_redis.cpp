@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(entries_read_but_not_checkpointed_are_read_again_after_a_re
     trib::Dataset parts;
     source.poll(0, parts);
     std::vector<std::string> rows;
-    for (auto& p : parts) rows.insert(rows.end(), p.rows<std::string>().begin(), p.rows<std::string>().end());
+    for (auto& p : parts) rows.insert(rows.end(), p.rows<trib::Text>().begin(), p.rows<trib::Text>().end());
     return rows;
   };
   trib::RedisStreamOptions opts;

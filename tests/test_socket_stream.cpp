@@ -164,3 +164,77 @@ BOOST_AUTO_TEST_CASE(graceful_stop_processes_everything_received) {
   job.check(lines);
   BOOST_TEST(ssc.completedBatches().size() == 1u);
 }
+
+// Lines reach the engine as views into the blocks the receiver read. They
+// must come out whole and unchanged when a line, or a multi-byte UTF-8
+// character, is cut by TCP reads and by batch boundaries, and records that
+// windows keep from earlier batches must still read right once those
+// batches are gone.
+BOOST_AUTO_TEST_CASE(text_views_survive_split_reads_batches_and_windows) {
+  using TextCount = std::pair<trib::Text, int64_t>;
+  testing::TcpServer server;
+  trib::StreamingOptions opts;
+  opts.partitions = 2;
+  const auto interval = std::chrono::milliseconds(40);
+  trib::StreamingContext ssc(interval, opts);
+  auto lines = ssc.socketTextStream("127.0.0.1", server.port());
+  auto raw = testing::collect(lines);
+  auto pairs = lines.flatMap(trib::split_words).map([](trib::Text w) { return TextCount(w, 1); });
+  auto counts = testing::collect(pairs.reduceByKey(std::plus<int64_t>()));
+  auto windowed = testing::collect(
+      pairs.reduceByKeyAndWindow(std::plus<int64_t>(), interval * 3, interval));
+  auto window_lines = testing::collect(lines.window(interval * 3, interval));
+  ssc.start();
+  server.accept_client();
+
+  std::mt19937 rng(23);
+  const std::vector<std::string> words = {"naïve", "日本語", "emoji😀", "plain", "Größe", "x"};
+  Lines sent;
+  for (int i = 0; i < 3000; ++i) {
+    std::string line = "l" + std::to_string(i);
+    for (int w = 0; w < 1 + i % 5; ++w) line += " " + words[(i * 7 + w) % words.size()];
+    sent.push_back(line);
+  }
+  std::string bytes;
+  for (auto& l : sent) bytes += l + "\n";
+  std::uniform_int_distribution<std::size_t> small(1, 7), large(1, 5000);
+  std::size_t pos = 0, pauses = 0;
+  while (pos < bytes.size()) {
+    std::size_t n = std::min((pos / 997) % 2 ? small(rng) : large(rng), bytes.size() - pos);
+    server.send(bytes.substr(pos, n));
+    pos += n;
+    // Now and then stop mid-line (often mid-character) until a batch closes.
+    if (pos < bytes.size() && bytes[pos - 1] != '\n' && rng() % 40 == 0) {
+      std::size_t done = ssc.completedBatches().size();
+      BOOST_REQUIRE(ssc.awaitBatches(done + 1, std::chrono::seconds(30)));
+      ++pauses;
+    }
+  }
+  wait_received(ssc, static_cast<int64_t>(sent.size()));
+  std::size_t done = ssc.completedBatches().size();
+  BOOST_REQUIRE(ssc.awaitBatches(done + 3, std::chrono::seconds(30)));  // windows drain
+  ssc.stop(true);
+  BOOST_TEST(pauses > 3u);
+
+  auto raw_batches = raw->get();
+  Lines received;
+  for (auto& [t, rows] : raw_batches) received.insert(received.end(), rows.begin(), rows.end());
+  BOOST_TEST((received == sent), "lines lost, changed or reordered");
+
+  auto count_batches = counts->get();
+  auto window_batches = windowed->get();
+  auto window_line_batches = window_lines->get();
+  BOOST_REQUIRE_EQUAL(count_batches.size(), raw_batches.size());
+  BOOST_REQUIRE_EQUAL(window_batches.size(), raw_batches.size());
+  BOOST_REQUIRE_EQUAL(window_line_batches.size(), raw_batches.size());
+  for (std::size_t i = 0; i < raw_batches.size(); ++i) {
+    BOOST_TEST((oracle::as_map(count_batches[i].second) == oracle::word_counts(raw_batches[i].second)),
+               "batch " << i);
+    Lines in_window;  // this batch and the two before it
+    for (std::size_t j = i >= 2 ? i - 2 : 0; j <= i; ++j)
+      in_window.insert(in_window.end(), raw_batches[j].second.begin(), raw_batches[j].second.end());
+    BOOST_TEST((oracle::as_map(window_batches[i].second) == oracle::word_counts(in_window)),
+               "window ending at batch " << i);
+    BOOST_TEST((window_line_batches[i].second == in_window), "window of lines ending at batch " << i);
+  }
+}

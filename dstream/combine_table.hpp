@@ -1,0 +1,188 @@
+// CombineTable: merges the values of equal keys, for reduceByKey's map-side
+// combine and its reduce side.
+//
+// An absl::flat_hash_map (open addressing, SIMD-probed control bytes) whose
+// entries remember their key's hash: a key is hashed once, where the record
+// is first combined, and that hash picks the shuffle bucket, travels with the
+// record, and probes the reduce side's table again without rehashing.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "dstream/hashing.hpp"
+#include "dstream/text.hpp"
+
+namespace trib {
+
+// Text keys, whose values can be default-constructed, get a table of their
+// own (below): measured 1.6x faster than absl::flat_hash_map on the socket
+// word count, because a probe touches one slot that holds the key inline,
+// where absl reads a control group and then the slot.
+template <class V>
+class TextCombineTable;
+
+template <class K, class V>
+class CombineTable {
+  // Text keys are compared through their ShortText, kept in the entry: the
+  // key's own bytes lie somewhere in the batch's blocks, and reading them on
+  // every probe cost a cache miss each (a third of a full-speed run).
+  static constexpr bool kText = std::is_convertible_v<const K&, std::string_view>;
+
+ public:
+  // Merges v into the value of `key` (whose hash is `hash`) with f, or
+  // inserts it. f must be associative and commutative.
+  template <class F>
+  void merge(const K& key, uint64_t hash, const V& v, const F& f) {
+    Probe probe{&key, hash, inline_key(key)};
+    auto it = map_.find(probe);
+    if (it != map_.end())
+      it->second = f(it->second, v);
+    else
+      map_.emplace(Key{key, hash, probe.inline_key}, v);
+  }
+
+  std::size_t size() const { return map_.size(); }
+
+  // Moves the entries out as records and their hashes (same order).
+  void drain(std::vector<std::pair<K, V>>& rows, std::vector<uint64_t>& hashes) {
+    rows.reserve(rows.size() + map_.size());
+    hashes.reserve(hashes.size() + map_.size());
+    for (auto& [k, v] : map_) {
+      rows.emplace_back(k.key, std::move(v));
+      hashes.push_back(k.hash);
+    }
+    map_.clear();
+  }
+
+ private:
+  static ShortText inline_key(const K& key) {
+    if constexpr (kText) return short_text(std::string_view(key));
+    else return {};
+  }
+
+  struct Key {
+    K key;
+    uint64_t hash;
+    ShortText inline_key;  // text keys only
+  };
+  // A lookup that does not copy the key (std::string keys would allocate).
+  struct Probe {
+    const K* key;
+    uint64_t hash;
+    ShortText inline_key;
+  };
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(const Key& k) const { return k.hash; }
+    std::size_t operator()(const Probe& p) const { return p.hash; }
+  };
+  struct Eq {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      if (a.hash != b.hash) return false;
+      if constexpr (kText) {
+        if (!(a.inline_key == b.inline_key)) return false;
+        if (a.inline_key.len <= 16) return true;  // the inline key is the whole key
+      }
+      return key_of(a) == key_of(b);
+    }
+    static const K& key_of(const Key& k) { return k.key; }
+    static const K& key_of(const Probe& p) { return *p.key; }
+  };
+
+  absl::flat_hash_map<Key, V, Hash, Eq> map_;
+};
+
+// Open addressing with linear probing over slots that hold a text key's
+// bytes as two integers (ShortText), a pointer to the key's first occurrence
+// (the record handed on), and the value. Load stays at most 5/8.
+template <class V>
+class TextCombineTable {
+ public:
+  TextCombineTable() : slots_(1024), mask_(1023) {}
+
+  template <class F>
+  void merge(const Text& key, uint64_t hash, const V& v, const F& f) {
+    ShortText k = short_text(key);
+    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (s.len_plus_1 == 0) return insert(i, key, k, v);
+      if (((s.a ^ k.a) | (s.b ^ k.b)) == 0 && s.len_plus_1 == k.len + 1 &&
+          (k.len <= 16 || std::string_view(s.ptr, k.len) == key)) {
+        s.value = f(s.value, v);
+        return;
+      }
+    }
+  }
+
+  std::size_t size() const { return used_; }
+
+  void drain(std::vector<std::pair<Text, V>>& rows, std::vector<uint64_t>& hashes) {
+    rows.reserve(rows.size() + used_);
+    hashes.reserve(hashes.size() + used_);
+    for (Slot& s : slots_) {
+      if (s.len_plus_1 == 0) continue;
+      Text key(s.ptr, s.len_plus_1 - 1);
+      rows.emplace_back(key, std::move(s.value));
+      hashes.push_back(slot_hash(s));
+    }
+    slots_.assign(1024, Slot{});
+    mask_ = 1023;
+    used_ = 0;
+  }
+
+ private:
+  struct Slot {
+    uint64_t a = 0, b = 0;    // the key's bytes (ShortText), when at most 16
+    const char* ptr = nullptr;
+    uint32_t len_plus_1 = 0;  // 0: empty
+    V value{};
+  };
+
+  static uint64_t slot_hash(const Slot& s) {
+    std::string_view key(s.ptr, s.len_plus_1 - 1);
+    return hash_text(ShortText{s.a, s.b, s.len_plus_1 - 1}, key);
+  }
+
+  void insert(std::size_t i, const Text& key, const ShortText& k, const V& v) {
+    Slot& s = slots_[i];
+    s.a = k.a;
+    s.b = k.b;
+    s.ptr = key.data();
+    s.len_plus_1 = k.len + 1;
+    s.value = v;
+    if (++used_ * 8 > slots_.size() * 5) rehash(slots_.size() * 2);
+  }
+
+  void rehash(std::size_t capacity) {
+    std::vector<Slot> old(capacity);
+    old.swap(slots_);
+    mask_ = capacity - 1;
+    used_ = 0;
+    for (Slot& s : old) {
+      if (s.len_plus_1 == 0) continue;
+      std::size_t i = slot_hash(s) & mask_;
+      while (slots_[i].len_plus_1 != 0) i = (i + 1) & mask_;
+      slots_[i] = std::move(s);
+      ++used_;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0, used_ = 0;
+};
+
+// Which table combines keys of type K with values of type V.
+template <class K, class V>
+using CombineTableFor =
+    std::conditional_t<std::is_same_v<K, Text> && std::is_default_constructible_v<V>,
+                       TextCombineTable<V>, CombineTable<K, V>>;
+
+}  // namespace trib

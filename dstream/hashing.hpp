@@ -1,0 +1,104 @@
+// Key hashing for shuffles: one hash per key, computed once on the map side
+// and carried with the record to the reduce side, where the same value picks
+// the bucket and probes the reduce table.
+//
+// The hash must be the same in every process of a job (bucket choice spans
+// nodes), so it is seedless. Text of up to 16 bytes (nearly every word) is
+// read as two integers (ShortText) and hashed with one 64x64->128 multiply,
+// wyhash-style; the same integers let tables compare keys without touching
+// the key's bytes again. Longer text uses XXH3, integers a 64-bit mixer.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string_view>
+#include <type_traits>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+namespace trib {
+
+// Murmur3's finalizer: spreads every input bit over the whole word.
+inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+// Up to 16 bytes of text as two integers, exactly (no byte beyond the text is
+// read): equal ShortTexts of equal length are equal texts. Longer texts
+// leave a and b zero.
+struct ShortText {
+  uint64_t a = 0, b = 0;
+  uint32_t len = 0;
+  bool operator==(const ShortText& o) const { return ((a ^ o.a) | (b ^ o.b) | (len ^ o.len)) == 0; }
+};
+
+namespace detail {
+inline uint64_t load_bytes(const char* p, std::size_t n) {
+  uint64_t v = 0;
+  std::memcpy(&v, p, n);
+  return v;
+}
+inline uint64_t mul_mix(uint64_t a, uint64_t b) {
+  __uint128_t r = static_cast<__uint128_t>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+}  // namespace detail
+
+inline ShortText short_text(std::string_view s) {
+  using detail::load_bytes;
+  ShortText k;
+  k.len = static_cast<uint32_t>(s.size());
+  const char* p = s.data();
+  std::size_t n = s.size();
+  if (n > 16) return k;
+  if (n > 8) {  // two overlapping 8-byte loads; drop the overlap from the second
+    k.a = load_bytes(p, 8);
+    k.b = load_bytes(p + n - 8, 8) >> (8 * (16 - n));
+  } else if (n >= 4) {
+    uint64_t lo = load_bytes(p, 4), hi = load_bytes(p + n - 4, 4) >> (8 * (8 - n));
+    k.a = lo | (hi << 32);
+  } else if (n > 0) {
+    k.a = static_cast<uint64_t>(static_cast<unsigned char>(p[0])) |
+          static_cast<uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
+          static_cast<uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16;
+  }
+  return k;
+}
+
+inline uint64_t hash_text(const ShortText& k, std::string_view s) {
+  if (k.len > 16) return XXH3_64bits(s.data(), s.size());
+  return detail::mul_mix(k.a ^ 0xa0761d6478bd642fULL ^ k.len, k.b ^ 0xe7037ed1a0b428dbULL);
+}
+
+template <class K>
+uint64_t hash_key(const K& key) {
+  if constexpr (std::is_convertible_v<const K&, std::string_view>) {
+    std::string_view s = key;
+    return hash_text(short_text(s), s);
+  } else if constexpr (std::is_integral_v<K> || std::is_enum_v<K>) {
+    return mix64(static_cast<uint64_t>(key));
+  } else {
+    return mix64(static_cast<uint64_t>(std::hash<K>{}(key)));
+  }
+}
+
+// Which of n buckets a hash belongs to. Uses the high bits, so the low bits
+// the reduce-side table looks at stay fully random within a bucket.
+inline int bucket_of(uint64_t hash, int n) {
+  return static_cast<int>(((hash >> 32) * static_cast<uint64_t>(n)) >> 32);
+}
+
+// Which of n partitions a key belongs to.
+template <class K>
+int partition_of(const K& key, int n) {
+  return bucket_of(hash_key(key), n);
+}
+
+}  // namespace trib

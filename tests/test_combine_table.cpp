@@ -1,0 +1,101 @@
+// The tables behind reduceByKey's combine, against std::map over the same
+// records: every key once, every value merged, the carried hash equal to a
+// fresh hash_key, and a drained table reusable.
+#define BOOST_TEST_MODULE combine_table
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dstream/combine_table.hpp"
+#include "dstream/partition.hpp"
+
+namespace {
+
+// Keys of every length class the text table treats apart: empty, 1-3, 4-8,
+// 9-16 bytes (inline), and longer (compared through the pointer), with
+// shared prefixes so inline bytes alone would not tell some apart.
+std::vector<std::string> make_keys(std::mt19937& rng, int n) {
+  std::vector<std::string> keys{""};
+  std::uniform_int_distribution<int> len(1, 40), ch('a', 'c');
+  for (int i = 0; i < n; ++i) {
+    std::string k(static_cast<std::size_t>(len(rng)), 'a');
+    for (auto& c : k) c = static_cast<char>(ch(rng));
+    keys.push_back(k);
+    if (k.size() > 16) keys.push_back(k.substr(0, 16) + "x" + k.substr(17));  // same first 16
+  }
+  return keys;
+}
+
+template <class Table, class K>
+void check_against_map(Table& table, const std::vector<std::string>& keys,
+                       const std::vector<K>& views, std::mt19937& rng, int records) {
+  std::map<std::string, int64_t> expected;
+  std::uniform_int_distribution<std::size_t> pick(0, views.size() - 1);
+  std::uniform_int_distribution<int64_t> value(-5, 100);
+  for (int i = 0; i < records; ++i) {
+    std::size_t k = pick(rng);
+    int64_t v = value(rng);
+    expected[keys[k]] += v;
+    table.merge(views[k], trib::hash_key(views[k]), v, std::plus<int64_t>());
+  }
+  std::vector<std::pair<K, int64_t>> rows;
+  std::vector<uint64_t> hashes;
+  table.drain(rows, hashes);
+  BOOST_REQUIRE_EQUAL(rows.size(), hashes.size());
+  std::map<std::string, int64_t> got;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    BOOST_TEST(got.count(std::string(rows[i].first)) == 0u, "key twice: " << std::string(rows[i].first));
+    got[std::string(rows[i].first)] = rows[i].second;
+    BOOST_TEST(hashes[i] == trib::hash_key(rows[i].first));
+  }
+  BOOST_TEST((got == expected));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(text_table_matches_a_map_and_is_reusable_after_drain) {
+  std::mt19937 rng(7);
+  auto keys = make_keys(rng, 5000);
+  std::vector<trib::Text> views;
+  for (auto& k : keys) views.emplace_back(k.data(), k.size());
+  trib::CombineTableFor<trib::Text, int64_t> table;
+  for (int round = 0; round < 3; ++round) check_against_map(table, keys, views, rng, 60000);
+}
+
+BOOST_AUTO_TEST_CASE(string_table_matches_a_map_and_is_reusable_after_drain) {
+  std::mt19937 rng(8);
+  auto keys = make_keys(rng, 3000);
+  trib::CombineTableFor<std::string, int64_t> table;
+  for (int round = 0; round < 2; ++round) check_against_map(table, keys, keys, rng, 40000);
+}
+
+BOOST_AUTO_TEST_CASE(short_text_is_exact_for_every_length_up_to_16) {
+  // Two texts differing in any one byte must differ as ShortText.
+  std::string base = "abcdefghijklmnop";
+  for (std::size_t n = 0; n <= 16; ++n)
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string other = base.substr(0, n);
+      other[i] = 'Z';
+      BOOST_TEST(!(trib::short_text(base.substr(0, n)) == trib::short_text(other)), n << "/" << i);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(text_records_cross_processes_as_strings_and_stay_valid) {
+  // Encoded once, decoded as owned strings that the new partition keeps.
+  std::vector<std::string> owned = {"alpha", "", "a much longer line than sixteen bytes"};
+  std::vector<std::pair<trib::Text, int64_t>> rows;
+  for (std::size_t i = 0; i < owned.size(); ++i)
+    rows.emplace_back(trib::Text(owned[i].data(), owned[i].size()), static_cast<int64_t>(i));
+  auto bytes = trib::Partition::of(rows).encode();
+  owned.clear();  // the original bytes are gone
+  auto decoded = trib::Partition::from_bytes(bytes);
+  const auto& back = decoded.rows<std::pair<trib::Text, int64_t>>();
+  BOOST_REQUIRE_EQUAL(back.size(), 3u);
+  BOOST_TEST(std::string(back[0].first) == "alpha");
+  BOOST_TEST(std::string(back[1].first).empty());
+  BOOST_TEST(std::string(back[2].first) == "a much longer line than sixteen bytes");
+  BOOST_TEST(back[2].second == 2);
+}
