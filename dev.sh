@@ -3,7 +3,10 @@
 # packages), builds, then runs the word count, the tests or the benchmark.
 #   ./dev.sh wordcount [flags]   the network word count (generator source by default)
 #   ./dev.sh test                every test, through CTest
-#   ./dev.sh bench [flags]       the word count benchmark
+#   ./dev.sh bench               the benchmarks: socket word count vs the best
+#                                single-threaded loop (full speed, paced at 2M
+#                                lines/s, 10 ms batches at 1M lines/s), then
+#                                the queueStream table
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -33,7 +36,15 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
   wordcount) install_deps; build network_wordcount >/dev/null; exec build/network_wordcount "$@" ;;
-  bench)     install_deps; build wordcount_bench >/dev/null; exec build/wordcount_bench "$@" ;;
+  bench)
+    install_deps; build socket_wordcount_bench wordcount_bench >/dev/null
+    input=$(mktemp /tmp/tributary-bench-XXXXXX.txt)
+    trap 'rm -f "$input"' EXIT
+    build/socket_wordcount_bench --role generate --out "$input" --lines 2000000 --seed 1
+    build/socket_wordcount_bench --file "$input" --markdown "$@"
+    build/socket_wordcount_bench --file "$input" --markdown --rate 2000000 "$@"
+    build/socket_wordcount_bench --file "$input" --markdown --rate 1000000 --batch-ms 10 "$@"
+    build/wordcount_bench --markdown --checkpoints ;;
   test)      install_deps; build; cd build && exec ctest --output-on-failure ;;
-  *) echo "usage: ./dev.sh wordcount|test|bench [flags]" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh wordcount [flags] | test | bench [socket bench flags]" >&2; exit 2 ;;
 esac

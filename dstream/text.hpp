@@ -84,9 +84,20 @@ class WordRange {
     bool operator!=(const iterator& o) const { return !(*this == o); }
 
    private:
+    // True if one of the 8 bytes at p is below 0x21 or not ASCII (the
+    // classic has-less-than bit trick); false means none is whitespace.
+    static bool may_hold_space(const char* p) {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      return ((x - 0x2121212121212121ULL) | x) & 0x8080808080808080ULL;
+    }
+
     void advance(const char* p) {
       while (p < end_ && is_space(*p)) ++p;
       const char* start = p;
+      // Eight bytes at a time while no byte can be whitespace (every ASCII
+      // whitespace byte is below 0x21); the last few bytes one by one.
+      while (end_ - p >= 8 && !may_hold_space(p)) p += 8;
       while (p < end_ && !is_space(*p)) ++p;
       // At the end the word is empty and starts at end_: equal to end().
       word_ = Text(start, static_cast<std::size_t>(p - start));

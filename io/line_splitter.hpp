@@ -21,7 +21,7 @@
 namespace trib {
 
 // Read buffers of this size are pooled (see line_splitter.cpp).
-inline constexpr std::size_t kPooledBytes = 1 << 20;
+inline constexpr std::size_t kPooledBytes = 2 << 20;
 
 class LineSplitter {
  public:
