@@ -1,12 +1,8 @@
 #include "io/line_splitter.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <new>
-
-#include <sys/mman.h>
 
 #include "io/utf8.hpp"
 
@@ -35,7 +31,7 @@ class BufferPool {
         free_.pop_back();
       }
     }
-    if (!p) p = allocate(bytes);
+    if (!p) p = new char[bytes];
     return {p, [this](char* q) { put(q); }};
   }
 
@@ -53,16 +49,7 @@ class BufferPool {
         return;
       }
     }
-    std::free(p);
-  }
-
-  // Aligned to 2 MiB and marked for transparent huge pages where the kernel
-  // offers them: one fault per 2 MiB instead of one per 4 KiB.
-  static char* allocate(std::size_t bytes) {
-    void* p = std::aligned_alloc(kPooledBytes, bytes);
-    if (!p) throw std::bad_alloc();
-    ::madvise(p, bytes, MADV_HUGEPAGE);
-    return static_cast<char*>(p);
+    delete[] p;
   }
 
   std::mutex mutex_;
