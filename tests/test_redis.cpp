@@ -35,10 +35,15 @@ class RedisServer {
              "--save", "", "--appendonly", "yes", "--dir", dir_.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
+    // Ready once PING answers PONG: a restarted server accepts connections
+    // while it still loads its append-only file, and answers -LOADING then.
     for (int i = 0; i < 200; ++i) {
       if (redisContext* c = redisConnect("127.0.0.1", port_); c && !c->err) {
+        auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
+        bool ready = r && r->type == REDIS_REPLY_STATUS && std::string(r->str, r->len) == "PONG";
+        if (r) freeReplyObject(r);
         redisFree(c);
-        return;
+        if (ready) return;
       } else if (c) {
         redisFree(c);
       }
