@@ -27,17 +27,21 @@ TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
   try {
     Node& node = *graph.nodes.at(static_cast<std::size_t>(spec.node));
     TaskContext ctx{spec.batch_time, spec.index, spec.num_partitions};
-    // Outputs may hold views into their inputs (Text): they pin them.
+    // Outputs that may hold views into their inputs (Text) pin them, through
+    // one shared handle to the inputs.
     if (spec.phase == static_cast<int32_t>(Phase::map)) {
       const Partition& input = spec.inputs.at(0).at(0);
       result.outputs = node.edges.at(spec.edge).fn(input, ctx);
-      for (auto& out : result.outputs) out.pin_from(input);
+      Pin inputs;
+      for (auto& out : result.outputs) {
+        if (!out.holds_views()) continue;
+        if (!inputs) inputs = input.keep_alive();
+        out.pin(inputs);
+      }
     } else {
-      auto inputs = spec.inputs;  // handles only: reduce() consumes spec.inputs
+      auto inputs = std::make_shared<const std::vector<std::vector<Partition>>>(spec.inputs);
       Partition out = node.reduce(ctx, std::move(spec.inputs), state);
-      if (out.holds_views())
-        for (const auto& edge_inputs : inputs)
-          for (const auto& in : edge_inputs) out.pin_from(in);
+      if (out.holds_views()) out.pin(std::move(inputs));
       result.outputs.push_back(std::move(out));
     }
   } catch (const std::exception& e) {

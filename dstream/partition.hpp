@@ -161,14 +161,10 @@ class Partition {
     pins_.push_back(std::move(bytes));
   }
 
-  // Keeps alive everything `source`'s records may point into: a partition
-  // computed from `source` may hold views into it.
-  void pin_from(const Partition& source) {
-    if (!views_) return;
-    pin(source.data_);
-    pin(source.bytes_);
-    for (const auto& p : source.pins_) pin(p);
-  }
+  // A pin that keeps alive everything this partition's records may point
+  // into (its rows and its own pins), for partitions computed from it. One
+  // shared handle: pinning it costs the same however many pins it holds.
+  Pin keep_alive() const { return std::make_shared<const Partition>(*this); }
 
   // A partition that owns its bytes: views are copied out (only the bytes
   // they reference), so nothing else is kept alive. For records kept across

@@ -1,8 +1,9 @@
 #include "io/direct_generator.hpp"
-#include "io/text_block.hpp"
 
 #include <algorithm>
 #include <stdexcept>
+
+#include "io/text_block.hpp"
 
 namespace trib {
 

@@ -1,5 +1,4 @@
 #include "io/directory_source.hpp"
-#include "io/text_block.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -9,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "io/line_splitter.hpp"
+#include "io/text_block.hpp"
 #include "io/utf8.hpp"
 
 namespace fs = std::filesystem;

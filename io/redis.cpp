@@ -1,5 +1,4 @@
 #include "io/redis.hpp"
-#include "io/text_block.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -7,6 +6,8 @@
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
+
+#include "io/text_block.hpp"
 
 namespace trib {
 

@@ -31,13 +31,6 @@ struct TextBlock {
     block.pins.push_back(std::move(kept));
     return block;
   }
-
-  // The lines as a partition that pins the block's bytes.
-  Partition to_partition() && {
-    Partition p = Partition::of(std::move(lines));
-    for (auto& pin : pins) p.pin(std::move(pin));
-    return p;
-  }
 };
 
 // Cuts lines into n partitions of consecutive lines, each pinning `pins`.

@@ -1,6 +1,7 @@
 #include "io/utf8.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 namespace trib {
 namespace {
