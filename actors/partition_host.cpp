@@ -15,7 +15,6 @@
 namespace trib {
 namespace {
 
-using PartitionKey = std::pair<int32_t, int32_t>;  // (node, partition)
 using BlockKey = std::tuple<int64_t, int32_t, int32_t, int32_t>;  // (batch, node, edge, map task)
 
 struct HostState {

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "recovery/state_snapshot.hpp"
+
 namespace trib {
 
 struct Checkpoint {
@@ -31,9 +33,9 @@ struct Checkpoint {
   std::map<int32_t, std::string> source_positions;
   // The manifest: per (node, partition), the state snapshot file (a name in
   // the checkpoint directory) written by the node that held the partition.
-  std::map<std::pair<int32_t, int32_t>, std::string> state_files;
+  std::map<PartitionKey, std::string> state_files;
   // Not stored: the partitions' bytes, read from state_files by load_latest().
-  std::map<std::pair<int32_t, int32_t>, std::string> partition_states;
+  std::map<PartitionKey, std::string> partition_states;
   // Per node: state the coordinator keeps for it (window history).
   std::map<int32_t, std::string> node_states;
 

@@ -62,7 +62,7 @@ PartitionStates read_state_snapshot(const std::string& path) {
 }
 
 const std::string& StateSnapshotReader::partition(const std::string& file,
-                                                  const std::pair<int32_t, int32_t>& key) {
+                                                  const PartitionKey& key) {
   auto it = files_.find(file);
   if (it == files_.end()) it = files_.emplace(file, read_state_snapshot(dir_ + "/" + file)).first;
   auto state = it->second.find(key);

@@ -15,8 +15,11 @@
 
 namespace trib {
 
+// A state partition: (graph node id, partition index).
+using PartitionKey = std::pair<int32_t, int32_t>;
+
 // (graph node id, partition) -> the state's bytes.
-using PartitionStates = std::map<std::pair<int32_t, int32_t>, std::string>;
+using PartitionStates = std::map<PartitionKey, std::string>;
 
 // "state-<batch_time>-<holder>.bin"; holder is e.g. "coordinator" or "worker-2".
 std::string state_snapshot_name(int64_t batch_time_ms, const std::string& holder);
@@ -39,7 +42,7 @@ class StateSnapshotReader {
 
   // Partition `key` from `file` (a name in the directory); throws
   // std::runtime_error naming the file if it is broken or lacks the partition.
-  const std::string& partition(const std::string& file, const std::pair<int32_t, int32_t>& key);
+  const std::string& partition(const std::string& file, const PartitionKey& key);
 
  private:
   std::string dir_;

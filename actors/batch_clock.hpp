@@ -1,0 +1,50 @@
+// The batch clock (Spark's JobGenerator timer): batch k covers the interval
+// ending at zero + (k + 1) * interval, where zero is a multiple of the
+// interval. Plain arithmetic over times the caller passes in, so tests need
+// no real clock.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+namespace trib {
+
+class BatchClock {
+ public:
+  explicit BatchClock(int64_t interval_ms) : interval_(interval_ms) {}
+
+  // A new job starting at wall time `now_ms`: the first interval closes at
+  // least one full interval later.
+  void start(int64_t now_ms) {
+    zero_ = (now_ms + interval_ - 1) / interval_ * interval_;
+    next_ = 0;
+  }
+
+  // A restarted job: the time origin and the next batch of its checkpoint.
+  void restore(int64_t zero_ms, int64_t next_index) {
+    zero_ = zero_ms;
+    next_ = next_index;
+  }
+
+  // Closes the next interval: (batch time, batch index).
+  std::pair<int64_t, int64_t> close_next() {
+    int64_t k = next_++;
+    return {time_of(k), k};
+  }
+
+  // Milliseconds from `now_ms` until the next interval is due to close (0 if overdue).
+  int64_t delay_to_next_close(int64_t now_ms) const { return std::max<int64_t>(0, time_of(next_) - now_ms); }
+
+  int64_t time_of(int64_t index) const { return zero_ + (index + 1) * interval_; }
+  int64_t zero_time() const { return zero_; }
+  int64_t next_index() const { return next_; }
+  int64_t interval() const { return interval_; }
+
+ private:
+  int64_t interval_;
+  int64_t zero_ = 0;
+  int64_t next_ = 0;
+};
+
+}  // namespace trib

@@ -1,0 +1,329 @@
+#include "actors/batch_executor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "actors/actor_operator.hpp"
+
+namespace trib {
+namespace {
+
+double ms_between(steady::time_point a, steady::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+BatchExecutor::BatchExecutor(std::shared_ptr<const Graph> graph, int max_concurrent_batches,
+                             ExecutorListener& listener)
+    : graph_(std::move(graph)), max_concurrent_(max_concurrent_batches), listener_(listener) {
+  needed_.assign(graph_->nodes.size(), false);
+  for (auto id : graph_->outputs) mark_needed(id);
+  ordered_turns_.resize(graph_->nodes.size());
+}
+
+void BatchExecutor::mark_needed(int id) {
+  if (needed_[id]) return;
+  needed_[id] = true;
+  for (auto& e : graph().nodes[id]->edges) mark_needed(e.parent->id);
+}
+
+bool holds_partition_state(const Node& n) {
+  return n.stateful() || dynamic_cast<const ActorOperatorNode*>(&n) != nullptr;
+}
+
+std::vector<int32_t> BatchExecutor::add(FormedBatch batch) {
+  std::vector<int32_t> outputs;
+  for (auto id : graph().outputs)
+    if (graph().produces_at(*graph().nodes[id], batch.index)) outputs.push_back(id);
+  for (auto& n : graph().nodes)
+    if (n->ordered && needed_[n->id] && graph().runs_at(*n, batch.index))
+      ordered_turns_[n->id].push_back(batch.time);
+  int64_t t = batch.time;
+  BatchRun& run = batches_[t];
+  run.formed = std::move(batch);
+  run.nodes.resize(graph().nodes.size());
+  ready_.push_back(t);
+  return outputs;
+}
+
+void BatchExecutor::start_ready(steady::time_point now) {
+  while (running_ < max_concurrent_ && !ready_.empty()) {
+    BatchRun& run = batches_.at(ready_.front());
+    ready_.pop_front();
+    ++running_;
+    run.started = true;
+    run.started_at = now;
+    for (auto& n : graph().nodes) {
+      NodeRun& nr = run.nodes[n->id];
+      if (!needed_[n->id] || !graph().runs_at(*n, run.formed.index)) nr.status = NodeRun::done;
+    }
+    for (auto id : graph().sources) {
+      if (!needed_[id]) continue;
+      NodeRun& nr = run.nodes[id];
+      nr.result = std::move(run.formed.source_data[id]);
+      nr.status = NodeRun::done;
+    }
+    run.formed.source_data.clear();
+    advance(run, now);
+  }
+}
+
+// Starts every node of the batch whose inputs are ready.
+void BatchExecutor::advance(BatchRun& run, steady::time_point now) {
+  bool all_done = true;
+  for (auto& n : graph().nodes) {
+    NodeRun& nr = run.nodes[n->id];
+    if (nr.status != NodeRun::done) all_done = false;
+    if (nr.status != NodeRun::waiting) continue;
+    bool inputs_ready = true;
+    for (auto& e : n->edges)
+      if (run.nodes[e.parent->id].status != NodeRun::done) inputs_ready = false;
+    if (!inputs_ready) continue;
+    auto& turns = ordered_turns_[n->id];
+    if (n->ordered && (turns.empty() || turns.front() != run.formed.time)) continue;
+    start_map(run, *n, now);
+  }
+  if (all_done && !run.computed) {
+    run.computed = true;
+    maybe_complete(run, now);  // may erase `run`
+  }
+}
+
+void BatchExecutor::start_map(BatchRun& run, const Node& n, steady::time_point now) {
+  NodeRun& nr = run.nodes[n.id];
+  nr.status = NodeRun::mapping;
+  nr.map_out.resize(n.edges.size());
+  for (std::size_t e = 0; e < n.edges.size(); ++e) {
+    std::size_t tasks = run.nodes[n.edges[e].parent->id].result.size();
+    nr.map_out[e].resize(tasks);
+    nr.pending += static_cast<int>(tasks);
+  }
+  // Counted before any is sent: a listener may run a task at once.
+  for (std::size_t e = 0; e < n.edges.size(); ++e)
+    for (std::size_t i = 0; i < nr.map_out[e].size(); ++i)
+      listener_.task_ready(map_spec(run, n, static_cast<int>(e), static_cast<int>(i)), false);
+  if (nr.pending == 0) map_done(run, n, now);
+}
+
+TaskSpec BatchExecutor::map_spec(const BatchRun& run, const Node& n, int e, int i) const {
+  const Dataset& input = run.nodes[n.edges[e].parent->id].result;
+  TaskSpec spec;
+  spec.batch_time = run.formed.time;
+  spec.node = n.id;
+  spec.phase = static_cast<int32_t>(Phase::map);
+  spec.edge = e;
+  spec.index = i;
+  spec.num_partitions = static_cast<int32_t>(input.size());
+  spec.inputs = {{input[i]}};
+  // Shuffle buckets stay on the worker; reduce tasks fetch them from there.
+  // State partitions get theirs through the coordinator, which keeps their
+  // tasks for replay.
+  spec.keep_output = n.reduce_partitions() > 0 && !holds_partition_state(n);
+  return spec;
+}
+
+TaskSpec BatchExecutor::reduce_spec(const BatchRun& run, const Node& n, int r) const {
+  const NodeRun& nr = run.nodes[n.id];
+  TaskSpec spec;
+  spec.batch_time = run.formed.time;
+  spec.node = n.id;
+  spec.phase = static_cast<int32_t>(Phase::reduce);
+  spec.index = r;
+  spec.num_partitions = n.reduce_partitions();
+  spec.attempt = nr.shuffle_attempt;
+  spec.inputs.resize(nr.map_out.size());
+  for (std::size_t e = 0; e < nr.map_out.size(); ++e)
+    for (std::size_t i = 0; i < nr.map_out[e].size(); ++i) {
+      const MapOutput& out = nr.map_out[e][i];
+      if (out.host) {
+        spec.inputs[e].emplace_back();  // filled in by the host that fetches it
+        spec.fetches.push_back({static_cast<int32_t>(e), static_cast<int32_t>(i), out.host});
+      } else {
+        spec.inputs[e].push_back(out.outputs.at(r));
+      }
+    }
+  return spec;
+}
+
+void BatchExecutor::map_done(BatchRun& run, const Node& n, steady::time_point now) {
+  NodeRun& nr = run.nodes[n.id];
+  int reducers = n.reduce_partitions();
+  if (reducers == 0) {
+    std::vector<Dataset> outputs(nr.map_out.size());
+    for (std::size_t e = 0; e < nr.map_out.size(); ++e)
+      for (auto& task_out : nr.map_out[e])
+        for (auto& p : task_out.outputs) outputs[e].push_back(std::move(p));
+    nr.map_out.clear();
+    node_done(run, n, std::move(outputs), now);
+    return;
+  }
+  nr.status = NodeRun::reducing;
+  nr.reduce_out.assign(reducers, Partition{});
+  nr.pending = reducers;
+  for (int r = 0; r < reducers; ++r) listener_.task_ready(reduce_spec(run, n, r), holds_partition_state(n));
+}
+
+// Map outputs kept on a worker that is gone (or that a reduce task could not
+// fetch): run those map tasks again; while reducing, the reduce tasks still
+// missing are sent again once they are done.
+void BatchExecutor::redo_map_outputs(BatchRun& run, const Node& n, const Lost& lost) {
+  NodeRun& nr = run.nodes[n.id];
+  std::vector<TaskSpec> again;
+  for (auto [e, i] : lost) {
+    MapOutput& out = nr.map_out.at(e).at(i);
+    if (!out.done) continue;  // already running again
+    out = MapOutput{};
+    if (nr.status == NodeRun::mapping)
+      ++nr.pending;
+    else
+      ++nr.remaps;
+    again.push_back(map_spec(run, n, e, i));
+  }
+  if (nr.status == NodeRun::reducing) {
+    ++nr.shuffle_attempt;  // fetch failures of earlier attempts are stale
+    spdlog::warn("batch {}: shuffle blocks of {} map tasks of {} (node {}) were lost; running them again",
+                 run.formed.time, again.size(), n.name, n.id);
+  }
+  for (auto& spec : again) listener_.task_ready(std::move(spec), false);
+  if (nr.status == NodeRun::reducing && nr.remaps == 0) resend_missing_reduces(run, n);
+}
+
+void BatchExecutor::resend_missing_reduces(BatchRun& run, const Node& n) {
+  NodeRun& nr = run.nodes[n.id];
+  for (int r = 0; r < static_cast<int>(nr.reduce_out.size()); ++r)
+    if (nr.reduce_out[r].empty_handle()) listener_.task_ready(reduce_spec(run, n, r), false);
+}
+
+void BatchExecutor::lose_kept_outputs(const caf::actor_addr& host) {
+  for (auto& [t, run] : batches_) {
+    if (!run.started) continue;
+    for (auto& n : graph().nodes) {
+      NodeRun& nr = run.nodes[n->id];
+      if (nr.status != NodeRun::mapping && nr.status != NodeRun::reducing) continue;
+      Lost lost;
+      for (std::size_t e = 0; e < nr.map_out.size(); ++e)
+        for (std::size_t i = 0; i < nr.map_out[e].size(); ++i) {
+          const MapOutput& out = nr.map_out[e][i];
+          if (out.done && out.host && out.host.address() == host)
+            lost.emplace_back(static_cast<int32_t>(e), static_cast<int32_t>(i));
+        }
+      if (!lost.empty()) redo_map_outputs(run, *n, lost);
+    }
+  }
+}
+
+void BatchExecutor::task_finished(TaskResult& res, const caf::actor& keeper, steady::time_point now) {
+  auto it = batches_.find(res.batch_time);
+  if (it == batches_.end() || res.node < 0 || res.node >= static_cast<int32_t>(graph().nodes.size()))
+    return;  // a batch already complete (a late copy of a task), or garbage
+  BatchRun& run = it->second;
+  const Node& n = *graph().nodes[res.node];
+  NodeRun& nr = run.nodes[n.id];
+  bool is_map = res.phase == static_cast<int32_t>(Phase::map);
+  // A task run twice (its worker was thought lost, or slow) reports twice:
+  // the first result counts.
+  if (is_map) {
+    if (nr.status != NodeRun::mapping && nr.status != NodeRun::reducing) return;
+    if (res.edge < 0 || res.edge >= static_cast<int32_t>(nr.map_out.size()) || res.index < 0 ||
+        res.index >= static_cast<int32_t>(nr.map_out[res.edge].size()) ||
+        nr.map_out[res.edge][res.index].done)
+      return;
+  } else if (nr.status != NodeRun::reducing || res.index < 0 ||
+             res.index >= static_cast<int32_t>(nr.reduce_out.size()) ||
+             !nr.reduce_out[res.index].empty_handle()) {
+    return;
+  }
+  if (!res.lost_maps.empty()) {  // a reduce task could not fetch its blocks
+    if (res.attempt != nr.shuffle_attempt) return;  // already dealt with
+    Lost lost;
+    for (std::size_t k = 0; k < res.lost_maps.size() && k < res.lost_edges.size(); ++k)
+      lost.emplace_back(res.lost_edges[k], res.lost_maps[k]);
+    spdlog::warn("batch {}: reduce partition {} of {}: {}", res.batch_time, res.index, n.name, res.error);
+    redo_map_outputs(run, n, lost);
+    return;
+  }
+  if (!res.error.empty()) {
+    std::string where = is_map ? n.edges[res.edge].input + " feeding " + n.name : n.name;
+    listener_.failed("batch " + std::to_string(res.batch_time) + ": " + where + " (node " +
+                     std::to_string(n.id) + ", partition " + std::to_string(res.index) +
+                     ") failed: " + res.error);
+    return;
+  }
+  if (is_map) {
+    if (!res.kept && n.reduce_partitions() > 0 &&
+        res.outputs.size() != static_cast<std::size_t>(n.reduce_partitions())) {
+      listener_.failed("operator " + n.name + " wrote " + std::to_string(res.outputs.size()) +
+                       " buckets, expected " + std::to_string(n.reduce_partitions()));
+      return;
+    }
+    nr.map_out[res.edge][res.index] = MapOutput{true, std::move(res.outputs), keeper};
+    if (nr.status == NodeRun::mapping) {
+      if (--nr.pending == 0) map_done(run, n, now);
+    } else if (--nr.remaps == 0) {
+      resend_missing_reduces(run, n);
+    }
+  } else {
+    if (res.outputs.empty()) {
+      listener_.failed("reduce partition " + std::to_string(res.index) + " of " + n.name +
+                       " returned no partition");
+      return;
+    }
+    nr.reduce_out[res.index] = std::move(res.outputs.front());
+    if (--nr.pending == 0) {
+      std::vector<Dataset> outputs{std::move(nr.reduce_out)};
+      node_done(run, n, std::move(outputs), now);
+    }
+  }
+}
+
+void BatchExecutor::node_done(BatchRun& run, const Node& n, std::vector<Dataset> outputs,
+                              steady::time_point now) {
+  NodeRun& nr = run.nodes[n.id];
+  int64_t t = run.formed.time;
+  Dataset result = graph().nodes[n.id]->finish(t, std::move(outputs));
+  nr.status = NodeRun::done;
+  if (graph().produces_at(n, run.formed.index)) {
+    if (dynamic_cast<const OutputNode*>(&n))
+      listener_.output_ready(t, n.id, std::move(result));
+    else
+      nr.result = std::move(result);
+  }
+  if (n.ordered) {
+    ordered_turns_[n.id].pop_front();
+    // A later batch may have been waiting for this node's turn.
+    std::vector<int64_t> others;
+    for (auto& [time, other] : batches_)
+      if (other.started && time != t) others.push_back(time);
+    for (auto time : others)
+      if (auto it = batches_.find(time); it != batches_.end()) advance(it->second, now);
+  }
+  if (auto it = batches_.find(t); it != batches_.end()) advance(it->second, now);  // may erase it
+}
+
+void BatchExecutor::batch_emitted(int64_t time, steady::time_point now) {
+  auto it = batches_.find(time);
+  if (it == batches_.end()) return;
+  it->second.emitted = true;
+  maybe_complete(it->second, now);
+}
+
+// A batch is complete once it is computed and its outputs were emitted
+// (either may come first: a batch without active outputs is acknowledged by
+// the sink before its nodes ran, and window inputs still must run).
+void BatchExecutor::maybe_complete(BatchRun& run, steady::time_point now) {
+  if (!run.computed || !run.emitted) return;
+  CompletedBatch done;
+  BatchInfo& info = done.info;
+  info.batch_time_ms = run.formed.time;
+  info.batch_index = run.formed.index;
+  info.input_records = run.formed.records;
+  info.scheduling_delay_ms = ms_between(run.formed.interval_end, run.started_at);
+  info.processing_time_ms = ms_between(run.started_at, now);
+  info.total_delay_ms = ms_between(run.formed.interval_end, now);
+  done.source_positions = std::move(run.formed.source_positions);
+  batches_.erase(info.batch_time_ms);  // `run` dies here
+  --running_;
+  listener_.batch_completed(done);
+}
+
+}  // namespace trib

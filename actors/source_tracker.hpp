@@ -1,0 +1,77 @@
+// The source tracker (Spark's ReceiverTracker + ReceivedBlockTracker +
+// RateController): what each closed interval holds, from every source.
+//
+// When an interval closes, sources without a receiver (queueStream, files,
+// Redis) are polled at once; receivers are asked for what they accepted and
+// answer later. Once every source delivered, the batch is formed. After a
+// batch completes (or is checkpointed) the sources are told how far their
+// input is durably done, and with backpressure the receivers get a new rate.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "actors/batch_executor.hpp"
+#include "actors/messages.hpp"
+#include "dstream/graph.hpp"
+#include "dstream/rate_estimator.hpp"
+
+namespace trib {
+
+class SourceTracker {
+ public:
+  // `sources`: the source nodes the job needs; `with_receiver`: those among
+  // them read by a receiver actor.
+  SourceTracker(const Graph& graph, std::vector<int> sources, std::set<int> with_receiver,
+                bool backpressure);
+
+  // Interval k, ending at batch time t, closed at `now`. Polls the sources
+  // without a receiver; returns the receivers' sources to flush.
+  std::vector<int> interval_closed(int64_t t, int64_t k, steady::time_point now);
+
+  // A receiver's block for batch t.
+  void delivered(int64_t t, ReceivedBlock block);
+
+  // Batch t, if every source delivered (taken out of the tracker).
+  std::optional<FormedBatch> take_formed(int64_t t);
+
+  // Batches closed but not yet formed (a receiver has not answered).
+  std::size_t forming() const { return forming_.size(); }
+
+  // Where each source's next batch starts now (for the first checkpoint).
+  std::map<int32_t, std::string> positions() const;
+
+  // After a restart: sources without a receiver go back to `positions`
+  // (receivers replay their own write-ahead log).
+  void seek(const std::map<int32_t, std::string>& positions);
+
+  // Input up to `positions` is durably done: sources without a receiver
+  // may release it upstream. Returns the receivers' (source, log position)
+  // whose write-ahead logs may be truncated there.
+  std::vector<std::pair<int, int64_t>> done_up_to(const std::map<int32_t, std::string>& positions);
+
+  // Backpressure: the per-receiver rate the completed batch shows the job
+  // can sustain (Spark's PID estimator); none while it has no estimate.
+  std::optional<double> receiver_rate(const BatchInfo& info);
+
+ private:
+  struct Forming {
+    FormedBatch batch;
+    int pending = 0;
+  };
+  SourceNode& source(int id) const;
+
+  const Graph& graph_;
+  std::vector<int> sources_;
+  std::set<int> with_receiver_;
+  std::map<int64_t, Forming> forming_;
+  std::optional<PidRateEstimator> estimator_;
+};
+
+}  // namespace trib

@@ -1,0 +1,215 @@
+// The batch executor on its own, with no actors: a fake dispatcher runs its
+// tasks (run_task, the code task actors run) in an order the test picks,
+// delivers some results twice, loses kept shuffle blocks; the outputs must
+// equal a plain computation of the same batches.
+#define BOOST_TEST_MODULE batch_executor
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <random>
+
+#include "actors/batch_executor.hpp"
+#include "actors/task_actor.hpp"
+#include "dstream/dstream.hpp"
+#include "dstream/nodes.hpp"
+
+using namespace trib;
+
+namespace {
+
+using Counts = std::map<std::string, int64_t>;
+
+std::vector<std::string> words_of_batch(int k, std::mt19937& rng) {
+  std::vector<std::string> words;
+  std::uniform_int_distribution<int> pick(0, 20);
+  for (int i = 0; i < 40 + 13 * k; ++i) words.push_back("w" + std::to_string(pick(rng)));
+  return words;
+}
+
+// A job graph built with the DStream API, the way a StreamingContext builds it.
+struct Job {
+  std::shared_ptr<JobBuilder> job = std::make_shared<JobBuilder>();
+  int source = -1;
+  std::map<int64_t, Counts> counts;  // reduceByKey output per batch
+  std::map<int64_t, Counts> totals;  // updateStateByKey output per batch
+
+  Job() {
+    job->graph.batch_interval_ms = 100;
+    auto src = job->add(std::make_shared<PolledSourceNode>("queueStream", [](int64_t) { return Dataset{}; }));
+    job->graph.sources.push_back(src->id);
+    source = src->id;
+    auto pairs = DStream<std::string>::of_node(job, src).map(
+        [](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); });
+    pairs.reduceByKey(std::plus<int64_t>(), 3).foreachRDD([this](auto& rows, int64_t t) {
+      for (auto& [w, n] : rows) counts[t][w] += n;
+    });
+    pairs
+        .updateStateByKey(
+            [](const std::vector<int64_t>& fresh, const std::optional<int64_t>& total) {
+              int64_t sum = total.value_or(0);
+              for (auto n : fresh) sum += n;
+              return std::optional<int64_t>(sum);
+            },
+            2)
+        .foreachRDD([this](auto& rows, int64_t t) {
+          for (auto& [w, n] : rows) totals[t][w] = n;
+        });
+  }
+  std::shared_ptr<const Graph> graph() const { return {job, &job->graph}; }
+};
+
+// Runs the executor's tasks the way the test says: in order, reversed or
+// shuffled, with or without duplicate results.
+class FakeDispatcher : public ExecutorListener {
+ public:
+  enum class Order { fifo, lifo, shuffled };
+  FakeDispatcher(std::shared_ptr<const Graph> graph, Order order, bool duplicates)
+      : graph_(std::move(graph)), order_(order), duplicates_(duplicates) {}
+
+  BatchExecutor* executor = nullptr;
+  std::vector<int64_t> completed;
+  std::vector<std::string> failures;
+  std::map<int64_t, std::size_t> outputs_expected;
+
+  void task_ready(TaskSpec spec, bool holds_state) override {
+    // Only a stateful node's reduce tasks need their partition's state.
+    bool reduce = spec.phase == static_cast<int32_t>(Phase::reduce);
+    BOOST_TEST(holds_state == (reduce && graph_->nodes[spec.node]->stateful()));
+    queue_.push_back(std::move(spec));
+  }
+  void output_ready(int64_t time, int32_t node, Dataset data) override {
+    static_cast<OutputNode&>(*graph_->nodes[node]).emit(time, data);
+    if (--outputs_expected.at(time) == 0) executor->batch_emitted(time, steady::now());
+  }
+  void batch_completed(const CompletedBatch& b) override {
+    completed.push_back(b.info.batch_time_ms);
+    executor->start_ready(steady::now());  // a slot is free, as the coordinator does
+  }
+  void failed(const std::string& why) override { failures.push_back(why); }
+
+  // Runs queued tasks (and those they make ready) until none is left.
+  void pump() {
+    while (!queue_.empty()) {
+      std::size_t at = 0;
+      if (order_ == Order::lifo) at = queue_.size() - 1;
+      if (order_ == Order::shuffled) at = std::uniform_int_distribution<std::size_t>(0, queue_.size() - 1)(rng_);
+      TaskSpec spec = std::move(queue_[at]);
+      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(at));
+      TaskResult res = run(spec);
+      if (duplicates_ && !graph_->nodes[spec.node]->stateful()) {
+        TaskResult copy = res;
+        executor->task_finished(copy, {}, steady::now());
+      }
+      executor->task_finished(res, {}, steady::now());
+    }
+  }
+
+ private:
+  TaskResult run(TaskSpec& spec) {
+    const Node& n = *graph_->nodes[spec.node];
+    PartitionState* state = nullptr;
+    if (n.stateful() && spec.phase == static_cast<int32_t>(Phase::reduce)) {
+      auto& s = states_[{spec.node, spec.index}];
+      if (!s) s = n.make_state(spec.index);
+      state = s.get();
+    }
+    return run_task(*graph_, spec, state);
+  }
+
+  std::shared_ptr<const Graph> graph_;
+  Order order_;
+  bool duplicates_;
+  std::deque<TaskSpec> queue_;
+  std::map<std::pair<int, int>, std::unique_ptr<PartitionState>> states_;
+  std::mt19937 rng_{7};
+};
+
+FormedBatch batch(const Job& job, int k, std::vector<std::string> words) {
+  FormedBatch b;
+  b.index = k;
+  b.time = (k + 1) * 100;
+  b.records = static_cast<int64_t>(words.size());
+  b.interval_end = steady::now();
+  b.source_data[job.source] = split_into_partitions(std::move(words), 4);
+  return b;
+}
+
+void run_job(FakeDispatcher::Order order, bool duplicates, int concurrent) {
+  Job job;
+  FakeDispatcher fake(job.graph(), order, duplicates);
+  BatchExecutor executor(job.graph(), concurrent, fake);
+  fake.executor = &executor;
+  std::mt19937 rng(42);
+  std::map<int64_t, Counts> expected_counts, expected_totals;
+  Counts running;
+  const int batches = 6;
+  for (int k = 0; k < batches; ++k) {
+    auto words = words_of_batch(k, rng);
+    int64_t t = (k + 1) * 100;
+    for (auto& w : words) ++expected_counts[t][w], ++running[w];
+    expected_totals[t] = running;
+    auto outputs = executor.add(batch(job, k, words));
+    BOOST_TEST(outputs.size() == 2u);
+    fake.outputs_expected[t] = outputs.size();
+    // Two batches formed before either runs: ordered nodes must still see
+    // them in time order.
+    if (k % 2 == 1) {
+      executor.start_ready(steady::now());
+      fake.pump();
+    }
+  }
+  BOOST_TEST(fake.failures.empty());
+  BOOST_TEST(executor.batches() == 0u);
+  std::vector<int64_t> times;
+  for (int k = 0; k < batches; ++k) times.push_back((k + 1) * 100);
+  auto completed = fake.completed;
+  std::sort(completed.begin(), completed.end());
+  BOOST_TEST(completed == times, boost::test_tools::per_element());
+  BOOST_TEST(job.counts == expected_counts);
+  BOOST_TEST(job.totals == expected_totals);
+}
+
+}  // namespace
+
+namespace std {
+ostream& operator<<(ostream& os, const map<int64_t, Counts>& m) { return os << m.size() << " batches"; }
+}  // namespace std
+
+BOOST_AUTO_TEST_CASE(runs_every_batch_like_a_plain_computation) {
+  run_job(FakeDispatcher::Order::fifo, false, 1);
+}
+
+BOOST_AUTO_TEST_CASE(tasks_finishing_in_any_order_give_the_same_result) {
+  run_job(FakeDispatcher::Order::lifo, false, 1);
+  run_job(FakeDispatcher::Order::shuffled, false, 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_task_reported_twice_counts_once) {
+  run_job(FakeDispatcher::Order::shuffled, true, 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_task_fails_the_job_naming_the_operator) {
+  Job job;
+  FakeDispatcher fake(job.graph(), FakeDispatcher::Order::fifo, false);
+  struct Failing : ExecutorListener {
+    std::vector<TaskSpec> tasks;
+    std::vector<std::string> failures;
+    void task_ready(TaskSpec spec, bool) override { tasks.push_back(std::move(spec)); }
+    void output_ready(int64_t, int32_t, Dataset) override {}
+    void batch_completed(const CompletedBatch&) override {}
+    void failed(const std::string& why) override { failures.push_back(why); }
+  } failing;
+  BatchExecutor executor(job.graph(), 1, failing);
+  std::mt19937 rng(1);
+  executor.add(batch(job, 0, words_of_batch(0, rng)));
+  executor.start_ready(steady::now());
+  BOOST_REQUIRE(!failing.tasks.empty());
+  TaskResult res = result_for(failing.tasks.front());
+  res.error = "boom";
+  executor.task_finished(res, {}, steady::now());
+  BOOST_REQUIRE(failing.failures.size() == 1u);
+  BOOST_TEST(failing.failures[0].find("boom") != std::string::npos, failing.failures[0]);
+  BOOST_TEST(failing.failures[0].find("reduceByKey") != std::string::npos, failing.failures[0]);
+}

@@ -1,0 +1,159 @@
+// The coordinator's plain parts on their own, with times the test sets:
+// the batch clock, worker membership (joins, the min-workers gate,
+// heartbeats) and the checkpoint coordinator (rounds, retakes, writing).
+#define BOOST_TEST_MODULE coordinator_parts
+#include <boost/test/unit_test.hpp>
+
+#include <caf/all.hpp>
+
+#include "actors/batch_clock.hpp"
+#include "actors/checkpoint_coordinator.hpp"
+#include "actors/worker_membership.hpp"
+#include "temp_dir.hpp"
+
+using namespace trib;
+using namespace std::chrono_literals;
+using steady_clock = std::chrono::steady_clock;
+
+namespace {
+
+// Actor handles for membership to hold; they never receive anything.
+struct Handles {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::actor make() {
+    return sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+  }
+  ~Handles() {
+    for (auto& a : made) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+  std::vector<caf::actor> made;
+  caf::actor operator()() { return made.emplace_back(make()); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(batch_times_are_multiples_of_the_interval_after_the_start) {
+  BatchClock clock(100);
+  clock.start(12'345);
+  BOOST_TEST(clock.zero_time() == 12'400);
+  BOOST_TEST(clock.delay_to_next_close(12'345) == 155);
+  auto [t0, k0] = clock.close_next();
+  BOOST_TEST(t0 == 12'500);
+  BOOST_TEST(k0 == 0);
+  auto [t1, k1] = clock.close_next();
+  BOOST_TEST(t1 == 12'600);
+  BOOST_TEST(k1 == 1);
+  BOOST_TEST(clock.delay_to_next_close(13'000) == 0);  // overdue: close at once
+  clock.restore(1'000, 7);  // a checkpoint's origin and next batch
+  BOOST_TEST(clock.close_next().first == 1'800);
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_with_another_pipeline_is_refused_without_our_fingerprint) {
+  Handles handles;
+  WorkerMembership members("ours-0123456789", MembershipPolicy{});
+  auto now = steady_clock::now();
+  auto refused = members.admit(handles(), "theirs-abcdef", now);
+  BOOST_TEST(!refused.worker);
+  BOOST_TEST(refused.refusal.find("ours-0123456789") == std::string::npos, refused.refusal);
+  BOOST_TEST(!refused.refusal.empty());
+  BOOST_TEST(members.pool().size() == 0u);
+  auto joined = members.admit(handles(), "ours-0123456789", now);
+  BOOST_REQUIRE(joined.worker);
+  BOOST_TEST(joined.worker->label == "worker-1");
+  BOOST_TEST(members.pool().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_first_batch_waits_for_min_workers_at_most_the_wait) {
+  Handles handles;
+  MembershipPolicy policy;
+  policy.min_workers = 2;
+  policy.min_workers_wait_ms = 1000;
+  auto t0 = steady_clock::now();
+  {
+    WorkerMembership members("g", policy);
+    members.start(t0);
+    BOOST_TEST(!members.gate_open(t0));
+    members.admit(handles(), "g", t0 + 10ms);
+    BOOST_TEST(!members.gate_open(t0 + 20ms));
+    members.admit(handles(), "g", t0 + 30ms);
+    BOOST_TEST(members.gate_open(t0 + 40ms));
+  }
+  {
+    WorkerMembership members("g", policy);
+    members.start(t0);
+    members.admit(handles(), "g", t0 + 10ms);
+    BOOST_TEST(!members.gate_open(t0 + 999ms));
+    BOOST_TEST(members.gate_open(t0 + 1001ms));  // waited long enough: start anyway
+    BOOST_TEST(members.gate_open(t0 + 1002ms));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_that_answers_no_ping_for_the_timeout_is_lost) {
+  Handles handles;
+  MembershipPolicy policy;
+  policy.worker_timeout_ms = 1000;
+  WorkerMembership members("g", policy);
+  auto t0 = steady_clock::now();
+  auto a = handles(), b = handles();
+  members.admit(a, "g", t0);
+  members.admit(b, "g", t0);
+  auto first = members.check(t0 + 200ms);
+  BOOST_TEST(first.ping.size() == 2u);
+  BOOST_TEST(first.lost.empty());
+  // A ping out is not sent again until answered or failed.
+  BOOST_TEST(members.check(t0 + 400ms).ping.empty());
+  members.pong(a.address(), t0 + 500ms);
+  auto later = members.check(t0 + 1200ms);
+  BOOST_REQUIRE(later.lost.size() == 1u);
+  BOOST_TEST((later.lost[0].first == b.address()));
+  BOOST_TEST(later.lost[0].second.find("no heartbeat") != std::string::npos);
+  BOOST_TEST(later.ping.size() == 1u);  // a answered: pinged again
+  BOOST_TEST(members.remove(b.address()));
+  BOOST_TEST(!members.remove(b.address()));
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_is_written_once_every_host_answered_and_retaken_after_a_loss) {
+  Handles handles;
+  testing::TempDir dir;
+  CheckpointCoordinator checkpoints(dir.path);
+  Checkpoint base;
+  base.graph_fingerprint = "g";
+  base.batch_interval_ms = 100;
+  base.zero_time_ms = 1000;
+  base.next_batch_index = 5;
+  base.last_batch_time_ms = 1500;
+  base.source_positions = {{0, "42"}};
+  auto here = handles(), w1 = handles(), w2 = handles();
+  auto first = checkpoints.begin(base, {{here, "coordinator"}, {w1, "worker-1"}, {w2, "worker-2"}});
+  BOOST_REQUIRE(first.size() == 3u);
+  BOOST_TEST(checkpoints.in_progress());
+  BOOST_TEST(first[1].path == dir.path + "/" + state_snapshot_name(1500, "worker-1"));
+  HostSnapshot none;
+  BOOST_TEST(!checkpoints.snapshot_written(first[0].round, first[0].path, none));
+  // worker-2 is lost: the checkpoint starts over without it.
+  auto second = checkpoints.retake({{here, "coordinator"}, {w1, "worker-1"}});
+  BOOST_REQUIRE(second.size() == 2u);
+  BOOST_TEST(!checkpoints.current(first[0].round));
+  // A late answer of the abandoned round does not count.
+  BOOST_TEST(!checkpoints.snapshot_written(first[1].round, first[1].path, none));
+  HostSnapshot held;
+  held.nodes = {3, 3};
+  held.partitions = {0, 1};
+  BOOST_TEST(!checkpoints.snapshot_written(second[1].round, second[1].path, held));
+  BOOST_TEST(checkpoints.snapshot_written(second[0].round, second[0].path, none));
+  // The state file must exist for the store to accept the checkpoint as intact.
+  {
+    PartitionStates states{{{3, 0}, "a"}, {{3, 1}, "b"}};
+    write_state_snapshot(second[1].path, states);
+  }
+  Checkpoint written = checkpoints.write();
+  BOOST_TEST(!checkpoints.in_progress());
+  BOOST_TEST(written.state_files.size() == 2u);
+  BOOST_TEST(written.state_files.at({3, 1}) == state_snapshot_name(1500, "worker-1"));
+  auto loaded = CheckpointStore(dir.path).load_latest();
+  BOOST_REQUIRE(loaded.has_value());
+  BOOST_TEST(loaded->next_batch_index == 5);
+  BOOST_TEST(loaded->source_positions.at(0) == "42");
+  BOOST_TEST(loaded->partition_states.at({3, 1}) == "b");
+}
