@@ -108,11 +108,7 @@ void BatchExecutor::start_map(BatchRun& run, const Node& n, steady::time_point n
 TaskSpec BatchExecutor::map_spec(const BatchRun& run, const Node& n, int e, int i) const {
   const Dataset& input = run.nodes[n.edges[e].parent->id].result;
   TaskSpec spec;
-  spec.batch_time = run.formed.time;
-  spec.node = n.id;
-  spec.phase = static_cast<int32_t>(Phase::map);
-  spec.edge = e;
-  spec.index = i;
+  spec.id = TaskId{run.formed.time, n.id, Phase::map, e, i};
   spec.num_partitions = static_cast<int32_t>(input.size());
   spec.inputs = {{input[i]}};
   // Shuffle buckets stay on the worker; reduce tasks fetch them from there.
@@ -125,10 +121,7 @@ TaskSpec BatchExecutor::map_spec(const BatchRun& run, const Node& n, int e, int 
 TaskSpec BatchExecutor::reduce_spec(const BatchRun& run, const Node& n, int r) const {
   const NodeRun& nr = run.nodes[n.id];
   TaskSpec spec;
-  spec.batch_time = run.formed.time;
-  spec.node = n.id;
-  spec.phase = static_cast<int32_t>(Phase::reduce);
-  spec.index = r;
+  spec.id = TaskId{run.formed.time, n.id, Phase::reduce, 0, r};
   spec.num_partitions = n.reduce_partitions();
   spec.attempt = nr.shuffle_attempt;
   spec.inputs.resize(nr.map_out.size());
@@ -213,24 +206,24 @@ void BatchExecutor::lose_kept_outputs(const caf::actor_addr& host) {
 }
 
 void BatchExecutor::task_finished(TaskResult& res, const caf::actor& keeper, steady::time_point now) {
-  auto it = batches_.find(res.batch_time);
-  if (it == batches_.end() || res.node < 0 || res.node >= static_cast<int32_t>(graph().nodes.size()))
+  auto it = batches_.find(res.id.batch_time);
+  if (it == batches_.end() || res.id.node < 0 || res.id.node >= static_cast<int32_t>(graph().nodes.size()))
     return;  // a batch already complete (a late copy of a task), or garbage
   BatchRun& run = it->second;
-  const Node& n = *graph().nodes[res.node];
+  const Node& n = *graph().nodes[res.id.node];
   NodeRun& nr = run.nodes[n.id];
-  bool is_map = res.phase == static_cast<int32_t>(Phase::map);
+  bool is_map = res.id.phase == Phase::map;
   // A task run twice (its worker was thought lost, or slow) reports twice:
   // the first result counts.
   if (is_map) {
     if (nr.status != NodeRun::mapping && nr.status != NodeRun::reducing) return;
-    if (res.edge < 0 || res.edge >= static_cast<int32_t>(nr.map_out.size()) || res.index < 0 ||
-        res.index >= static_cast<int32_t>(nr.map_out[res.edge].size()) ||
-        nr.map_out[res.edge][res.index].done)
+    if (res.id.edge < 0 || res.id.edge >= static_cast<int32_t>(nr.map_out.size()) || res.id.index < 0 ||
+        res.id.index >= static_cast<int32_t>(nr.map_out[res.id.edge].size()) ||
+        nr.map_out[res.id.edge][res.id.index].done)
       return;
-  } else if (nr.status != NodeRun::reducing || res.index < 0 ||
-             res.index >= static_cast<int32_t>(nr.reduce_out.size()) ||
-             !nr.reduce_out[res.index].empty_handle()) {
+  } else if (nr.status != NodeRun::reducing || res.id.index < 0 ||
+             res.id.index >= static_cast<int32_t>(nr.reduce_out.size()) ||
+             !nr.reduce_out[res.id.index].empty_handle()) {
     return;
   }
   if (!res.lost_maps.empty()) {  // a reduce task could not fetch its blocks
@@ -238,14 +231,14 @@ void BatchExecutor::task_finished(TaskResult& res, const caf::actor& keeper, ste
     Lost lost;
     for (std::size_t k = 0; k < res.lost_maps.size() && k < res.lost_edges.size(); ++k)
       lost.emplace_back(res.lost_edges[k], res.lost_maps[k]);
-    spdlog::warn("batch {}: reduce partition {} of {}: {}", res.batch_time, res.index, n.name, res.error);
+    spdlog::warn("batch {}: reduce partition {} of {}: {}", res.id.batch_time, res.id.index, n.name, res.error);
     redo_map_outputs(run, n, lost);
     return;
   }
   if (!res.error.empty()) {
-    std::string where = is_map ? n.edges[res.edge].input + " feeding " + n.name : n.name;
-    listener_.failed("batch " + std::to_string(res.batch_time) + ": " + where + " (node " +
-                     std::to_string(n.id) + ", partition " + std::to_string(res.index) +
+    std::string where = is_map ? n.edges[res.id.edge].input + " feeding " + n.name : n.name;
+    listener_.failed("batch " + std::to_string(res.id.batch_time) + ": " + where + " (node " +
+                     std::to_string(n.id) + ", partition " + std::to_string(res.id.index) +
                      ") failed: " + res.error);
     return;
   }
@@ -256,7 +249,7 @@ void BatchExecutor::task_finished(TaskResult& res, const caf::actor& keeper, ste
                        " buckets, expected " + std::to_string(n.reduce_partitions()));
       return;
     }
-    nr.map_out[res.edge][res.index] = MapOutput{true, std::move(res.outputs), keeper};
+    nr.map_out[res.id.edge][res.id.index] = MapOutput{true, std::move(res.outputs), keeper};
     if (nr.status == NodeRun::mapping) {
       if (--nr.pending == 0) map_done(run, n, now);
     } else if (--nr.remaps == 0) {
@@ -264,11 +257,11 @@ void BatchExecutor::task_finished(TaskResult& res, const caf::actor& keeper, ste
     }
   } else {
     if (res.outputs.empty()) {
-      listener_.failed("reduce partition " + std::to_string(res.index) + " of " + n.name +
+      listener_.failed("reduce partition " + std::to_string(res.id.index) + " of " + n.name +
                        " returned no partition");
       return;
     }
-    nr.reduce_out[res.index] = std::move(res.outputs.front());
+    nr.reduce_out[res.id.index] = std::move(res.outputs.front());
     if (--nr.pending == 0) {
       std::vector<Dataset> outputs{std::move(nr.reduce_out)};
       node_done(run, n, std::move(outputs), now);

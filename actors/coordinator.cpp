@@ -111,9 +111,9 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
       keeper = w->host;
     }
     dispatcher_->finished(res, now);
-    if (res.node < 0 || res.node >= static_cast<int32_t>(graph_->nodes.size())) return;
-    bool reduce = res.phase == static_cast<int32_t>(Phase::reduce);
-    if (reduce && holds_partition_state(*graph_->nodes[res.node]) && !placement_->accept(res))
+    if (res.id.node < 0 || res.id.node >= static_cast<int32_t>(graph_->nodes.size())) return;
+    bool reduce = res.id.phase == Phase::reduce;
+    if (reduce && holds_partition_state(*graph_->nodes[res.id.node]) && !placement_->accept(res))
       return;  // from a placement given up on
     executor_.task_finished(res, keeper, now);
   }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -47,6 +48,26 @@ struct ReceivedBlock {
 
 enum class Phase : int32_t { map = 0, reduce = 1 };
 
+// A task's identity within a job: phase `phase` of node `node` for batch
+// `batch_time` over partition `index` (of input edge `edge`, map tasks).
+// Attempts of one task share it (TaskSpec::attempt tells them apart).
+struct TaskId {
+  int64_t batch_time = 0;
+  int32_t node = -1;
+  Phase phase = Phase::map;
+  int32_t edge = 0;
+  int32_t index = 0;
+
+  friend bool operator<(const TaskId& a, const TaskId& b) {
+    return std::tie(a.batch_time, a.node, a.phase, a.edge, a.index) <
+           std::tie(b.batch_time, b.node, b.phase, b.edge, b.index);
+  }
+  friend bool operator==(const TaskId& a, const TaskId& b) {
+    return std::tie(a.batch_time, a.node, a.phase, a.edge, a.index) ==
+           std::tie(b.batch_time, b.node, b.phase, b.edge, b.index);
+  }
+};
+
 // A shuffle block a reduce task fetches from the worker that ran the map
 // task (worker to worker): bucket `index` of map task (edge, map_index).
 struct FetchRef {
@@ -60,11 +81,7 @@ struct FetchRef {
 // tasks get inputs[e] = bucket `index` of every map task of edge e, where
 // a bucket kept on a worker is an empty placeholder named in `fetches`.
 struct TaskSpec {
-  int64_t batch_time = 0;
-  int32_t node = -1;
-  int32_t phase = 0;
-  int32_t edge = 0;
-  int32_t index = 0;
+  TaskId id;
   int32_t num_partitions = 1;
   // Tasks of state partitions: which placement of the partition this is
   // for; results of an earlier placement (a worker given up on) are stale.
@@ -77,11 +94,7 @@ struct TaskSpec {
 };
 
 struct TaskResult {
-  int64_t batch_time = 0;
-  int32_t node = -1;
-  int32_t phase = 0;
-  int32_t edge = 0;
-  int32_t index = 0;
+  TaskId id;
   int32_t attempt = 0;
   bool kept = false;  // the buckets stayed on the worker (keep_output)
   std::vector<Partition> outputs;
@@ -155,15 +168,25 @@ typename Inspector::result_type inspect(Inspector& f, FetchRef& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, TaskId& x) {
+  // The phase travels as its number; anything else is refused on arrival.
+  auto phase = static_cast<int32_t>(x.phase);
+  auto check = caf::meta::load_callback([&]() -> caf::error {
+    if (phase != 0 && phase != 1) return caf::make_error(caf::sec::invalid_argument, "task phase out of range");
+    x.phase = static_cast<Phase>(phase);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("task_id"), x.batch_time, x.node, phase, x.edge, x.index, check);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TaskSpec& x) {
-  return f(caf::meta::type_name("task_spec"), x.batch_time, x.node, x.phase,
-           x.edge, x.index, x.num_partitions, x.attempt, x.keep_output, x.inputs, x.fetches);
+  return f(caf::meta::type_name("task_spec"), x.id, x.num_partitions, x.attempt, x.keep_output, x.inputs, x.fetches);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TaskResult& x) {
-  return f(caf::meta::type_name("task_result"), x.batch_time, x.node, x.phase,
-           x.edge, x.index, x.attempt, x.kept, x.outputs, x.error,
+  return f(caf::meta::type_name("task_result"), x.id, x.attempt, x.kept, x.outputs, x.error,
            x.lost_edges, x.lost_maps);
 }
 

@@ -65,11 +65,11 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
   };
   // Runs a task whose inputs are all here.
   auto run = [=](TaskSpec& spec) {
-        const Node& n = *graph->nodes.at(static_cast<std::size_t>(spec.node));
-        bool reduce = spec.phase == static_cast<int32_t>(Phase::reduce);
+        const Node& n = *graph->nodes.at(static_cast<std::size_t>(spec.id.node));
+        bool reduce = spec.id.phase == Phase::reduce;
         if (auto* op = dynamic_cast<const ActorOperatorNode*>(&n); op && reduce) {
           auto header = result_for(spec);
-          op->dispatch(self, partition(spec.node, spec.index), spec.batch_time,
+          op->dispatch(self, partition(spec.id.node, spec.id.index), spec.id.batch_time,
                        std::move(spec.inputs.at(0)),
                        [self, coordinator, header](Partition out, std::string error) {
                          TaskResult res = header;
@@ -78,7 +78,7 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
                          self->send(coordinator, std::move(res));
                        });
         } else if (reduce && n.stateful()) {
-          self->send(partition(spec.node, spec.index), std::move(spec));
+          self->send(partition(spec.id.node, spec.id.index), std::move(spec));
         } else {
           // A kept map output comes back here first (see TaskResult below).
           caf::actor reply_to = spec.keep_output ? caf::actor_cast<caf::actor>(self) : coordinator;
@@ -109,18 +109,18 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
     const TaskSpec& s = g->spec;
     for (const FetchRef& ref : s.fetches) {
       if (ref.host.address() == self->address()) {
-        auto block = self->state.blocks.find(BlockKey{s.batch_time, s.node, ref.edge, ref.map_index});
+        auto block = self->state.blocks.find(BlockKey{s.id.batch_time, s.id.node, ref.edge, ref.map_index});
         if (block == self->state.blocks.end()) {
           g->lost.push_back(ref);
           g->why = "a block kept here is gone";
         } else {
-          g->spec.inputs.at(ref.edge).at(ref.map_index) = block->second.at(s.index);
+          g->spec.inputs.at(ref.edge).at(ref.map_index) = block->second.at(s.id.index);
         }
         continue;
       }
       ++g->pending;
-      self->request(ref.host, std::chrono::seconds(30), fetch_atom::value, s.batch_time, s.node,
-                    ref.edge, ref.map_index, s.index)
+      self->request(ref.host, std::chrono::seconds(30), fetch_atom::value, s.id.batch_time, s.id.node,
+                    ref.edge, ref.map_index, s.id.index)
           .then([g, ref, one_done](Partition& bucket) {
                   g->spec.inputs.at(ref.edge).at(ref.map_index) = std::move(bucket);
                   one_done();
@@ -143,12 +143,12 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
       // A map task run here for a shuffle: keep its buckets, tell the
       // coordinator they exist.
       [=](TaskResult& res) {
-        auto buckets = static_cast<std::size_t>(graph->nodes.at(static_cast<std::size_t>(res.node))->reduce_partitions());
+        auto buckets = static_cast<std::size_t>(graph->nodes.at(static_cast<std::size_t>(res.id.node))->reduce_partitions());
         if (res.kept && res.error.empty() && res.outputs.size() != buckets)
           res.error = "operator wrote " + std::to_string(res.outputs.size()) + " buckets, expected " +
                       std::to_string(buckets);
         if (res.kept && res.error.empty())
-          self->state.blocks[BlockKey{res.batch_time, res.node, res.edge, res.index}] = std::move(res.outputs);
+          self->state.blocks[BlockKey{res.id.batch_time, res.id.node, res.id.edge, res.id.index}] = std::move(res.outputs);
         res.outputs.clear();
         self->send(coordinator, std::move(res));
       },

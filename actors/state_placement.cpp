@@ -48,21 +48,21 @@ void StatePlacement::assign_host(const PartitionKey& key, Placement& p) {
 }
 
 void StatePlacement::run(TaskSpec spec, clock::time_point now) {
-  PartitionKey key{spec.node, spec.index};
+  PartitionKey key{spec.id.node, spec.id.index};
   Placement& p = place(key);
   spec.attempt = p.attempt;
   if (p.remote) {
     replay_log_[key].push_back(spec);
     p.task_sent = now;
-    p.task_batch = spec.batch_time;
+    p.task_batch = spec.id.batch_time;
   }
   outbox_.send_task(p.host, std::move(spec));
 }
 
 bool StatePlacement::accept(const TaskResult& result) {
-  auto p = placements_.find({result.node, result.index});
+  auto p = placements_.find({result.id.node, result.id.index});
   if (p == placements_.end() || p->second.attempt != result.attempt) return false;
-  if (result.batch_time >= p->second.task_batch) p->second.task_sent.reset();
+  if (result.id.batch_time >= p->second.task_batch) p->second.task_sent.reset();
   return true;
 }
 
@@ -80,7 +80,7 @@ void StatePlacement::relocate(const PartitionKey& key, StateSnapshotReader& snap
   for (auto spec : replay_log_[key]) {
     spec.attempt = p.attempt;
     p.task_sent = now;
-    p.task_batch = spec.batch_time;
+    p.task_batch = spec.id.batch_time;
     outbox_.send_task(p.host, std::move(spec));
   }
   if (!p.remote) replay_log_.erase(key);  // here it cannot be lost

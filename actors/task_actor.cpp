@@ -8,11 +8,7 @@ namespace trib {
 
 TaskResult result_for(const TaskSpec& spec) {
   TaskResult result;
-  result.batch_time = spec.batch_time;
-  result.node = spec.node;
-  result.phase = spec.phase;
-  result.edge = spec.edge;
-  result.index = spec.index;
+  result.id = spec.id;
   result.attempt = spec.attempt;
   result.kept = spec.keep_output;
   return result;
@@ -21,17 +17,17 @@ TaskResult result_for(const TaskSpec& spec) {
 TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
   TaskResult result = result_for(spec);
   delay_point("task");
-  const char* phase = spec.phase == static_cast<int32_t>(Phase::map) ? "map-task" : "reduce-task";
+  const char* phase = spec.id.phase == Phase::map ? "map-task" : "reduce-task";
   delay_point(phase);
   crash_point(phase);
   try {
-    Node& node = *graph.nodes.at(static_cast<std::size_t>(spec.node));
-    TaskContext ctx{spec.batch_time, spec.index, spec.num_partitions};
+    Node& node = *graph.nodes.at(static_cast<std::size_t>(spec.id.node));
+    TaskContext ctx{spec.id.batch_time, spec.id.index, spec.num_partitions};
     // Outputs that may hold views into their inputs (Text) pin them, through
     // one shared handle to the inputs.
-    if (spec.phase == static_cast<int32_t>(Phase::map)) {
+    if (spec.id.phase == Phase::map) {
       const Partition& input = spec.inputs.at(0).at(0);
-      result.outputs = node.edges.at(spec.edge).fn(input, ctx);
+      result.outputs = node.edges.at(spec.id.edge).fn(input, ctx);
       Pin inputs;
       for (auto& out : result.outputs) {
         if (!out.holds_views()) continue;

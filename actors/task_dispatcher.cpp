@@ -17,7 +17,7 @@ void TaskDispatcher::run(TaskSpec spec, clock::time_point now) {
     return;
   }
   Worker& w = workers_.next_not_slow(now);
-  InFlight& f = in_flight_[TaskKey::of(spec)];
+  InFlight& f = in_flight_[spec.id];
   f.spec = spec;
   f.sent = now;
   f.hosts = {w.host.address()};
@@ -26,7 +26,7 @@ void TaskDispatcher::run(TaskSpec spec, clock::time_point now) {
 }
 
 void TaskDispatcher::finished(const TaskResult& result, clock::time_point now) {
-  auto f = in_flight_.find(TaskKey::of(result));
+  auto f = in_flight_.find(result.id);
   if (f == in_flight_.end()) return;
   task_times_.add(std::chrono::duration<double, std::milli>(now - f->second.sent).count());
   in_flight_.erase(f);
@@ -38,7 +38,7 @@ std::size_t TaskDispatcher::lose_worker(const caf::actor_addr& host, clock::time
     f.hosts.erase(std::remove(f.hosts.begin(), f.hosts.end(), host), f.hosts.end());
     if (f.hosts.empty()) rerun.push_back(f.spec);
   }
-  for (auto& spec : rerun) in_flight_.erase(TaskKey::of(spec));
+  for (auto& spec : rerun) in_flight_.erase(spec.id);
   for (auto& spec : rerun) run(spec, now);
   return rerun.size();
 }
@@ -63,7 +63,7 @@ void TaskDispatcher::speculate(clock::time_point now) {
     // A copy on another worker, or here; the first result counts.
     Worker* other = workers_.other_than(f.hosts);
     spdlog::info("{} has run for {:.0f} ms (median {:.1f} ms): running a copy on {}",
-                 describe(graph_, f.spec), age, *median, other ? other->label : "the coordinator");
+                 describe(graph_, f.spec.id), age, *median, other ? other->label : "the coordinator");
     if (other) {
       f.hosts.push_back(other->host.address());
       outbox_.send_task(other->host, f.spec);

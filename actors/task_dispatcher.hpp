@@ -60,7 +60,7 @@ class TaskDispatcher {
   caf::actor local_host_;
   TaskOutbox& outbox_;
   SpeculationPolicy policy_;
-  std::map<TaskKey, InFlight> in_flight_;
+  std::map<TaskId, InFlight> in_flight_;
   TaskTimes task_times_;
 };
 

@@ -75,8 +75,8 @@ class FakeDispatcher : public ExecutorListener {
 
   void task_ready(TaskSpec spec, bool holds_state) override {
     // Only a stateful node's reduce tasks need their partition's state.
-    bool reduce = spec.phase == static_cast<int32_t>(Phase::reduce);
-    BOOST_TEST(holds_state == (reduce && graph_->nodes[spec.node]->stateful()));
+    bool reduce = spec.id.phase == Phase::reduce;
+    BOOST_TEST(holds_state == (reduce && graph_->nodes[spec.id.node]->stateful()));
     queue_.push_back(std::move(spec));
   }
   void output_ready(int64_t time, int32_t node, Dataset data) override {
@@ -98,7 +98,7 @@ class FakeDispatcher : public ExecutorListener {
       TaskSpec spec = std::move(queue_[at]);
       queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(at));
       TaskResult res = run(spec);
-      if (duplicates_ && !graph_->nodes[spec.node]->stateful()) {
+      if (duplicates_ && !graph_->nodes[spec.id.node]->stateful()) {
         TaskResult copy = res;
         executor->task_finished(copy, {}, steady::now());
       }
@@ -108,11 +108,11 @@ class FakeDispatcher : public ExecutorListener {
 
  private:
   TaskResult run(TaskSpec& spec) {
-    const Node& n = *graph_->nodes[spec.node];
+    const Node& n = *graph_->nodes[spec.id.node];
     PartitionState* state = nullptr;
-    if (n.stateful() && spec.phase == static_cast<int32_t>(Phase::reduce)) {
-      auto& s = states_[{spec.node, spec.index}];
-      if (!s) s = n.make_state(spec.index);
+    if (n.stateful() && spec.id.phase == Phase::reduce) {
+      auto& s = states_[{spec.id.node, spec.id.index}];
+      if (!s) s = n.make_state(spec.id.index);
       state = s.get();
     }
     return run_task(*graph_, spec, state);
