@@ -592,9 +592,10 @@ class Coordinator {
     if (worker_graph != ours) {
       spdlog::error("refused a worker running a different pipeline (graph {}, ours {})",
                     worker_graph, ours);
+      // The peer learns only that it differs, not what is expected.
       return caf::make_error(caf::sec::runtime_error,
                              "the worker runs a different pipeline (graph " + worker_graph +
-                                 ") than the coordinator (graph " + ours + ")");
+                                 ") than the coordinator");
     }
     self_->monitor(host);
     Worker& w = st_.workers.add(host, steady::now());
@@ -1083,7 +1084,12 @@ caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cf
       [c](tick_atom) { c->on_tick(); },
       [c](TaskResult& res) { c->on_task_result(res); },
       [c](BatchEmitted& done) { c->on_batch_emitted(done); },
-      [c](stop_atom, bool graceful) { c->on_stop(graceful); },
+      [c, self](stop_atom, bool) {
+        // Only this process stops its job (see JobMonitor::request_stop);
+        // the sender of a message cannot be trusted (CAF lets a peer name any).
+        if (auto graceful = self->state.cfg.monitor->stop_request()) return c->on_stop(*graceful);
+        spdlog::warn("ignored a stop message that this process did not ask for");
+      },
       [c](join_atom, const caf::actor& host, const std::string& graph) {
         return c->on_join(host, graph);
       },
