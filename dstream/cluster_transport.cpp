@@ -84,10 +84,10 @@ std::string check_tls_files(const TlsFiles& tls) {
     return "--tls-ca " + tls.ca + ": not a PEM CA certificate (" + openssl_error() + ")";
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), tls.cert.c_str()) != 1)
     return "--tls-cert " + tls.cert + ": not a PEM certificate (" + openssl_error() + ")";
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key.c_str(), SSL_FILETYPE_PEM) != 1)
-    return "--tls-key " + tls.key + ": not an unencrypted PEM private key (" + openssl_error() + ")";
-  if (SSL_CTX_check_private_key(ctx.get()) != 1)
-    return "--tls-key " + tls.key + " does not belong to --tls-cert " + tls.cert;
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), tls.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1)
+    return "--tls-key " + tls.key + ": not the unencrypted PEM private key of --tls-cert " + tls.cert +
+           " (" + openssl_error() + ")";
   return {};
 }
 

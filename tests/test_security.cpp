@@ -159,7 +159,7 @@ BOOST_AUTO_TEST_CASE(peers_without_a_certificate_of_the_cluster_ca_get_nothing_a
   // A peer holding a certificate of the cluster's CA is let in (TLS
   // authenticates nodes, it does not vet them) but cannot stop the job, and
   // a refused join does not tell it the expected fingerprint.
-  auto member = probe(with(at, tls_flags(certs.path, "peer")), 10);
+  auto member = probe(with(at, {certs.path + "/ca.pem", certs.path + "/peer.pem", certs.path + "/peer.key"}), 10);
   BOOST_TEST(member.rfind("handle\n", 0) == 0, member);
   BOOST_TEST(member.find("refused: ") != std::string::npos, member);
 
@@ -223,7 +223,7 @@ BOOST_AUTO_TEST_CASE(unsafe_listen_addresses_and_broken_tls_flags_are_refused_be
   flags[5] = certs.path + "/ca.key";  // a key, but not the certificate's
   auto mismatched = run_app("checkpointed_wordcount", with(job.args("running", dir.path), with({"--listen", port}, flags)));
   BOOST_TEST(mismatched.exit_code == 2);
-  BOOST_TEST(mismatched.err.find("does not belong to --tls-cert") != std::string::npos, mismatched.err);
+  BOOST_TEST(mismatched.err.find("not the unencrypted PEM private key of --tls-cert") != std::string::npos, mismatched.err);
 
   // --insecure allows it, with a warning at start.
   auto insecure = run_app("checkpointed_wordcount",
