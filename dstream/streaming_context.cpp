@@ -223,6 +223,10 @@ void StreamingContext::runWorker(const std::string& host, uint16_t port,
         break;
       }
       std::string why = runtime_->system.render(remote.error());
+      if (remote.error() == caf::sec::disconnect_during_handshake)
+        why += transport.tls.enabled()
+                   ? " (is the coordinator using TLS, with a certificate of this worker's CA?)"
+                   : " (does the coordinator use TLS? then so must this worker: --tls-*)";
       if (std::chrono::steady_clock::now() + backoff > deadline) {
         monitor_->terminated("cannot reach the coordinator at " + where + ": " + why);
         throw std::runtime_error(monitor_->error());
