@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(g++ cmake make libcaf-dev libcereal-dev libspdlog-dev libboost-test-dev
-          libhiredis-dev redis-server libabsl-dev libxxhash-dev)
+          libhiredis-dev redis-server libabsl-dev libxxhash-dev
+          libcaf-openssl0.17 libssl-dev openssl)
 
 install_deps() {
   local missing=()

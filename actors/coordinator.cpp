@@ -471,6 +471,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
 };
 
 caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cfg) {
+  auto monitor = cfg.monitor;
   auto c = std::make_shared<Coordinator>(self, std::move(cfg));
   self->set_down_handler([c](caf::down_msg& msg) { c->on_down(msg); });
   c->start();
@@ -478,7 +479,12 @@ caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cf
       [c](tick_atom) { c->on_tick(); },
       [c](TaskResult& res) { c->on_task_result(res); },
       [c](BatchEmitted& done) { c->on_batch_emitted(done); },
-      [c](stop_atom, bool graceful) { c->on_stop(graceful); },
+      [c, monitor](stop_atom, bool) {
+        // Only this process stops its job (see JobMonitor::request_stop);
+        // the sender of a message cannot be trusted (CAF lets a peer name any).
+        if (auto graceful = monitor->stop_request()) return c->on_stop(*graceful);
+        spdlog::warn("ignored a stop message that this process did not ask for");
+      },
       [c](join_atom, const caf::actor& host, const std::string& graph) { return c->on_join(host, graph); },
       [c](check_atom) { c->on_check(); },
   };

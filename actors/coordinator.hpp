@@ -18,6 +18,8 @@
 //   (stop_atom, bool graceful)   stop; graceful stops the receivers, closes
 //                                one last interval with everything they
 //                                accepted, and finishes every batch first.
+//                                Obeyed only after JobMonitor::request_stop
+//                                (this process asked); otherwise ignored.
 #pragma once
 
 #include <memory>

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,17 @@ class JobMonitor {
     }
     for (auto& l : listeners) l(info);
     cv_.notify_all();
+  }
+
+  // A stop asked for by this process (StreamingContext::stop). The
+  // coordinator stops only on one: a stop message can come from any peer.
+  void request_stop(bool graceful) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!stop_request_ || !graceful) stop_request_ = graceful;
+  }
+  std::optional<bool> stop_request() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_request_;
   }
 
   // Called once when the job has ended; `error` empty on a clean stop.
@@ -90,6 +102,7 @@ class JobMonitor {
   std::vector<Listener> listeners_;
   std::vector<BatchInfo> completed_;
   bool terminated_ = false;
+  std::optional<bool> stop_request_;  // graceful?
   std::string error_;
 };
 

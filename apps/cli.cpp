@@ -154,17 +154,21 @@ bool init_logging(const std::string& level) {
 
 namespace {
 
-// "host:port" -> host, port; false if malformed.
-bool split_host_port(const std::string& text, std::string& host, uint16_t& port) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  std::string digits = text.substr(colon + 1);
+// "1".."65535" -> port; false if malformed.
+bool parse_port(const std::string& digits, uint16_t& port) {
   if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos)
     return false;
   int p = std::stoi(digits);
   if (p < 1 || p > 65535) return false;
-  host = text.substr(0, colon);
   port = static_cast<uint16_t>(p);
+  return true;
+}
+
+// "host:port" -> host, port; false if malformed.
+bool split_host_port(const std::string& text, std::string& host, uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || !parse_port(text.substr(colon + 1), port)) return false;
+  host = text.substr(0, colon);
   return true;
 }
 
@@ -185,8 +189,15 @@ std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
 }
 
 void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
-  flags.add("listen", &cluster->listen, "coordinator: accept worker nodes on this port (0: none)")
+  flags.add("listen", &cluster->listen,
+            "coordinator: accept worker nodes on PORT (127.0.0.1 only) or HOST:PORT; any address "
+            "but loopback needs the --tls-* flags or --insecure")
       .add("join", &cluster->join, "worker: run tasks for the coordinator at HOST:PORT")
+      .add("tls-ca", &cluster->tls_ca, "mutual TLS: the cluster CA's certificate (PEM); peers must hold a certificate it signed")
+      .add("tls-cert", &cluster->tls_cert, "mutual TLS: this node's certificate (PEM), signed by --tls-ca")
+      .add("tls-key", &cluster->tls_key, "mutual TLS: this node's private key (PEM, unencrypted)")
+      .add_switch("insecure", &cluster->insecure,
+                  "coordinator: allow --listen on a non-loopback address without TLS (anyone reaching it can join)")
       .add("join-timeout", &cluster->join_timeout, "worker: seconds to keep trying to reach the coordinator")
       .add("worker-timeout-ms", &cluster->worker_timeout_ms,
            "coordinator: give up on a worker silent (no heartbeat, a state task unanswered) this long")
@@ -194,19 +205,47 @@ void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
       .add("min-workers-wait", &cluster->min_workers_wait, "coordinator: seconds to wait for --min-workers at most");
 }
 
+namespace {
+
+// --listen: "PORT" (loopback) or "HOST:PORT"; "" or "0": not listening.
+bool parse_listen(const std::string& text, std::string& host, uint16_t& port) {
+  host = "127.0.0.1";
+  port = 0;
+  if (text.empty() || text == "0") return true;
+  if (text.find(':') == std::string::npos) return parse_port(text, port);
+  if (!split_host_port(text, host, port)) return false;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')  // [::1]:PORT
+    host = host.substr(1, host.size() - 2);
+  return true;
+}
+
+}  // namespace
+
 std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& options) {
-  if (cluster.listen < 0 || cluster.listen > 65535) return "--listen must be a port, 1..65535";
-  if (cluster.listen > 0 && !cluster.join.empty()) return "use either --listen or --join, not both";
+  std::string listen_host;
+  uint16_t listen_port = 0;
+  if (!parse_listen(cluster.listen, listen_host, listen_port))
+    return "--listen must be PORT or HOST:PORT (port 1..65535), got '" + cluster.listen + "'";
+  if (listen_port > 0 && !cluster.join.empty()) return "use either --listen or --join, not both";
   if (cluster.join_timeout <= 0) return "--join-timeout must be positive";
   if (cluster.worker_timeout_ms <= 0) return "--worker-timeout-ms must be positive";
   if (cluster.min_workers < 0 || cluster.min_workers_wait < 0)
     return "--min-workers and --min-workers-wait must be >= 0";
-  if (cluster.min_workers > 0 && cluster.listen == 0) return "--min-workers needs --listen";
+  if (cluster.min_workers > 0 && listen_port == 0) return "--min-workers needs --listen";
   std::string host;
   uint16_t port = 0;
   if (!cluster.join.empty() && !split_host_port(cluster.join, host, port))
     return "--join must be HOST:PORT, got '" + cluster.join + "'";
-  options.listen_port = static_cast<uint16_t>(cluster.listen);
+  TransportOptions transport;
+  transport.tls = {cluster.tls_ca, cluster.tls_cert, cluster.tls_key};
+  transport.insecure = cluster.insecure;
+  if (auto error = check_tls_files(transport.tls); !error.empty()) return error;
+  if (listen_port > 0)
+    if (auto error = check_listen_address(listen_host, transport); !error.empty()) return error;
+  options.listen_port = listen_port;
+  options.listen_host = listen_host;
+  options.tls = transport.tls;
+  options.insecure = cluster.insecure;
   options.worker_timeout_ms = cluster.worker_timeout_ms;
   options.min_workers = static_cast<int>(cluster.min_workers);
   options.min_workers_wait_ms = cluster.min_workers_wait * 1000;

@@ -57,19 +57,23 @@ std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
                                                      const GeneratorOptions& gen,
                                                      std::string& error);
 
-// --listen PORT and --join HOST:PORT: run as a coordinator that accepts
-// workers, or as a worker of another process's coordinator.
+// --listen [HOST:]PORT and --join HOST:PORT: run as a coordinator that
+// accepts workers, or as a worker of another process's coordinator; with
+// --tls-ca/--tls-cert/--tls-key, over mutual TLS.
 struct ClusterFlags {
-  int64_t listen = 0;
+  std::string listen;  // PORT (on 127.0.0.1) or HOST:PORT; empty or 0: none
   std::string join;
+  std::string tls_ca, tls_cert, tls_key;
+  bool insecure = false;  // allow a non-loopback --listen without TLS
   int64_t join_timeout = 30;  // seconds to keep trying to reach the coordinator
   int64_t worker_timeout_ms = 10000;  // coordinator: when a silent worker is given up on
   int64_t min_workers = 0;            // coordinator: workers to wait for before the first batch
   int64_t min_workers_wait = 30;      // coordinator: seconds to wait for them at most
 };
 void add_cluster_flags(Flags& flags, ClusterFlags* cluster);
-// Checks the cluster flags; sets options.listen_port and worker_timeout_ms.
-// Empty on success, else what is wrong.
+// Checks the cluster flags (the TLS files are read); sets the options'
+// listen address, TLS files and worker settings. Empty on success, else what
+// is wrong.
 std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& options);
 // In worker mode (--join): runs as a worker until the coordinator is gone;
 // returns the exit code. -1 when not in worker mode.

@@ -5,6 +5,8 @@
 # lines per batch; the shuffle goes worker to worker. Reads the coordinator's
 # per-batch timings (--log-level debug) and prints records/s.
 #   bench/cluster_throughput.sh [lines-per-batch] [seconds]
+# TLS=1 in the environment: mutual TLS between the nodes (certificates made
+# by tools/make-certs.sh in a temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-100000}
@@ -13,15 +15,27 @@ bin=build/network_wordcount
 [[ -x $bin ]] || { echo "build first: cmake --build build --target network_wordcount" >&2; exit 2; }
 port=$((20000 + RANDOM % 20000))
 common=(--lines-per-batch "$lines" --batch-ms 1000 --print 0)
+tls_coordinator=()
+tls_worker=()
+if [[ ${TLS:-0} == 1 ]]; then
+  certs=$(mktemp -d)
+  trap 'rm -rf "$certs"' EXIT
+  tools/make-certs.sh "$certs" coordinator worker 2>/dev/null
+  tls_coordinator=(--tls-ca "$certs/ca.pem" --tls-cert "$certs/coordinator.pem" --tls-key "$certs/coordinator.key")
+  tls_worker=(--tls-ca "$certs/ca.pem" --tls-cert "$certs/worker.pem" --tls-key "$certs/worker.key")
+fi
 echo "| workers | records/s | batch processing p50 |"
 echo "|---:|---:|---:|"
 for workers in 0 1 2 3; do
   log=$(mktemp)
   wait_for=()
   ((workers > 0)) && wait_for=(--min-workers "$workers")
-  "$bin" "${common[@]}" --listen "$port" "${wait_for[@]}" --duration "$seconds" --log-level debug >/dev/null 2>"$log" &
+  "$bin" "${common[@]}" --listen "$port" "${wait_for[@]}" "${tls_coordinator[@]}" --duration "$seconds" \
+    --log-level debug >/dev/null 2>"$log" &
   coordinator=$!
-  for ((i = 0; i < workers; i++)); do "$bin" "${common[@]}" --join "127.0.0.1:$port" >/dev/null 2>&1 & done
+  for ((i = 0; i < workers; i++)); do
+    "$bin" "${common[@]}" --join "127.0.0.1:$port" "${tls_worker[@]}" >/dev/null 2>&1 &
+  done
   wait "$coordinator"
   wait
   # "batch T: N records, processing P ms, ..." -> records/s over non-empty batches, p50 processing.

@@ -25,24 +25,40 @@ int cores() {
   return n == 0 ? 2 : static_cast<int>(n);
 }
 
-caf::actor_system_config make_config(int worker_threads, bool network) {
+caf::actor_system_config make_config(int worker_threads, const TransportOptions* network) {
   caf::actor_system_config cfg;
   register_message_types(cfg);
   cfg.set("scheduler.max-threads", static_cast<size_t>(worker_threads));
-  if (network) {
-    cfg.load<caf::io::middleman>();
-    // Without heartbeats a peer that vanished without closing its socket
-    // is only noticed after a TCP timeout of minutes.
-    cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(500)});
-  }
+  if (network) configure_transport(cfg, *network);
   return cfg;
+}
+
+TransportOptions transport_of(const StreamingOptions& o) {
+  TransportOptions t;
+  t.tls = o.tls;
+  t.insecure = o.insecure;
+  t.connection_timeout_ms = o.worker_timeout_ms;
+  return t;
+}
+
+// Throws std::invalid_argument if the TLS files or the bind address are
+// wrong, before any actor or socket exists.
+void check_transport(const StreamingOptions& o, bool listening) {
+  auto t = transport_of(o);
+  std::string error = check_tls_files(t.tls);
+  if (error.empty() && listening) error = check_listen_address(o.listen_host, t);
+  if (!error.empty()) throw std::invalid_argument(error);
+  if (listening && !t.tls.enabled() && !is_loopback_host(o.listen_host))
+    spdlog::warn("INSECURE: listening on {} without TLS (--insecure): anyone who can reach this "
+                 "port can join the cluster, read its data and disrupt the job",
+                 o.listen_host.empty() ? "every interface" : o.listen_host);
 }
 
 }  // namespace
 
 // The actor system exists only while the job runs.
 struct StreamingContext::Runtime {
-  Runtime(int worker_threads, bool network)
+  Runtime(int worker_threads, const TransportOptions* network)
       : config(make_config(worker_threads, network)), system(config) {}
   caf::actor_system_config config;
   caf::actor_system system;
@@ -148,9 +164,12 @@ void StreamingContext::start() {
     throw std::logic_error(
         "no output operations registered, so nothing to execute: add print(), "
         "foreachRDD() or saveAsTextFiles() before start()");
+  bool listening = options_.listen_port != 0;
+  check_transport(options_, listening);
   job_->started = true;
   int threads = options_.worker_threads > 0 ? options_.worker_threads : cores();
-  runtime_ = std::make_unique<Runtime>(threads, options_.listen_port != 0);
+  auto transport = transport_of(options_);
+  runtime_ = std::make_unique<Runtime>(threads, listening ? &transport : nullptr);
   CoordinatorConfig cfg;
   cfg.graph = std::shared_ptr<const Graph>(job_, &job_->graph);
   cfg.monitor = monitor_;
@@ -167,24 +186,28 @@ void StreamingContext::start() {
   cfg.min_workers_wait_ms = options_.min_workers_wait_ms;
   runtime_->coordinator = spawn_coordinator(runtime_->system, std::move(cfg));
   if (options_.listen_port != 0) {
-    auto port = runtime_->system.middleman().publish(runtime_->coordinator, options_.listen_port,
-                                                     nullptr, true);
+    auto port = publish_coordinator(runtime_->system, runtime_->coordinator, options_.listen_host,
+                                    options_.listen_port, transport);
     if (!port) {
       std::string why = runtime_->system.render(port.error());
       stop(false);
       throw std::runtime_error("cannot listen for workers on port " +
-                               std::to_string(options_.listen_port) + ": " + why);
+                               std::to_string(options_.listen_port) + " of " + options_.listen_host +
+                               ": " + why);
     }
-    spdlog::info("coordinator listening for workers on port {}", *port);
+    spdlog::info("coordinator listening for workers on {}:{} ({})", options_.listen_host, *port,
+                 transport.tls.enabled() ? "mutual TLS" : "no TLS");
   }
 }
 
 void StreamingContext::runWorker(const std::string& host, uint16_t port,
                                  std::chrono::milliseconds connect_timeout) {
   if (job_->started) throw std::logic_error("runWorker(): the context was already started");
+  check_transport(options_, false);
   job_->started = true;  // the graph is final: it must match the coordinator's
   int threads = options_.worker_threads > 0 ? options_.worker_threads : cores();
-  runtime_ = std::make_unique<Runtime>(threads, true);
+  auto transport = transport_of(options_);
+  runtime_ = std::make_unique<Runtime>(threads, &transport);
   auto graph = std::shared_ptr<const Graph>(job_, &job_->graph);
   std::string where = host + ":" + std::to_string(port);
   // Rejoins after losing the coordinator (it may be restarting from its
@@ -194,12 +217,16 @@ void StreamingContext::runWorker(const std::string& host, uint16_t port,
     auto deadline = std::chrono::steady_clock::now() + connect_timeout;
     auto backoff = std::chrono::milliseconds(100);
     while (!coordinator) {
-      auto remote = runtime_->system.middleman().remote_actor(host, port);
+      auto remote = connect_to_coordinator(runtime_->system, host, port, transport);
       if (remote) {
         coordinator = *remote;
         break;
       }
       std::string why = runtime_->system.render(remote.error());
+      if (remote.error() == caf::sec::disconnect_during_handshake)
+        why += transport.tls.enabled()
+                   ? " (is the coordinator using TLS, with a certificate of this worker's CA?)"
+                   : " (does the coordinator use TLS? then so must this worker: --tls-*)";
       if (std::chrono::steady_clock::now() + backoff > deadline) {
         monitor_->terminated("cannot reach the coordinator at " + where + ": " + why);
         throw std::runtime_error(monitor_->error());
@@ -246,8 +273,12 @@ bool StreamingContext::awaitTerminationOrTimeout(std::chrono::milliseconds timeo
 
 void StreamingContext::stop(bool graceful) {
   if (!runtime_) return;
-  if (runtime_->coordinator && !monitor_->is_terminated())
+  if (runtime_->coordinator && !monitor_->is_terminated()) {
+    // The coordinator obeys a stop message only when this process asked
+    // for it through the monitor: a peer can send the message, not the request.
+    monitor_->request_stop(graceful);
     caf::anon_send(runtime_->coordinator, stop_atom::value, graceful);
+  }
   monitor_->wait_terminated();
   release_coordinator();
   runtime_->system.await_all_actors_done();
@@ -258,7 +289,8 @@ void StreamingContext::stop(bool graceful) {
 void StreamingContext::release_coordinator() {
   if (!runtime_->coordinator) return;
   if (options_.listen_port != 0)
-    runtime_->system.middleman().unpublish(runtime_->coordinator, options_.listen_port);
+    unpublish_coordinator(runtime_->system, runtime_->coordinator, options_.listen_port,
+                          transport_of(options_));
   runtime_->coordinator = nullptr;
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "actors/job_monitor.hpp"
+#include "dstream/cluster_transport.hpp"
 #include "dstream/batch_info.hpp"
 #include "dstream/batch_queue.hpp"
 #include "dstream/dstream.hpp"
@@ -43,6 +44,14 @@ struct StreamingOptions {
   // middleman); tasks then run on the workers, and with checkpoints on so
   // do state partitions.
   uint16_t listen_port = 0;
+  // The address the coordinator listens on: loopback unless set. Any other
+  // address needs TLS (or `insecure`), see dstream/cluster_transport.hpp.
+  std::string listen_host = "127.0.0.1";
+  // Mutual TLS between coordinator and workers (all three files or none).
+  TlsFiles tls;
+  // Allow listening on a non-loopback address without TLS (a warning is
+  // logged at every start).
+  bool insecure = false;
   // A worker that answers no heartbeat, or sits on a state partition's task,
   // this long is given up on: its work moves to the others.
   int64_t worker_timeout_ms = 10000;

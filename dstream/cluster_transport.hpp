@@ -1,0 +1,62 @@
+// How the nodes of a cluster reach each other: the bind address of the
+// coordinator, mutual TLS through CAF's OpenSSL module, and the checks that
+// refuse an unsafe or broken set-up before anything starts.
+//
+// With TLS on, every connection (coordinator <-> worker) is a TLS session in
+// which both sides present a certificate signed by the cluster's CA; a peer
+// without one is cut off during the handshake, before CAF reads a byte of
+// its protocol. Without TLS, anyone who can reach the port is a peer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+
+namespace trib {
+
+// PEM files: the cluster's CA certificate, this node's certificate (signed
+// by that CA) and its private key. All empty: no TLS.
+struct TlsFiles {
+  std::string ca, cert, key;
+  bool enabled() const { return !ca.empty() || !cert.empty() || !key.empty(); }
+};
+
+struct TransportOptions {
+  TlsFiles tls;
+  // Allow listening on a non-loopback address without TLS.
+  bool insecure = false;
+  // Limits on peers (see README "Securing a cluster" for what they cover).
+  int64_t connection_timeout_ms = 5000;  // a connected peer silent this long is dropped
+};
+
+// True if `host` is a loopback address or a name that resolves only to such.
+bool is_loopback_host(const std::string& host);
+
+// Empty if the TLS files are all set or all empty and each can be read;
+// else what is wrong, naming the flag and the path.
+std::string check_tls_files(const TlsFiles& tls);
+
+// Empty if the coordinator may listen on `host`: loopback, or TLS on, or
+// `insecure`; else why not.
+std::string check_listen_address(const std::string& host, const TransportOptions& options);
+
+// Loads CAF's middleman (and with TLS its OpenSSL manager) into `cfg` and
+// sets the peer limits. Call before the actor system is made.
+void configure_transport(caf::actor_system_config& cfg, const TransportOptions& options);
+
+// Publishes `coordinator` on host:port (port 0: any free port); the port.
+caf::expected<uint16_t> publish_coordinator(caf::actor_system& sys, const caf::actor& coordinator,
+                                            const std::string& host, uint16_t port,
+                                            const TransportOptions& options);
+void unpublish_coordinator(caf::actor_system& sys, const caf::actor& coordinator, uint16_t port,
+                           const TransportOptions& options);
+
+// A handle on the coordinator published at host:port.
+caf::expected<caf::actor> connect_to_coordinator(caf::actor_system& sys, const std::string& host,
+                                                 uint16_t port, const TransportOptions& options);
+
+}  // namespace trib

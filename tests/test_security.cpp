@@ -1,0 +1,261 @@
+// Who may join a cluster (real processes on loopback): with mutual TLS a
+// coordinator and two workers compute what a single process does; peers
+// without a certificate of the cluster's CA (another CA, plain CAF, raw
+// bytes announcing a 4 GiB frame) get nothing and the job goes on; an
+// authenticated peer cannot stop the job nor learn the pipeline's
+// fingerprint; unsafe listen addresses and broken TLS flags are refused.
+#define BOOST_TEST_MODULE security
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+
+#include "cluster_helpers.hpp"
+
+using namespace testing;
+
+namespace {
+
+std::string source_dir() {
+  const char* dir = std::getenv("TRIB_SOURCE_DIR");
+  return dir ? dir : "..";
+}
+
+// A CA and a certificate per name in `dir`, by tools/make-certs.sh (openssl).
+void make_certs(const std::string& dir, const std::string& names) {
+  std::string cmd = "bash " + source_dir() + "/tools/make-certs.sh " + dir + " " + names + " 2>/dev/null";
+  BOOST_REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd);
+}
+
+std::vector<std::string> tls_flags(const std::string& dir, const std::string& name) {
+  return {"--tls-ca", dir + "/ca.pem", "--tls-cert", dir + "/" + name + ".pem", "--tls-key",
+          dir + "/" + name + ".key"};
+}
+
+// A TCP connection to ip:port, or -1.
+int connect_to(const std::string& ip, uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  inet_pton(AF_INET, ip.c_str(), &addr.sin_addr);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+// Waits up to 10 s until something accepts on 127.0.0.1:port.
+bool wait_listening(uint16_t port) {
+  for (int i = 0; i < 1000; ++i) {
+    int fd = connect_to("127.0.0.1", port);
+    if (fd >= 0) {
+      ::close(fd);
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+bool running(pid_t pid) { return waitpid(pid, nullptr, WNOHANG) == 0; }
+
+// Resident memory of `pid` in MB (VmRSS).
+int64_t rss_mb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) / 1024;
+  return -1;
+}
+
+// Runs peer_probe with args for at most `seconds`; its stdout.
+std::string probe(const std::vector<std::string>& args, int seconds) {
+  TempDir dir;
+  LogFile out(dir.path + "/out"), err(dir.path + "/err");
+  pid_t pid = spawn_app("peer_probe", args, out.fd, err.fd);
+  for (int i = 0; i < seconds * 100 && running(pid); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (running(pid)) kill(pid, SIGKILL);
+  wait_exit(pid);
+  return out.text();
+}
+
+// The coordinator's own graph fingerprint, from its log of a refused worker.
+std::string coordinator_fingerprint(const std::string& log) {
+  std::smatch m;
+  std::regex ours("ours ([0-9a-f]+)\\)");
+  return std::regex_search(log, m, ours) ? m[1].str() : std::string();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(with_tls_a_coordinator_and_two_workers_equal_a_single_process) {
+  auto job = cluster_job();
+  auto want = reference_run(job, "running", {});
+  TempDir certs;
+  make_certs(certs.path, "coordinator worker");
+  ThreeProcesses cluster(job, "running", tls_flags(certs.path, "coordinator"), tls_flags(certs.path, "worker"));
+  auto log = cluster.coordinator_log_after_exit();
+  BOOST_TEST(log.find("(mutual TLS)") != std::string::npos, log);
+  BOOST_TEST(log.find("2 workers joined: starting") != std::string::npos, log);
+  BOOST_TEST(wait_exit(cluster.w1) == 0, cluster.w1_log.text());
+  BOOST_TEST(wait_exit(cluster.w2) == 0, cluster.w2_log.text());
+  check_equal(job, "running", read_output(cluster.dir.path), want);
+}
+
+BOOST_AUTO_TEST_CASE(peers_without_a_certificate_of_the_cluster_ca_get_nothing_and_the_job_goes_on) {
+  auto job = cluster_job();
+  job.batches = 150;  // 15 s: the attacks below happen while it runs
+  job.total_lines = job.batches * job.lines_per_batch;
+  TempDir dir, certs, other_ca;
+  make_certs(certs.path, "coordinator peer");
+  make_certs(other_ca.path, "intruder");
+  uint16_t port = unused_port();
+  LogFile log(dir.path + "/coordinator.log");
+  pid_t coordinator = spawn_app(
+      "checkpointed_wordcount",
+      with(job.args("running", dir.path, "info"), with({"--listen", std::to_string(port)}, tls_flags(certs.path, "coordinator"))),
+      log.fd, log.fd);
+  BOOST_REQUIRE_MESSAGE(wait_listening(port), log.text());
+  std::size_t batches_before = 0;
+  for (int i = 0; i < 500 && batches_before == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    batches_before = read_output(dir.path).size();
+  }
+
+  auto at = std::vector<std::string>{"127.0.0.1", std::to_string(port)};
+  // A certificate of another CA: cut off in the TLS handshake.
+  auto other = probe(with(at, {other_ca.path + "/ca.pem", other_ca.path + "/intruder.pem", other_ca.path + "/intruder.key"}), 10);
+  BOOST_TEST(other.rfind("handle\n", 0) != 0, other);
+  // A plain CAF client (no TLS): its protocol is no TLS handshake.
+  auto plain = probe(at, 5);
+  BOOST_TEST(plain.rfind("handle\n", 0) != 0, plain);
+
+  // A raw CAF client handshake header announcing a 4 GiB payload.
+  int fd = connect_to("127.0.0.1", port);
+  BOOST_REQUIRE(fd >= 0);
+  unsigned char header[24] = {0x01, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
+  BOOST_TEST(::send(fd, header, sizeof(header), MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof(header)));
+  pollfd p{fd, POLLIN, 0};
+  BOOST_TEST(poll(&p, 1, 5000) == 1, "the coordinator closes the connection");
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+  }
+  BOOST_TEST(n <= 0, "connection closed (or reset) by the coordinator");
+  ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int64_t rss = rss_mb(coordinator);
+  BOOST_TEST(rss < 200, "coordinator RSS " << rss << " MB after the 4 GiB header");
+
+  // A peer holding a certificate of the cluster's CA is let in (TLS
+  // authenticates nodes, it does not vet them) but cannot stop the job, and
+  // a refused join does not tell it the expected fingerprint.
+  auto member = probe(with(at, {certs.path + "/ca.pem", certs.path + "/peer.pem", certs.path + "/peer.key"}), 10);
+  BOOST_TEST(member.rfind("handle\n", 0) == 0, member);
+  BOOST_TEST(member.find("refused: ") != std::string::npos, member);
+
+  BOOST_TEST(running(coordinator), "the job still runs after the attacks\n" << log.text());
+  std::size_t batches_after = read_output(dir.path).size();
+  BOOST_TEST(batches_after > batches_before, "batches published during the attacks");
+  BOOST_REQUIRE_MESSAGE(wait_exit(coordinator) == 0, log.text());
+  auto fp = coordinator_fingerprint(log.text());
+  BOOST_REQUIRE_MESSAGE(!fp.empty(), log.text());
+  BOOST_TEST(member.find(fp) == std::string::npos, member);
+  BOOST_TEST(log.has("ignored a stop message"), log.text());
+  // Every batch, to the last, is there and right: the peer's stop did nothing.
+  auto out = read_output(dir.path);
+  BOOST_TEST(out.size() >= static_cast<std::size_t>(job.batches));
+  job.check_against_oracle("running", out);
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_of_another_pipeline_with_a_valid_certificate_does_not_learn_the_fingerprint) {
+  auto job = cluster_job();
+  TempDir dir, certs;
+  make_certs(certs.path, "coordinator worker");
+  uint16_t port = unused_port();
+  LogFile coord_log(dir.path + "/coordinator.log"), w_log(dir.path + "/w.log");
+  pid_t coordinator = spawn_app(
+      "checkpointed_wordcount",
+      with(job.args("running", dir.path), with({"--listen", std::to_string(port)}, tls_flags(certs.path, "coordinator"))),
+      coord_log.fd, coord_log.fd);
+  auto worker = with(job.args("windowed", dir.path + "/w"),
+                     with({"--join", "127.0.0.1:" + std::to_string(port)}, tls_flags(certs.path, "worker")));
+  BOOST_TEST(wait_exit(spawn_app("checkpointed_wordcount", worker, w_log.fd, w_log.fd)) == 1);
+  BOOST_TEST(w_log.has("the worker runs a different pipeline"), w_log.text());
+  BOOST_TEST(wait_exit(coordinator) == 0, coord_log.text());
+  auto fp = coordinator_fingerprint(coord_log.text());
+  BOOST_REQUIRE_MESSAGE(!fp.empty(), coord_log.text());
+  BOOST_TEST(!w_log.has(fp), w_log.text());
+}
+
+BOOST_AUTO_TEST_CASE(unsafe_listen_addresses_and_broken_tls_flags_are_refused_before_starting) {
+  auto job = cluster_job();
+  TempDir dir, certs;
+  make_certs(certs.path, "node");
+  auto port = std::to_string(unused_port());
+  auto open = run_app("checkpointed_wordcount", with(job.args("running", dir.path), {"--listen", "0.0.0.0:" + port}));
+  BOOST_TEST(open.exit_code == 2);
+  BOOST_TEST(open.err.find("refusing to listen on 0.0.0.0 without TLS") != std::string::npos, open.err);
+  BOOST_TEST(open.err.find("--tls-ca --tls-cert --tls-key") != std::string::npos, open.err);
+
+  auto partial = run_app("checkpointed_wordcount",
+                         with(job.args("running", dir.path), {"--listen", port, "--tls-ca", certs.path + "/ca.pem"}));
+  BOOST_TEST(partial.exit_code == 2);
+  BOOST_TEST(partial.err.find("missing: --tls-cert, --tls-key") != std::string::npos, partial.err);
+
+  auto flags = tls_flags(certs.path, "node");
+  flags[3] = certs.path + "/absent.pem";
+  auto absent = run_app("checkpointed_wordcount", with(job.args("running", dir.path), with({"--join", "127.0.0.1:" + port}, flags)));
+  BOOST_TEST(absent.exit_code == 2);
+  BOOST_TEST(absent.err.find("--tls-cert " + certs.path + "/absent.pem: No such file or directory") != std::string::npos,
+             absent.err);
+
+  flags = tls_flags(certs.path, "node");
+  flags[5] = certs.path + "/ca.key";  // a key, but not the certificate's
+  auto mismatched = run_app("checkpointed_wordcount", with(job.args("running", dir.path), with({"--listen", port}, flags)));
+  BOOST_TEST(mismatched.exit_code == 2);
+  BOOST_TEST(mismatched.err.find("not the unencrypted PEM private key of --tls-cert") != std::string::npos, mismatched.err);
+
+  // --insecure allows it, with a warning at start.
+  auto insecure = run_app("checkpointed_wordcount",
+                          with(job.args("running", dir.path + "/i", "info"), {"--listen", "0.0.0.0:" + port, "--insecure"}));
+  BOOST_TEST(insecure.exit_code == 0, insecure.err);
+  BOOST_TEST(insecure.err.find("INSECURE: listening on 0.0.0.0 without TLS") != std::string::npos, insecure.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_bare_listen_port_accepts_on_loopback_only) {
+  std::string other;  // a non-loopback IPv4 address of this host
+  ifaddrs* addrs = nullptr;
+  getifaddrs(&addrs);
+  for (auto* a = addrs; a && other.empty(); a = a->ifa_next)
+    if (a->ifa_addr && a->ifa_addr->sa_family == AF_INET) {
+      char text[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, text, sizeof(text));
+      if (std::string(text).rfind("127.", 0) != 0) other = text;
+    }
+  freeifaddrs(addrs);
+  if (other.empty()) {
+    BOOST_TEST_MESSAGE("no non-loopback IPv4 address here: nothing to check");
+    return;
+  }
+  auto job = cluster_job();
+  TempDir dir;
+  uint16_t port = unused_port();
+  LogFile log(dir.path + "/coordinator.log");
+  pid_t coordinator = spawn_app("checkpointed_wordcount",
+                                with(job.args("running", dir.path), {"--listen", std::to_string(port)}), log.fd, log.fd);
+  BOOST_REQUIRE_MESSAGE(wait_listening(port), log.text());
+  int fd = connect_to(other, port);
+  BOOST_TEST(fd < 0, "connected to " << other << ":" << port);
+  if (fd >= 0) ::close(fd);
+  BOOST_TEST(wait_exit(coordinator) == 0, log.text());
+}
