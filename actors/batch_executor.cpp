@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/actor_operator.hpp"
-
 namespace trib {
 namespace {
 
@@ -25,10 +23,6 @@ void BatchExecutor::mark_needed(int id) {
   if (needed_[id]) return;
   needed_[id] = true;
   for (auto& e : graph().nodes[id]->edges) mark_needed(e.parent->id);
-}
-
-bool holds_partition_state(const Node& n) {
-  return n.stateful() || dynamic_cast<const ActorOperatorNode*>(&n) != nullptr;
 }
 
 std::vector<int32_t> BatchExecutor::add(FormedBatch batch) {
@@ -114,7 +108,7 @@ TaskSpec BatchExecutor::map_spec(const BatchRun& run, const Node& n, int e, int 
   // Shuffle buckets stay on the worker; reduce tasks fetch them from there.
   // State partitions get theirs through the coordinator, which keeps their
   // tasks for replay.
-  spec.keep_output = n.reduce_partitions() > 0 && !holds_partition_state(n);
+  spec.keep_output = n.reduce_partitions() > 0 && !n.holds_partition_state();
   return spec;
 }
 
@@ -153,7 +147,7 @@ void BatchExecutor::map_done(BatchRun& run, const Node& n, steady::time_point no
   nr.status = NodeRun::reducing;
   nr.reduce_out.assign(reducers, Partition{});
   nr.pending = reducers;
-  for (int r = 0; r < reducers; ++r) listener_.task_ready(reduce_spec(run, n, r), holds_partition_state(n));
+  for (int r = 0; r < reducers; ++r) listener_.task_ready(reduce_spec(run, n, r), n.holds_partition_state());
 }
 
 // Map outputs kept on a worker that is gone (or that a reduce task could not
@@ -276,7 +270,7 @@ void BatchExecutor::node_done(BatchRun& run, const Node& n, std::vector<Dataset>
   Dataset result = graph().nodes[n.id]->finish(t, std::move(outputs));
   nr.status = NodeRun::done;
   if (graph().produces_at(n, run.formed.index)) {
-    if (dynamic_cast<const OutputNode*>(&n))
+    if (n.is_output())
       listener_.output_ready(t, n.id, std::move(result));
     else
       nr.result = std::move(result);

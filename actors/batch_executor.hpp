@@ -23,8 +23,8 @@
 #include <caf/all.hpp>
 
 #include "actors/messages.hpp"
-#include "dstream/batch_info.hpp"
-#include "dstream/graph.hpp"
+#include "dstream/core/batch_info.hpp"
+#include "dstream/core/graph.hpp"
 
 namespace trib {
 
@@ -45,10 +45,6 @@ struct CompletedBatch {
   BatchInfo info;
   std::map<int32_t, std::string> source_positions;
 };
-
-// Does the node's reduce phase run where its partitions' state lives
-// (stateful nodes and actor operators)?
-bool holds_partition_state(const Node& n);
 
 class ExecutorListener {
  public:

@@ -18,7 +18,6 @@
 #include "actors/state_placement.hpp"
 #include "actors/task_dispatcher.hpp"
 #include "actors/worker_membership.hpp"
-#include "dstream/nodes.hpp"
 #include "recovery/fault_injection.hpp"
 
 namespace trib {
@@ -69,10 +68,10 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     for (auto id : g.sources) {
       if (!executor_.needed(id)) continue;
       sources.push_back(id);
-      auto* node = dynamic_cast<ReceiverSourceNode*>(g.nodes[id].get());
-      if (!node) continue;
+      auto* factory = static_cast<const SourceNode&>(*g.nodes[id]).receiver();
+      if (!factory) continue;
       with_receiver.insert(id);
-      spawn_receiver_for(id, *node);
+      spawn_receiver_for(id, *factory);
     }
     sources_.emplace(g, sources, with_receiver, cfg_.backpressure);
     if (!cfg_.checkpoint_dir.empty()) checkpoints_.emplace(cfg_.checkpoint_dir);
@@ -113,7 +112,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     dispatcher_->finished(res, now);
     if (res.id.node < 0 || res.id.node >= static_cast<int32_t>(graph_->nodes.size())) return;
     bool reduce = res.id.phase == Phase::reduce;
-    if (reduce && holds_partition_state(*graph_->nodes[res.id.node]) && !placement_->accept(res))
+    if (reduce && graph_->nodes[res.id.node]->holds_partition_state() && !placement_->accept(res))
       return;  // from a placement given up on
     executor_.task_finished(res, keeper, now);
   }
@@ -254,7 +253,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
   }
 
  private:
-  void spawn_receiver_for(int id, const ReceiverSourceNode& node) {
+  void spawn_receiver_for(int id, const ReceiverFactory& factory) {
     // With checkpoints, receivers log what they accept (write-ahead log) and
     // replay what no checkpointed batch covers.
     ReceiverOptions opts;
@@ -268,7 +267,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
         if (pos != positions.end() && !pos->second.empty()) opts.replay_from = std::stoll(pos->second);
       }
     }
-    auto r = spawn_receiver(self_->system(), id, node.factory, cfg_.receiver_partitions, cfg_.monitor, opts);
+    auto r = spawn_receiver(self_->system(), id, factory, cfg_.receiver_partitions, cfg_.monitor, opts);
     self_->monitor(r);
     receivers_[id] = r;
   }

@@ -28,8 +28,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/job_monitor.hpp"
-#include "dstream/graph.hpp"
+#include "dstream/core/job_monitor.hpp"
+#include "dstream/core/graph.hpp"
 #include "recovery/checkpoint.hpp"
 
 namespace trib {

@@ -10,26 +10,12 @@
 
 #include <caf/all.hpp>
 
-#include "dstream/partition.hpp"
+#include "dstream/core/atoms.hpp"
+#include "dstream/core/partition.hpp"
 
 namespace trib {
 
-// Atoms (at most 10 characters in CAF 0.17).
-using tick_atom = caf::atom_constant<caf::atom("tick")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
-using stop_atom = caf::atom_constant<caf::atom("stop")>;
-using done_atom = caf::atom_constant<caf::atom("done")>;
-using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
-using restore_atom = caf::atom_constant<caf::atom("restore")>;
-using truncate_atom = caf::atom_constant<caf::atom("truncate")>;
-using rate_atom = caf::atom_constant<caf::atom("rate")>;
-using join_atom = caf::atom_constant<caf::atom("join")>;
-using joined_atom = caf::atom_constant<caf::atom("joined")>;
-using ping_atom = caf::atom_constant<caf::atom("ping")>;
-using check_atom = caf::atom_constant<caf::atom("check")>;
-using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
-using release_atom = caf::atom_constant<caf::atom("release")>;
-using drop_atom = caf::atom_constant<caf::atom("drop")>;
+// Atoms: dstream/core/atoms.hpp.
 
 // Lines a receiver's reader thread hands to its receiver actor: a partition
 // of Text that pins the block the lines point into (moved by pointer).

@@ -7,9 +7,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "actors/actor_operator.hpp"
 #include "actors/messages.hpp"
 #include "actors/task_actor.hpp"
+#include "dstream/core/actor_operator_node.hpp"
 #include "recovery/state_snapshot.hpp"
 
 namespace trib {
@@ -56,8 +56,8 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
     auto& slot = self->state.partitions[{node, p}];
     if (!slot) {
       const Node& n = *graph->nodes.at(static_cast<std::size_t>(node));
-      if (auto* op = dynamic_cast<const ActorOperatorNode*>(&n))
-        slot = op->spawn_operator(self->system(), p);
+      if (n.execution() == Node::Execution::actor_operator)
+        slot = static_cast<const ActorOperatorNode&>(n).spawn_operator(self->system(), p);
       else
         slot = spawn_partition_executor(self->system(), graph, node, p, coordinator);
     }
@@ -67,9 +67,9 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
   auto run = [=](TaskSpec& spec) {
         const Node& n = *graph->nodes.at(static_cast<std::size_t>(spec.id.node));
         bool reduce = spec.id.phase == Phase::reduce;
-        if (auto* op = dynamic_cast<const ActorOperatorNode*>(&n); op && reduce) {
+        if (reduce && n.execution() == Node::Execution::actor_operator) {
           auto header = result_for(spec);
-          op->dispatch(self, partition(spec.id.node, spec.id.index), spec.id.batch_time,
+          static_cast<const ActorOperatorNode&>(n).dispatch(self, partition(spec.id.node, spec.id.index), spec.id.batch_time,
                        std::move(spec.inputs.at(0)),
                        [self, coordinator, header](Partition out, std::string error) {
                          TaskResult res = header;

@@ -20,8 +20,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/job_monitor.hpp"
-#include "io/receiver.hpp"
+#include "dstream/core/job_monitor.hpp"
+#include "dstream/core/receiver.hpp"
 
 namespace trib {
 

@@ -19,8 +19,8 @@
 
 #include "actors/batch_executor.hpp"
 #include "actors/messages.hpp"
-#include "dstream/graph.hpp"
-#include "dstream/rate_estimator.hpp"
+#include "dstream/core/graph.hpp"
+#include "actors/rate_estimator.hpp"
 
 namespace trib {
 

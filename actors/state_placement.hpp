@@ -20,7 +20,7 @@
 
 #include "actors/task_outbox.hpp"
 #include "actors/worker_pool.hpp"
-#include "dstream/graph.hpp"
+#include "dstream/core/graph.hpp"
 #include "recovery/checkpoint.hpp"
 
 namespace trib {

@@ -12,7 +12,7 @@
 #include <caf/all.hpp>
 
 #include "actors/messages.hpp"
-#include "dstream/graph.hpp"
+#include "dstream/core/graph.hpp"
 
 namespace trib {
 

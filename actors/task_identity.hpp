@@ -5,7 +5,7 @@
 #include <string>
 
 #include "actors/messages.hpp"
-#include "dstream/graph.hpp"
+#include "dstream/core/graph.hpp"
 
 namespace trib {
 

@@ -18,6 +18,7 @@
 
 #include "apps/cli.hpp"
 #include "dstream/streaming_context.hpp"
+#include "io/generator_receiver.hpp"
 
 namespace {
 

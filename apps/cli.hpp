@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dstream/streaming_context.hpp"
+#include "io/generator_receiver.hpp"
 
 namespace trib::cli {
 

@@ -16,9 +16,10 @@
 #include <cereal/types/set.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/actor_operator.hpp"
+#include "dstream/actor_operator.hpp"
 #include "apps/cli.hpp"
 #include "dstream/streaming_context.hpp"
+#include "io/generator_receiver.hpp"
 
 namespace {
 

@@ -10,7 +10,8 @@
 
 #include "apps/cli.hpp"
 #include "dstream/streaming_context.hpp"
-#include "dstream/text.hpp"
+#include "io/generator_receiver.hpp"
+#include "dstream/core/text.hpp"
 
 int main(int argc, char** argv) {
   std::string source = "generator";

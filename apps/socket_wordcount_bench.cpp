@@ -55,7 +55,7 @@
 
 #include "apps/cli.hpp"
 #include "dstream/streaming_context.hpp"
-#include "dstream/text.hpp"
+#include "dstream/core/text.hpp"
 #include "bench/word_count_loop.hpp"
 
 namespace {

@@ -5,7 +5,8 @@
 
 #include "apps/cli.hpp"
 #include "dstream/streaming_context.hpp"
-#include "dstream/text.hpp"
+#include "io/generator_receiver.hpp"
+#include "dstream/core/text.hpp"
 
 int main(int argc, char** argv) {
   int64_t k = 5, window_s = 30, slide_s = 5, batch_ms = 1000, duration = 0;

@@ -20,7 +20,8 @@
 #include "apps/cli.hpp"
 #include "bench/word_count_loop.hpp"
 #include "dstream/streaming_context.hpp"
-#include "dstream/text.hpp"
+#include "io/generator_receiver.hpp"
+#include "dstream/core/text.hpp"
 #include "recovery/durable_file.hpp"
 
 namespace {

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dstream/text.hpp"
+#include "dstream/core/text.hpp"
 
 namespace wordloop {
 

@@ -15,8 +15,8 @@
 
 #include <absl/container/flat_hash_map.h>
 
-#include "dstream/hashing.hpp"
-#include "dstream/text.hpp"
+#include "dstream/core/hashing.hpp"
+#include "dstream/core/text.hpp"
 
 namespace trib {
 

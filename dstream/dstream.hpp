@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "dstream/combine_table.hpp"
-#include "dstream/format.hpp"
-#include "dstream/graph.hpp"
+#include "dstream/core/format.hpp"
+#include "dstream/core/graph.hpp"
 #include "dstream/nodes.hpp"
-#include "dstream/text.hpp"
+#include "dstream/core/text.hpp"
 #include "io/text_file_sink.hpp"
 
 namespace trib {

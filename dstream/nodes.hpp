@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "dstream/graph.hpp"
-#include "dstream/hashing.hpp"
-#include "io/receiver.hpp"
+#include "dstream/core/graph.hpp"
+#include "dstream/core/hashing.hpp"
+#include "dstream/core/receiver.hpp"
 
 namespace trib {
 
@@ -65,8 +65,6 @@ class PolledSourceNode : public SourceNode {
     name = std::move(op);
   }
 
-  bool has_receiver() const override { return false; }
-
   bool poll(int64_t t, Dataset& out) override {
     out = poll_fn_(t);
     return true;
@@ -84,7 +82,7 @@ class ReceiverSourceNode : public SourceNode {
     name = std::move(op);
   }
 
-  bool has_receiver() const override { return true; }
+  const ReceiverFactory* receiver() const override { return &factory; }
 
   ReceiverFactory factory;
 };

@@ -9,12 +9,15 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/coordinator.hpp"
-#include "actors/job_monitor.hpp"
 #include "actors/messages.hpp"
 #include "actors/worker_actor.hpp"
+#include "dstream/core/job_monitor.hpp"
 #include "io/direct_generator.hpp"
 #include "io/directory_source.hpp"
+#include "io/generator_receiver.hpp"
+#include "io/redis.hpp"
 #include "io/socket_receiver.hpp"
+#include "recovery/checkpoint.hpp"
 
 namespace trib {
 
@@ -96,7 +99,9 @@ DStream<Text> StreamingContext::socketTextStream(const std::string& host,
       "socketTextStream");
 }
 
-DStream<Text> StreamingContext::generatorStream(GeneratorOptions options) {
+DStream<Text> StreamingContext::generatorStream() { return generatorStream(GeneratorOptions{}); }
+
+DStream<Text> StreamingContext::generatorStream(const GeneratorOptions& options) {
   if (options.lines_per_batch > 0)
     return add_source<Text>(
         std::make_shared<DirectGeneratorSource>(options, partitions()));
@@ -110,10 +115,13 @@ DStream<Text> StreamingContext::textFileStream(const std::string& dir) {
   return add_source<Text>(std::make_shared<DirectorySource>(dir, partitions()));
 }
 
-DStream<Text> StreamingContext::redisStream(const std::string& host, uint16_t port,
-                                                   const std::string& key, RedisStreamOptions options) {
-  return add_source<Text>(
-      std::make_shared<RedisStreamSource>(host, port, key, std::move(options), partitions()));
+DStream<Text> StreamingContext::redisStream(const std::string& host, uint16_t port, const std::string& key) {
+  return redisStream(host, port, key, RedisStreamOptions{});
+}
+
+DStream<Text> StreamingContext::redisStream(const std::string& host, uint16_t port, const std::string& key,
+                                            const RedisStreamOptions& options) {
+  return add_source<Text>(std::make_shared<RedisStreamSource>(host, port, key, options, partitions()));
 }
 
 DStream<Text> StreamingContext::receiverStream(ReceiverFactory factory,
@@ -154,7 +162,7 @@ std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
         " ms batches) than the one declared now (graph " + expected + ", " +
         std::to_string(ssc->job_->graph.batch_interval_ms) +
         " ms batches); refusing to restore it. Use the original pipeline or a new directory.");
-  ssc->recovered_ = std::move(cp);
+  ssc->recovered_ = std::make_unique<Checkpoint>(std::move(*cp));
   return ssc;
 }
 
@@ -179,7 +187,7 @@ void StreamingContext::start() {
   cfg.backpressure = options_.backpressure;
   cfg.checkpoint_dir = checkpoint_dir_;
   cfg.checkpoint_every = checkpoint_every_;
-  cfg.recovered = recovered_;
+  if (recovered_) cfg.recovered = *recovered_;
   cfg.worker_timeout_ms = options_.worker_timeout_ms;
   cfg.speculation = options_.speculation;
   cfg.min_workers = options_.min_workers;

@@ -19,17 +19,18 @@
 #include <string>
 #include <vector>
 
-#include "actors/job_monitor.hpp"
-#include "dstream/cluster_transport.hpp"
-#include "dstream/batch_info.hpp"
 #include "dstream/batch_queue.hpp"
+#include "dstream/cluster_transport.hpp"
+#include "dstream/core/batch_info.hpp"
+#include "dstream/core/receiver.hpp"
 #include "dstream/dstream.hpp"
-#include "io/generator_receiver.hpp"
-#include "io/receiver.hpp"
-#include "io/redis.hpp"
-#include "recovery/checkpoint.hpp"
 
 namespace trib {
+
+struct Checkpoint;          // recovery/checkpoint.hpp
+struct GeneratorOptions;    // io/generator_receiver.hpp
+struct RedisStreamOptions;  // io/redis.hpp
+class JobMonitor;           // dstream/core/job_monitor.hpp
 
 struct StreamingOptions {
   int partitions = 0;              // per source and shuffle; 0: number of cores
@@ -78,12 +79,14 @@ class StreamingContext {
   // Lines of text from a TCP server (one record per line).
   DStream<Text> socketTextStream(const std::string& host, uint16_t port);
   // Generated lines of words at a set rate; no server needed.
-  DStream<Text> generatorStream(GeneratorOptions options = {});
+  DStream<Text> generatorStream();
+  DStream<Text> generatorStream(const GeneratorOptions& options);  // include io/generator_receiver.hpp
   // Lines of the files moved into `dir`, each file once (io/directory_source.hpp).
   DStream<Text> textFileStream(const std::string& dir);
   // Entries of a Redis stream, exactly once with checkpoints (io/redis.hpp).
+  DStream<Text> redisStream(const std::string& host, uint16_t port, const std::string& key);
   DStream<Text> redisStream(const std::string& host, uint16_t port, const std::string& key,
-                                   RedisStreamOptions options = {});
+                            const RedisStreamOptions& options);  // include io/redis.hpp
   // Records from any receiver (see io/receiver.hpp).
   DStream<Text> receiverStream(ReceiverFactory factory, std::string name = "receiverStream");
   // Each batch takes the next queued batch (or all queued batches).
@@ -112,7 +115,7 @@ class StreamingContext {
       const std::string& dir, const std::function<std::unique_ptr<StreamingContext>()>& factory);
 
   // True when getOrCreate() restored a checkpoint.
-  bool recovered() const { return recovered_.has_value(); }
+  bool recovered() const { return recovered_ != nullptr; }
 
   // ---- lifecycle ------------------------------------------------------------
   void start();
@@ -158,7 +161,7 @@ class StreamingContext {
   StreamingOptions options_;
   std::string checkpoint_dir_;
   int checkpoint_every_ = 1;
-  std::optional<Checkpoint> recovered_;
+  std::unique_ptr<Checkpoint> recovered_;
 };
 
 }  // namespace trib

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "io/text_block.hpp"
+#include "dstream/core/text_block.hpp"
 
 namespace trib {
 

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "dstream/graph.hpp"
+#include "dstream/core/graph.hpp"
 #include "io/generator_receiver.hpp"
 
 namespace trib {
@@ -16,7 +16,6 @@ class DirectGeneratorSource : public SourceNode {
  public:
   DirectGeneratorSource(GeneratorOptions opts, int partitions);
 
-  bool has_receiver() const override { return false; }
   bool poll(int64_t t, Dataset& out) override;
   std::string position() const override { return std::to_string(next_line_); }
   void seek(const std::string& position) override;

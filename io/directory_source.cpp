@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "io/line_splitter.hpp"
-#include "io/text_block.hpp"
+#include "dstream/core/text_block.hpp"
 #include "io/utf8.hpp"
 
 namespace fs = std::filesystem;

@@ -13,7 +13,7 @@
 #include <set>
 #include <string>
 
-#include "dstream/graph.hpp"
+#include "dstream/core/graph.hpp"
 
 namespace trib {
 
@@ -21,7 +21,6 @@ class DirectorySource : public SourceNode {
  public:
   DirectorySource(std::string dir, int partitions);
 
-  bool has_receiver() const override { return false; }
   bool poll(int64_t t, Dataset& out) override;
   std::string position() const override;
   void seek(const std::string& position) override;

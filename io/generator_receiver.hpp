@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "io/receiver.hpp"
+#include "dstream/core/receiver.hpp"
 
 namespace trib {
 

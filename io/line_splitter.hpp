@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "io/text_block.hpp"
+#include "dstream/core/text_block.hpp"
 
 namespace trib {
 

@@ -7,7 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "io/text_block.hpp"
+#include "dstream/core/text_block.hpp"
 
 namespace trib {
 

@@ -26,8 +26,8 @@
 #include <utility>
 #include <vector>
 
-#include "dstream/format.hpp"
-#include "dstream/graph.hpp"
+#include "dstream/core/format.hpp"
+#include "dstream/core/graph.hpp"
 
 struct redisContext;
 
@@ -78,7 +78,6 @@ class RedisStreamSource : public SourceNode {
                     int partitions);
   ~RedisStreamSource() override;
 
-  bool has_receiver() const override { return false; }
   bool poll(int64_t t, Dataset& out) override;
   std::string position() const override { return last_id_; }
   void seek(const std::string& position) override;

@@ -5,7 +5,7 @@
 #include <iterator>
 #include <stdexcept>
 
-#include "recovery/checksum.hpp"
+#include "dstream/core/checksum.hpp"
 
 namespace trib {
 namespace {

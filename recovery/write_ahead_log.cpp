@@ -16,7 +16,7 @@
 #include <cereal/types/vector.hpp>
 #include <spdlog/spdlog.h>
 
-#include "recovery/checksum.hpp"
+#include "dstream/core/checksum.hpp"
 #include "recovery/durable_file.hpp"
 
 namespace fs = std::filesystem;

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "dstream/text.hpp"
+#include "dstream/core/text.hpp"
 
 namespace trib {
 

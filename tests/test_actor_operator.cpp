@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "actors/actor_operator.hpp"
+#include "dstream/actor_operator.hpp"
 #include "job_helpers.hpp"
 #include "temp_dir.hpp"
 

@@ -14,6 +14,7 @@
 #include <regex>
 #include <thread>
 
+#include "io/generator_receiver.hpp"
 #include "cluster_helpers.hpp"
 
 namespace fs = std::filesystem;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "dstream/combine_table.hpp"
-#include "dstream/partition.hpp"
+#include "dstream/core/partition.hpp"
 
 namespace {
 

@@ -5,7 +5,8 @@
 
 #include <thread>
 
-#include "dstream/rate_estimator.hpp"
+#include "io/generator_receiver.hpp"
+#include "actors/rate_estimator.hpp"
 #include "io/rate_limiter.hpp"
 #include "job_helpers.hpp"
 

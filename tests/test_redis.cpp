@@ -12,6 +12,7 @@
 
 #include <thread>
 
+#include "io/redis.hpp"
 #include "job_helpers.hpp"
 #include "tcp_server.hpp"
 #include "temp_dir.hpp"

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "dstream/text.hpp"
+#include "dstream/core/text.hpp"
 
 namespace trib {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "dstream/partition.hpp"
-#include "dstream/text.hpp"
+#include "dstream/core/partition.hpp"
+#include "dstream/core/text.hpp"
 
 namespace trib {
 

@@ -2,7 +2,7 @@
 #include <ctime>
 #include <iostream>
 
-#include "dstream/format.hpp"
+#include "dstream/core/format.hpp"
 
 namespace trib {
 

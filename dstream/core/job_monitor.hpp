@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "dstream/batch_info.hpp"
+#include "dstream/core/batch_info.hpp"
 
 namespace trib {
 

@@ -22,8 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "dstream/partition.hpp"
-#include "recovery/checksum.hpp"
+#include "dstream/core/partition.hpp"
+#include "dstream/core/receiver.hpp"
+#include "dstream/core/checksum.hpp"
 
 namespace trib {
 
@@ -69,6 +70,17 @@ class Node {
   // must wait until its run for the previous batch has finished.
   bool ordered = false;
 
+  // How the runtime executes the reduce phase: in fresh task actors
+  // (stateless), in the partition executor that owns the partition's state
+  // (keyed_state), or in the user's actor for the partition (actor_operator,
+  // see dstream/core/actor_operator_node.hpp).
+  enum class Execution { stateless, keyed_state, actor_operator };
+  virtual Execution execution() const { return stateful() ? Execution::keyed_state : Execution::stateless; }
+  // Does the reduce phase run where its partition's state lives?
+  bool holds_partition_state() const { return execution() != Execution::stateless; }
+  // Output nodes run in the sink actor (OutputNode).
+  virtual bool is_output() const { return false; }
+
   // 0: no reduce phase; the map outputs are the node's partitions.
   virtual int reduce_partitions() const { return 0; }
 
@@ -113,7 +125,10 @@ class SourceNode : public Node {
   // Receiver-less sources (queueStream) hand over their batch here, on the
   // coordinator, when the interval closes. Receiver-based ones return false.
   virtual bool poll(int64_t t, Dataset& out) { (void)t; (void)out; return false; }
-  virtual bool has_receiver() const = 0;
+  // Receiver-based sources: how to make the receiver the runtime runs in
+  // its own actor (dstream/core/receiver.hpp); nullptr for polled ones.
+  virtual const ReceiverFactory* receiver() const { return nullptr; }
+  bool has_receiver() const { return receiver() != nullptr; }
 
   // Replayable sources report where the next batch starts reading, and can
   // be moved back there after a restart. Empty: not replayable.
@@ -128,6 +143,7 @@ class SourceNode : public Node {
 // The output operations of a job run in the sink actor, in batch order.
 class OutputNode : public Node {
  public:
+  bool is_output() const override { return true; }
   virtual void emit(int64_t t, const Dataset& parts) = 0;
 };
 

@@ -37,7 +37,7 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 
-#include "dstream/owned.hpp"
+#include "dstream/core/owned.hpp"
 
 namespace trib {
 

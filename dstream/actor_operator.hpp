@@ -28,26 +28,11 @@
 
 #include <caf/all.hpp>
 
-#include "actors/messages.hpp"
+#include "dstream/core/actor_operator_node.hpp"
+#include "dstream/core/atoms.hpp"
 #include "dstream/dstream.hpp"
 
 namespace trib {
-
-using process_atom = caf::atom_constant<caf::atom("process")>;
-
-// A node whose reduce phase runs in user actors. The coordinator asks it to
-// spawn the actors and to send each one its partition.
-class ActorOperatorNode : public Node {
- public:
-  using Done = std::function<void(Partition output, std::string error)>;
-
-  virtual caf::actor spawn_operator(caf::actor_system& sys, int partition) const = 0;
-
-  // Sends `input` (bucket r of every map task, concatenated) to `op` on
-  // behalf of `self` and calls done with the reply.
-  virtual void dispatch(caf::event_based_actor* self, const caf::actor& op, int64_t t,
-                        std::vector<Partition> buckets, Done done) const = 0;
-};
 
 template <class In, class Out>
 class TypedActorOperatorNode : public ActorOperatorNode {
