@@ -170,6 +170,13 @@ void BatchExecutor::redo_map_outputs(BatchRun& run, const Node& n, const Lost& l
     ++nr.shuffle_attempt;  // fetch failures of earlier attempts are stale
     spdlog::warn("batch {}: shuffle blocks of {} map tasks of {} (node {}) were lost; running them again",
                  run.formed.time, again.size(), n.name, n.id);
+    JobEvent e;
+    e.kind = JobEvent::Kind::shuffle_blocks_lost;
+    e.batch_time = run.formed.time;
+    e.node = n.id;
+    e.node_name = n.name;
+    e.tasks = static_cast<int64_t>(again.size());
+    listener_.event(std::move(e));
   }
   for (auto& spec : again) listener_.task_ready(std::move(spec), false);
   if (nr.status == NodeRun::reducing && nr.remaps == 0) resend_missing_reduces(run, n);

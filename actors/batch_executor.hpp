@@ -25,6 +25,7 @@
 #include "actors/messages.hpp"
 #include "dstream/core/batch_info.hpp"
 #include "dstream/core/graph.hpp"
+#include "dstream/core/job_events.hpp"
 
 namespace trib {
 
@@ -57,6 +58,8 @@ class ExecutorListener {
   virtual void batch_completed(const CompletedBatch& batch) = 0;
   // A task failed or an operator broke its contract: the job cannot go on.
   virtual void failed(const std::string& why) = 0;
+  // Something worth telling (shuffle_blocks_lost).
+  virtual void event(JobEvent e) { (void)e; }
 };
 
 class BatchExecutor {

@@ -60,9 +60,10 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     caf::actor me = caf::actor_cast<caf::actor>(self_);
     sink_ = spawn_sink(self_->system(), graph_, me);
     local_host_ = spawn_partition_host(self_->system(), graph_, me);
+    auto events = [monitor = cfg_.monitor](JobEvent e) { monitor->event(std::move(e)); };
     dispatcher_.emplace(g, membership_.pool(), local_host_, *this,
-                        SpeculationPolicy{cfg_.speculation, cfg_.speculation_min_ms});
-    placement_.emplace(g, membership_.pool(), local_host_, *this, cfg_.checkpoint_dir);
+                        SpeculationPolicy{cfg_.speculation, cfg_.speculation_min_ms}, events);
+    placement_.emplace(g, membership_.pool(), local_host_, *this, cfg_.checkpoint_dir, events);
     std::vector<int> sources;
     std::set<int> with_receiver;
     for (auto id : g.sources) {
@@ -127,10 +128,21 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
 
   caf::result<joined_atom> on_join(const caf::actor& host, const std::string& worker_graph) {
     auto joined = membership_.admit(host, worker_graph, steady::now());
-    if (!joined.worker) return caf::make_error(caf::sec::runtime_error, joined.refusal);
+    if (!joined.worker) {
+      JobEvent e;
+      e.kind = JobEvent::Kind::worker_refused;
+      e.reason = joined.refusal;
+      cfg_.monitor->event(std::move(e));
+      return caf::make_error(caf::sec::runtime_error, joined.refusal);
+    }
     self_->monitor(host);
     spdlog::info("{} ({}) joined; {} workers", joined.worker->label, to_string(host.node()),
                  membership_.pool().size());
+    JobEvent e;
+    e.kind = JobEvent::Kind::worker_joined;
+    e.worker = joined.worker->label;
+    e.workers = static_cast<int64_t>(membership_.pool().size());
+    cfg_.monitor->event(std::move(e));
     if (!std::exchange(checks_scheduled_, true)) schedule_check();
     start_ready_batches();
     return joined_atom::value;
@@ -240,6 +252,8 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
 
   void failed(const std::string& why) override { fail(why); }
 
+  void event(JobEvent e) override { cfg_.monitor->event(std::move(e)); }
+
   // ---- TaskOutbox --------------------------------------------------------------------
 
   void send_task(const caf::actor& host, TaskSpec spec) override { self_->send(host, std::move(spec)); }
@@ -311,7 +325,14 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
 
   void start_ready_batches() {
     if (phase_ == JobPhase::checkpointing || phase_ == JobPhase::finished) return;
+    bool was_waiting = membership_.waiting();
     if (!membership_.gate_open(steady::now())) return;
+    if (was_waiting) {
+      JobEvent e;
+      e.kind = JobEvent::Kind::workers_ready;
+      e.workers = static_cast<int64_t>(membership_.pool().size());
+      cfg_.monitor->event(std::move(e));
+    }
     executor_.start_ready(steady::now());
   }
 
@@ -322,9 +343,17 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     std::string label;
     if (!membership_.remove(host, &label)) return false;
     auto now = steady::now();
+    JobEvent lost;
+    lost.kind = JobEvent::Kind::worker_lost;
+    lost.worker = label;
+    lost.reason = why;
+    lost.tasks = static_cast<int64_t>(dispatcher_->on(host));
+    lost.partitions = static_cast<int64_t>(placement_->on(host));
+    lost.workers = static_cast<int64_t>(membership_.pool().size());
     spdlog::warn("lost {} ({}); running its {} unfinished tasks again and restoring its {} state "
                  "partitions from the last checkpoint; {} workers left",
-                 label, why, dispatcher_->on(host), placement_->on(host), membership_.pool().size());
+                 label, why, lost.tasks, lost.partitions, lost.workers);
+    cfg_.monitor->event(std::move(lost));
     dispatcher_->lose_worker(host, now);
     executor_.lose_kept_outputs(host);
     try {
@@ -394,6 +423,10 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
       return;
     }
     spdlog::debug("checkpoint written after batch {}", cp.last_batch_time_ms);
+    JobEvent written;
+    written.kind = JobEvent::Kind::checkpoint_written;
+    written.batch_time = cp.last_batch_time_ms;
+    cfg_.monitor->event(std::move(written));
     try {
       placement_->checkpoint_written(cp.state_files);
     } catch (const std::exception& e) {
@@ -419,6 +452,11 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
                  "partitions to restore",
                  cp.last_batch_time_ms, cp.last_batch_time_ms + graph_->batch_interval_ms,
                  cp.partition_states.size());
+    JobEvent e;
+    e.kind = JobEvent::Kind::recovered;
+    e.batch_time = cp.last_batch_time_ms;
+    e.partitions = static_cast<int64_t>(cp.partition_states.size());
+    cfg_.monitor->event(std::move(e));
   }
 
   // ---- stopping -----------------------------------------------------------------------

@@ -7,12 +7,13 @@
 namespace trib {
 
 StatePlacement::StatePlacement(const Graph& graph, WorkerPool& workers, caf::actor local_host,
-                               TaskOutbox& outbox, std::string checkpoint_dir)
+                               TaskOutbox& outbox, std::string checkpoint_dir, EventSink events)
     : graph_(graph),
       workers_(workers),
       local_host_(std::move(local_host)),
       outbox_(outbox),
-      checkpoint_dir_(std::move(checkpoint_dir)) {}
+      checkpoint_dir_(std::move(checkpoint_dir)),
+      events_(std::move(events)) {}
 
 void StatePlacement::recover(const Checkpoint& cp) {
   pending_restore_ = cp.partition_states;
@@ -45,6 +46,13 @@ void StatePlacement::assign_host(const PartitionKey& key, Placement& p) {
   p.remote = remote;
   spdlog::info("state partition {} of {} (node {}) placed on {}", key.second,
                graph_.nodes[key.first]->name, key.first, p.label);
+  JobEvent e;
+  e.kind = JobEvent::Kind::partition_placed;
+  e.worker = p.label;
+  e.node = key.first;
+  e.node_name = graph_.nodes[key.first]->name;
+  e.partition = key.second;
+  events_(std::move(e));
 }
 
 void StatePlacement::run(TaskSpec spec, clock::time_point now) {
@@ -132,6 +140,14 @@ void StatePlacement::rebalance() {
     outbox_.send_drop(p.host, key);
     spdlog::info("moving state partition {} of {} (node {}) from {} to {}", key.second,
                  graph_.nodes[key.first]->name, key.first, p.label, to->label);
+    JobEvent e;
+    e.kind = JobEvent::Kind::partition_moved;
+    e.from = p.label;
+    e.worker = to->label;
+    e.node = key.first;
+    e.node_name = graph_.nodes[key.first]->name;
+    e.partition = key.second;
+    events_(std::move(e));
     ++p.attempt;
     p.host = to->host;
     p.label = to->label;

@@ -21,6 +21,7 @@
 #include "actors/task_outbox.hpp"
 #include "actors/worker_pool.hpp"
 #include "dstream/core/graph.hpp"
+#include "dstream/core/job_events.hpp"
 #include "recovery/checkpoint.hpp"
 
 namespace trib {
@@ -30,8 +31,9 @@ class StatePlacement {
   using clock = std::chrono::steady_clock;
 
   // checkpoint_dir empty: no checkpoints, so partitions never leave this process.
+  // Reports partition_placed and partition_moved to `events`.
   StatePlacement(const Graph& graph, WorkerPool& workers, caf::actor local_host, TaskOutbox& outbox,
-                 std::string checkpoint_dir);
+                 std::string checkpoint_dir, EventSink events);
 
   // Start-up from checkpoint `cp`: partitions are restored where they are
   // first placed.
@@ -87,6 +89,7 @@ class StatePlacement {
   caf::actor local_host_;
   TaskOutbox& outbox_;
   std::string checkpoint_dir_;
+  EventSink events_;
   std::map<PartitionKey, Placement> placements_;
   // Tasks of partitions on workers since the last checkpoint.
   std::map<PartitionKey, std::vector<TaskSpec>> replay_log_;

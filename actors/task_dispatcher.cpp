@@ -7,8 +7,13 @@
 namespace trib {
 
 TaskDispatcher::TaskDispatcher(const Graph& graph, WorkerPool& workers, caf::actor local_host,
-                               TaskOutbox& outbox, SpeculationPolicy policy)
-    : graph_(graph), workers_(workers), local_host_(std::move(local_host)), outbox_(outbox), policy_(policy) {}
+                               TaskOutbox& outbox, SpeculationPolicy policy, EventSink events)
+    : graph_(graph),
+      workers_(workers),
+      local_host_(std::move(local_host)),
+      outbox_(outbox),
+      policy_(policy),
+      events_(std::move(events)) {}
 
 void TaskDispatcher::run(TaskSpec spec, clock::time_point now) {
   if (workers_.empty()) {
@@ -64,6 +69,14 @@ void TaskDispatcher::speculate(clock::time_point now) {
     Worker* other = workers_.other_than(f.hosts);
     spdlog::info("{} has run for {:.0f} ms (median {:.1f} ms): running a copy on {}",
                  describe(graph_, f.spec.id), age, *median, other ? other->label : "the coordinator");
+    JobEvent e;
+    e.kind = JobEvent::Kind::task_speculated;
+    e.worker = other ? other->label : "the coordinator";
+    e.node = f.spec.id.node;
+    e.node_name = graph_.nodes[f.spec.id.node]->name;
+    e.partition = f.spec.id.index;
+    e.batch_time = f.spec.id.batch_time;
+    events_(std::move(e));
     if (other) {
       f.hosts.push_back(other->host.address());
       outbox_.send_task(other->host, f.spec);

@@ -14,6 +14,7 @@
 #include "actors/task_identity.hpp"
 #include "actors/task_outbox.hpp"
 #include "actors/worker_pool.hpp"
+#include "dstream/core/job_events.hpp"
 
 namespace trib {
 
@@ -27,8 +28,9 @@ class TaskDispatcher {
  public:
   using clock = std::chrono::steady_clock;
 
+  // Reports task_speculated to `events`.
   TaskDispatcher(const Graph& graph, WorkerPool& workers, caf::actor local_host, TaskOutbox& outbox,
-                 SpeculationPolicy policy);
+                 SpeculationPolicy policy, EventSink events);
 
   // Runs a stateless task: on the next worker not marked slow, or here.
   void run(TaskSpec spec, clock::time_point now);
@@ -60,6 +62,7 @@ class TaskDispatcher {
   caf::actor local_host_;
   TaskOutbox& outbox_;
   SpeculationPolicy policy_;
+  EventSink events_;
   std::map<TaskId, InFlight> in_flight_;
   TaskTimes task_times_;
 };

@@ -2,7 +2,10 @@
 
 #include <atomic>
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <sstream>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -202,7 +205,10 @@ void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
       .add("worker-timeout-ms", &cluster->worker_timeout_ms,
            "coordinator: give up on a worker silent (no heartbeat, a state task unanswered) this long")
       .add("min-workers", &cluster->min_workers, "coordinator: wait for this many workers before the first batch")
-      .add("min-workers-wait", &cluster->min_workers_wait, "coordinator: seconds to wait for --min-workers at most");
+      .add("min-workers-wait", &cluster->min_workers_wait, "coordinator: seconds to wait for --min-workers at most")
+      .add("events", &cluster->events,
+           "append job events (workers joined/lost, state partitions placed/moved, checkpoints, recovery) "
+           "to FILE as JSON lines");
 }
 
 namespace {
@@ -309,6 +315,21 @@ int run_declared_job(const std::function<std::unique_ptr<StreamingContext>()>& f
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
+  }
+  if (!cluster.events.empty()) {
+    std::shared_ptr<std::FILE> out(std::fopen(cluster.events.c_str(), "a"), [](std::FILE* f) {
+      if (f) std::fclose(f);
+    });
+    if (!out) {
+      spdlog::error("--events {}: {}", cluster.events, std::strerror(errno));
+      return 2;
+    }
+    // One line per event, flushed at once: readers follow the file live.
+    ssc->addEventListener([out](const JobEvent& e) {
+      std::string line = to_json(e) + "\n";
+      std::fwrite(line.data(), 1, line.size(), out.get());
+      std::fflush(out.get());
+    });
   }
   if (stop_after <= 0) return run_job(*ssc, duration_s);
   // The stop is requested from the main thread, which run_job polls.

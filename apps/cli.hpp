@@ -70,6 +70,7 @@ struct ClusterFlags {
   int64_t worker_timeout_ms = 10000;  // coordinator: when a silent worker is given up on
   int64_t min_workers = 0;            // coordinator: workers to wait for before the first batch
   int64_t min_workers_wait = 30;      // coordinator: seconds to wait for them at most
+  std::string events;                 // write job events here as JSON lines (tests, tools)
 };
 void add_cluster_flags(Flags& flags, ClusterFlags* cluster);
 // Checks the cluster flags (the TLS files are read); sets the options'

@@ -306,6 +306,10 @@ void StreamingContext::addBatchListener(std::function<void(const BatchInfo&)> li
   monitor_->add_listener(std::move(listener));
 }
 
+void StreamingContext::addEventListener(std::function<void(const JobEvent&)> listener) {
+  monitor_->add_event_listener(std::move(listener));
+}
+
 bool StreamingContext::awaitBatches(std::size_t n, std::chrono::milliseconds timeout) {
   return monitor_->wait_batches(n, timeout);
 }

@@ -22,6 +22,7 @@
 #include "dstream/batch_queue.hpp"
 #include "dstream/cluster_transport.hpp"
 #include "dstream/core/batch_info.hpp"
+#include "dstream/core/job_events.hpp"
 #include "dstream/core/receiver.hpp"
 #include "dstream/dstream.hpp"
 
@@ -136,6 +137,10 @@ class StreamingContext {
   // ---- monitoring -----------------------------------------------------------
   // Called (on an actor thread) after each batch's outputs were emitted.
   void addBatchListener(std::function<void(const BatchInfo&)> listener);
+  // Called (on the coordinator's thread) for each job event: workers joined
+  // and lost, state partitions placed and moved, checkpoints, recovery
+  // (dstream/core/job_events.hpp). Add before start() to see them all.
+  void addEventListener(std::function<void(const JobEvent&)> listener);
   // Waits until n batches completed; false on timeout or if the job ended first.
   bool awaitBatches(std::size_t n, std::chrono::milliseconds timeout);
   std::vector<BatchInfo> completedBatches() const;

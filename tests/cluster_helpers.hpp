@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -53,6 +54,50 @@ struct LogFile {
   int fd;
 };
 
+// The job events a coordinator wrote with --events FILE, one JSON object per
+// line (dstream/core/job_events.hpp). Tests assert on these, not on log text.
+struct EventLog {
+  explicit EventLog(std::string p) : path(std::move(p)) {}
+
+  // Lines of event `kind` whose fields include each of `fields`
+  // ({"worker", "worker-1"} matches "worker":"worker-1").
+  std::vector<std::string> find(const std::string& kind,
+                                const std::vector<std::pair<std::string, std::string>>& fields = {}) const {
+    std::vector<std::string> found;
+    std::istringstream lines(slurp(path));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("{\"event\":\"" + kind + "\"") != 0) continue;
+      bool all = true;
+      for (auto& [name, value] : fields)
+        all = all && line.find("\"" + name + "\":\"" + value + "\"") != std::string::npos;
+      if (all) found.push_back(line);
+    }
+    return found;
+  }
+  bool has(const std::string& kind, const std::vector<std::pair<std::string, std::string>>& fields = {}) const {
+    return !find(kind, fields).empty();
+  }
+  // Waits up to 10 s for such an event.
+  bool wait_for(const std::string& kind, const std::vector<std::pair<std::string, std::string>>& fields = {}) const {
+    for (int i = 0; i < 1000 && !has(kind, fields); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return has(kind, fields);
+  }
+  // A numeric field of one event line; -1 if absent.
+  static int64_t number(const std::string& line, const std::string& name) {
+    auto at = line.find("\"" + name + "\":");
+    if (at == std::string::npos) return -1;
+    return std::stoll(line.substr(at + name.size() + 3));
+  }
+  static std::string text(const std::string& line, const std::string& name) {
+    auto at = line.find("\"" + name + "\":\"");
+    if (at == std::string::npos) return {};
+    at += name.size() + 4;
+    return line.substr(at, line.find('"', at) - at);
+  }
+  std::string all() const { return slurp(path); }
+  std::string path;
+};
+
 // A single-process run of the job: the reference a cluster run must equal.
 inline std::vector<std::pair<int64_t, std::string>> reference_run(const WordcountJob& job,
                                                            const std::string& mode,
@@ -86,11 +131,16 @@ struct ThreeProcesses {
   ThreeProcesses(const std::string& program, const Args& args, const std::vector<std::string>& coordinator_extra,
                  const std::vector<std::string>& worker_extra,
                  std::vector<std::vector<std::string>> worker_env = {{}, {}})
-      : coord_log(dir.path + "/coordinator.log"), w1_log(dir.path + "/w1.log"), w2_log(dir.path + "/w2.log") {
+      : coord_log(dir.path + "/coordinator.log"),
+        w1_log(dir.path + "/w1.log"),
+        w2_log(dir.path + "/w2.log"),
+        events(dir.path + "/events.jsonl") {
     uint16_t port = unused_port();
-    coordinator = spawn_app(
-        program, with(args(dir.path), with({"--listen", std::to_string(port), "--min-workers", "2"}, coordinator_extra)),
-        coord_log.fd, coord_log.fd);
+    coordinator = spawn_app(program,
+                            with(args(dir.path), with({"--listen", std::to_string(port), "--min-workers", "2",
+                                                       "--events", events.path},
+                                                      coordinator_extra)),
+                            coord_log.fd, coord_log.fd);
     // Workers get the same arguments: the output and checkpoint directories
     // stand for a file system every node shares, as Spark's executors use HDFS.
     auto worker_args = with(args(dir.path), with({"--join", "127.0.0.1:" + std::to_string(port)}, worker_extra));
@@ -106,15 +156,19 @@ struct ThreeProcesses {
             "checkpointed_wordcount", [&](const std::string& dir) { return job.args(mode, dir, "info"); },
             coordinator_extra, worker_extra, std::move(worker_env)) {}
 
-  // Waits for the coordinator to end the job cleanly; its log.
+  // Waits for the coordinator to end the job cleanly (exit 0); its log.
   std::string coordinator_log_after_exit() {
     int code = wait_exit(coordinator);
     BOOST_REQUIRE_MESSAGE(code == 0, coord_log.text());
     return coord_log.text();
   }
 
+  // Both workers joined and the first batch may start.
+  bool started() const { return events.wait_for("workers_ready") && EventLog::number(events.find("workers_ready")[0], "workers") == 2; }
+
   TempDir dir;
   LogFile coord_log, w1_log, w2_log;
+  EventLog events;
   pid_t coordinator, w1, w2;
 };
 

@@ -1,5 +1,6 @@
 // The meeting point of the job's actors and the user's thread: counters the
-// actors update, batch reports, and the latch awaitTermination() waits on.
+// actors update, batch reports, job events, and the latch awaitTermination()
+// waits on.
 #pragma once
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "dstream/core/batch_info.hpp"
+#include "dstream/core/job_events.hpp"
 
 namespace trib {
 
@@ -38,6 +40,27 @@ class JobMonitor {
     }
     for (auto& l : listeners) l(info);
     cv_.notify_all();
+  }
+
+  using EventListener = std::function<void(const JobEvent&)>;
+
+  void add_event_listener(EventListener l) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    event_listeners_.push_back(std::move(l));
+  }
+
+  // Called by the coordinator (on its thread) when something happens to the
+  // job; stamps the wall time and tells the listeners.
+  void event(JobEvent e) {
+    e.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    std::vector<EventListener> listeners;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      listeners = event_listeners_;
+    }
+    for (auto& l : listeners) l(e);
   }
 
   // A stop asked for by this process (StreamingContext::stop). The
@@ -100,6 +123,7 @@ class JobMonitor {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<Listener> listeners_;
+  std::vector<EventListener> event_listeners_;
   std::vector<BatchInfo> completed_;
   bool terminated_ = false;
   std::optional<bool> stop_request_;  // graceful?
