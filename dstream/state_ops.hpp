@@ -125,12 +125,7 @@ class KeyedStateStore final : public PartitionState {
 
   std::string encode() const override {
     if constexpr (serializable) {
-      std::ostringstream out;
-      {
-        cereal::BinaryOutputArchive archive(out);
-        archive(started, entries);
-      }
-      return out.str();
+      return to_cereal_bytes(started, entries);
     } else {
       throw std::runtime_error(not_serializable());
     }
@@ -138,10 +133,8 @@ class KeyedStateStore final : public PartitionState {
 
   void decode(const std::string& bytes) override {
     if constexpr (serializable) {
-      std::istringstream in(bytes);
-      cereal::BinaryInputArchive archive(in);
       entries.clear();
-      archive(started, entries);
+      from_cereal_bytes(bytes, started, entries);
     } else {
       throw std::runtime_error(not_serializable());
     }

@@ -54,19 +54,12 @@ inline std::string encode_history(const std::deque<std::pair<int64_t, Dataset>>&
     plain.emplace_back(t, std::vector<std::string>{});
     for (const auto& p : parts) plain.back().second.push_back(p.encode());
   }
-  std::ostringstream out;
-  {
-    cereal::BinaryOutputArchive archive(out);
-    archive(plain);
-  }
-  return out.str();
+  return to_cereal_bytes(plain);
 }
 
 inline std::deque<std::pair<int64_t, Dataset>> decode_history(const std::string& bytes) {
   std::vector<std::pair<int64_t, std::vector<std::string>>> plain;
-  std::istringstream in(bytes);
-  cereal::BinaryInputArchive archive(in);
-  archive(plain);
+  from_cereal_bytes(bytes, plain);
   std::deque<std::pair<int64_t, Dataset>> history;
   for (auto& [t, parts] : plain) {
     history.emplace_back(t, Dataset{});
@@ -120,20 +113,11 @@ class IncrementalWindowState final : public PartitionState {
   std::unordered_map<K, std::pair<V, int64_t>> window;  // value, slices holding the key
   std::deque<std::pair<int64_t, std::vector<std::pair<K, V>>>> slices;
 
-  std::string encode() const override {
-    std::ostringstream out;
-    {
-      cereal::BinaryOutputArchive archive(out);
-      archive(window, slices);
-    }
-    return out.str();
-  }
+  std::string encode() const override { return to_cereal_bytes(window, slices); }
   void decode(const std::string& bytes) override {
-    std::istringstream in(bytes);
-    cereal::BinaryInputArchive archive(in);
     window.clear();
     slices.clear();
-    archive(window, slices);
+    from_cereal_bytes(bytes, window, slices);
   }
 };
 

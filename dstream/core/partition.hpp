@@ -37,6 +37,7 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "dstream/core/cereal_bytes.hpp"
 #include "dstream/core/owned.hpp"
 
 namespace trib {
@@ -62,12 +63,7 @@ class TypedPartition final : public PartitionBase {
   std::string encode() const override {
     if constexpr (cereal::traits::is_output_serializable<
                       T, cereal::BinaryOutputArchive>::value) {
-      std::ostringstream out;
-      {
-        cereal::BinaryOutputArchive archive(out);
-        archive(rows);
-      }
-      return out.str();
+      return to_cereal_bytes(rows);
     } else {
       throw std::runtime_error(
           std::string("record type has no Cereal serialize(): ") +
@@ -81,10 +77,8 @@ class TypedPartition final : public PartitionBase {
     using O = owned_t<T>;
     if constexpr (cereal::traits::is_input_serializable<
                       O, cereal::BinaryInputArchive>::value) {
-      std::istringstream in(bytes);
-      cereal::BinaryInputArchive archive(in);
       auto decoded = std::make_shared<std::vector<O>>();
-      archive(*decoded);
+      from_cereal_bytes(bytes, *decoded);
       if constexpr (holds_views_v<T>) {
         std::vector<T> rows;
         rows.reserve(decoded->size());
