@@ -252,6 +252,20 @@ std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& o
   return {};
 }
 
+void add_recovery_flags(Flags& flags, RecoveryFlags* recovery) {
+  flags.add_switch("start-fresh", &recovery->start_fresh,
+                   "start a new job when the checkpoint directory holds checkpoints but none is "
+                   "readable (by default the job refuses to start, naming each file and why)");
+  flags.add_switch("accept-wal-loss", &recovery->accept_wal_loss,
+                   "resume past corrupt write-ahead log entries, losing their records (counted in the "
+                   "log); by default the job refuses to start, naming each file and byte offset");
+}
+
+void apply_recovery_flags(const RecoveryFlags& recovery, StreamingOptions& options) {
+  options.start_fresh = recovery.start_fresh;
+  options.accept_wal_loss = recovery.accept_wal_loss;
+}
+
 int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster) {
   if (cluster.join.empty()) return -1;
   std::string host;

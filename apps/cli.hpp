@@ -75,6 +75,15 @@ void add_cluster_flags(Flags& flags, ClusterFlags* cluster);
 // listen address, TLS files and worker settings. Empty on success, else what
 // is wrong.
 std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& options);
+// What a restarted job may give up when its checkpoint directory is
+// damaged; by default it gives up nothing and refuses to start.
+struct RecoveryFlags {
+  bool start_fresh = false;  // no checkpoint readable: start a new job anyway
+  bool accept_wal_loss = false;  // corrupt write-ahead log entries: go on without them
+};
+void add_recovery_flags(Flags& flags, RecoveryFlags* recovery);
+void apply_recovery_flags(const RecoveryFlags& recovery, StreamingOptions& options);
+
 // In worker mode (--join): runs as a worker until the coordinator is gone;
 // returns the exit code. -1 when not in worker mode.
 int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster);

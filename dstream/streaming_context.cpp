@@ -12,9 +12,11 @@
 #include "actors/job_monitor.hpp"
 #include "actors/messages.hpp"
 #include "actors/worker_actor.hpp"
+#include "dstream/nodes.hpp"
 #include "io/direct_generator.hpp"
 #include "io/directory_source.hpp"
 #include "io/socket_receiver.hpp"
+#include "recovery/write_ahead_log.hpp"
 
 namespace trib {
 
@@ -52,6 +54,28 @@ void check_transport(const StreamingOptions& o, bool listening) {
     spdlog::warn("INSECURE: listening on {} without TLS (--insecure): anyone who can reach this "
                  "port can join the cluster, read its data and disrupt the job",
                  o.listen_host.empty() ? "every interface" : o.listen_host);
+}
+
+// The records the receivers will replay after restoring `cp` must all read
+// back: throws naming each corrupt entry, unless the loss is accepted, then
+// reports how many records are lost.
+void check_write_ahead_logs(const Graph& g, const Checkpoint& cp, const std::string& dir, bool accept) {
+  for (int id : g.sources) {
+    if (!dynamic_cast<const ReceiverSourceNode*>(g.nodes[id].get())) continue;
+    WalLossPolicy loss{accept};
+    try {
+      WriteAheadLog::read(dir, id, replay_position(cp, id), &loss);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot resume from the checkpoint of batch " +
+                               std::to_string(cp.last_batch_time_ms) + ": " + e.what());
+    }
+    if (loss.problems.empty()) continue;
+    std::string list;
+    for (auto& p : loss.problems) list += "\n  " + p;
+    spdlog::error("stream {}: {} records of the write-ahead log are lost; going on without them as "
+                  "accepted (--accept-wal-loss):{}",
+                  id, loss.lost, list);
+  }
 }
 
 }  // namespace
@@ -141,7 +165,22 @@ std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
   auto ssc = factory();
   if (!ssc) throw std::invalid_argument("getOrCreate: the factory returned no context");
   if (ssc->checkpoint_dir_.empty()) ssc->checkpoint(dir);
-  auto cp = CheckpointStore(dir).load_latest();
+  std::vector<std::string> unreadable;
+  auto cp = CheckpointStore(dir).load_latest(&unreadable);
+  if (!cp && !unreadable.empty()) {
+    std::string list;
+    for (auto& why : unreadable) list += "\n  " + why;
+    if (!ssc->options_.start_fresh)
+      throw std::runtime_error(
+          "the checkpoint directory " + dir + " holds " + std::to_string(unreadable.size()) +
+          " checkpoints but none can be restored:" + list +
+          "\nrefusing to start a new job over them: that would drop their state and the records "
+          "only the write-ahead log holds. Repair the files, or start a new job deliberately "
+          "(--start-fresh; StreamingOptions::start_fresh).");
+    spdlog::warn("no checkpoint in {} can be restored:{}\nstarting a new job as asked (start fresh)", dir,
+                 list);
+    return ssc;
+  }
   if (!cp) {
     spdlog::info("no checkpoint in {}: starting a new job", dir);
     return ssc;
@@ -154,6 +193,7 @@ std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
         " ms batches) than the one declared now (graph " + expected + ", " +
         std::to_string(ssc->job_->graph.batch_interval_ms) +
         " ms batches); refusing to restore it. Use the original pipeline or a new directory.");
+  check_write_ahead_logs(ssc->job_->graph, *cp, dir, ssc->options_.accept_wal_loss);
   ssc->recovered_ = std::move(cp);
   return ssc;
 }
@@ -180,6 +220,7 @@ void StreamingContext::start() {
   cfg.checkpoint_dir = checkpoint_dir_;
   cfg.checkpoint_every = checkpoint_every_;
   cfg.recovered = recovered_;
+  cfg.accept_wal_loss = options_.accept_wal_loss;
   cfg.worker_timeout_ms = options_.worker_timeout_ms;
   cfg.speculation = options_.speculation;
   cfg.min_workers = options_.min_workers;

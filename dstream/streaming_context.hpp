@@ -63,6 +63,14 @@ struct StreamingOptions {
   int min_workers = 0;
   int64_t min_workers_wait_ms = 30000;
   std::ostream* print_out = nullptr;  // where print() writes; nullptr: stdout
+  // getOrCreate() on a directory that holds checkpoints, none of them
+  // readable: false refuses to start (restoring nothing would silently drop
+  // the state and the write-ahead log they cover); true starts a new job.
+  bool start_fresh = false;
+  // getOrCreate() restoring a checkpoint whose receivers' write-ahead logs
+  // hold corrupt entries after it: false refuses to start, naming each file
+  // and byte offset; true goes on without those records, reporting how many.
+  bool accept_wal_loss = false;
 };
 
 class StreamingContext {
@@ -104,8 +112,10 @@ class StreamingContext {
   void checkpoint(const std::string& dir,
                   std::chrono::milliseconds interval = std::chrono::milliseconds(0));
 
-  // Resumes from the newest intact checkpoint in `dir`, or starts afresh.
-  // Unlike Spark, the factory always runs, since C++ functions cannot be
+  // Resumes from the newest intact checkpoint in `dir`, or starts afresh
+  // when `dir` holds no checkpoint. If it holds checkpoints but none can be
+  // restored, throws std::runtime_error naming each file and why, unless the
+  // factory's context has StreamingOptions::start_fresh. Unlike Spark, the factory always runs, since C++ functions cannot be
   // stored in a checkpoint: it must declare the same pipeline, or the
   // checkpoint is refused with an error.
   static std::unique_ptr<StreamingContext> getOrCreate(
