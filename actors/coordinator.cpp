@@ -157,7 +157,8 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
       caf::actor handle = w->host;
       self_->demonitor(handle);
       lose_worker(addr, why);
-      self_->send(handle, stop_atom::value);  // should it wake up: stop, do not rejoin
+      // Should it wake up, it learns why its work went elsewhere.
+      self_->send(handle, evicted_atom::value, why);
     }
     dispatcher_->speculate(now);
     schedule_check();

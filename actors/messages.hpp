@@ -30,6 +30,7 @@ using check_atom = caf::atom_constant<caf::atom("check")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
+using evicted_atom = caf::atom_constant<caf::atom("evicted")>;
 
 // Lines a receiver's reader thread hands to its receiver actor: a partition
 // of Text that pins the block the lines point into (moved by pointer).

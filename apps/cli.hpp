@@ -66,7 +66,7 @@ struct ClusterFlags {
   std::string tls_ca, tls_cert, tls_key;
   bool insecure = false;  // allow a non-loopback --listen without TLS
   int64_t join_timeout = 30;  // seconds to keep trying to reach the coordinator
-  int64_t worker_timeout_ms = 10000;  // coordinator: when a silent worker is given up on
+  int64_t worker_timeout_ms = 0;  // coordinator: when a silent worker is given up on (0: scaled)
   int64_t min_workers = 0;            // coordinator: workers to wait for before the first batch
   int64_t min_workers_wait = 30;      // coordinator: seconds to wait for them at most
 };

@@ -1,5 +1,6 @@
 #include "dstream/streaming_context.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <future>
 #include <thread>
@@ -99,10 +100,12 @@ StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
                                 std::to_string(batch_interval.count()) + " ms");
   if (options_.partitions < 0 || options_.worker_threads < 0 ||
       options_.max_concurrent_batches < 1 || options_.max_rate_per_receiver < 0 ||
-      options_.worker_timeout_ms <= 0)
+      options_.worker_timeout_ms < 0)
     throw std::invalid_argument(
-        "StreamingOptions: partitions, worker_threads and max_rate_per_receiver must be >= 0, "
-        "max_concurrent_batches >= 1, worker_timeout_ms > 0");
+        "StreamingOptions: partitions, worker_threads, max_rate_per_receiver and worker_timeout_ms "
+        "must be >= 0, max_concurrent_batches >= 1");
+  if (options_.worker_timeout_ms == 0)
+    options_.worker_timeout_ms = std::max<int64_t>(2000, 10 * batch_interval.count());
   job_->graph.batch_interval_ms = batch_interval.count();
   job_->graph.default_partitions = options_.partitions > 0 ? options_.partitions : cores();
   job_->settings.print_out = options_.print_out;
@@ -292,6 +295,15 @@ void StreamingContext::runWorker(const std::string& host, uint16_t port,
       spdlog::info("the coordinator at {} stopped; worker stops", where);
       monitor_->terminated("");
       return;
+    }
+    if (how == WorkerEnd::evicted) {
+      // Not rejoined from this process: with CAF 0.17 the node id stays the
+      // same (machine + pid) and other workers' routes to it stay broken, so
+      // fetching shuffle blocks from it fails for ever. A new process is a new node.
+      monitor_->terminated("the coordinator at " + where + " gave up on this worker (" + detail +
+                           "): its tasks and state partitions moved to other workers; start the "
+                           "worker again to rejoin the job");
+      throw std::runtime_error(monitor_->error());
     }
     spdlog::warn("lost the coordinator at {} ({}); trying to rejoin", where, detail);
   }

@@ -53,8 +53,10 @@ struct StreamingOptions {
   // logged at every start).
   bool insecure = false;
   // A worker that answers no heartbeat, or sits on a state partition's task,
-  // this long is given up on: its work moves to the others.
-  int64_t worker_timeout_ms = 10000;
+  // this long is given up on: its work moves to the others. 0: scaled to the
+  // job, max(2 s, 10 batch intervals), so a hung worker stalls short batches
+  // briefly while a loaded machine's pauses are not taken for hangs.
+  int64_t worker_timeout_ms = 0;
   // Run a copy of a stateless task that is slow (4x the median, at least
   // 500 ms) on another node; the first result counts (Spark's speculation).
   bool speculation = true;
@@ -136,7 +138,9 @@ class StreamingContext {
   // Runs this process as a worker node of the coordinator at host:port
   // instead of running the job: declare the same pipeline first (the
   // coordinator refuses a worker whose graph differs). Retries connecting
-  // until connect_timeout; returns when the coordinator is gone.
+  // until connect_timeout; returns when the coordinator is gone; throws if
+  // it refused or gave up on this worker (e.g. it hung longer than the
+  // worker timeout): restart the process to rejoin.
   void runWorker(const std::string& host, uint16_t port,
                  std::chrono::milliseconds connect_timeout = std::chrono::seconds(30));
 
