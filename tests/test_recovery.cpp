@@ -7,6 +7,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
+#include <sys/resource.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <filesystem>
@@ -115,6 +118,26 @@ BOOST_AUTO_TEST_CASE(state_files_go_with_the_checkpoints_that_name_them) {
   for (int64_t t = 100; t <= 400; t += 100)
     BOOST_TEST(fs::exists(dir.path + "/" + trib::state_snapshot_name(t, "worker-1")) == (t >= 300),
                "state file of " << t);
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_write_that_fails_leaves_no_temporary_file) {
+  TempDir dir;
+  trib::CheckpointStore store(dir.path);
+  auto cp = sample_checkpoint(100, dir.path);
+  cp.node_states[2] = std::string(100000, 'w');
+  // A disk that fills up: writing past 16 KiB fails (EFBIG) for this process.
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 16384;
+  setrlimit(RLIMIT_FSIZE, &small);
+  BOOST_CHECK_THROW(store.save(cp), std::runtime_error);
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  for (auto& entry : fs::directory_iterator(dir.path))
+    BOOST_TEST(entry.path().filename().string().find(".tmp-") == std::string::npos, entry.path());
+  BOOST_TEST(store.files().empty());
 }
 
 BOOST_AUTO_TEST_CASE(foreign_files_and_unknown_versions_are_refused) {
