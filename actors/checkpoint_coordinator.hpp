@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -55,6 +56,10 @@ class CheckpointCoordinator {
   // throws std::runtime_error if it cannot be written. Ends the checkpoint
   // either way.
   Checkpoint write();
+
+  // Where the oldest kept checkpoint resumes each source: input before it
+  // is needed by no checkpoint a restart may fall back to.
+  std::map<int32_t, std::string> replay_needed_from() const { return store_.oldest_positions(); }
 
  private:
   struct Pending {

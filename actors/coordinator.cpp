@@ -168,7 +168,8 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
       caf::actor handle = w->host;
       self_->demonitor(handle);
       lose_worker(addr, why);
-      self_->send(handle, stop_atom::value);  // should it wake up: stop, do not rejoin
+      // Should it wake up, it learns why its work went elsewhere.
+      self_->send(handle, evicted_atom::value, why);
     }
     dispatcher_->speculate(now);
     schedule_check();
@@ -275,11 +276,8 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     if (!cfg_.checkpoint_dir.empty()) {
       opts.log_dir = cfg_.checkpoint_dir;
       opts.resume = cfg_.recovered.has_value();
-      if (opts.resume) {
-        auto& positions = cfg_.recovered->source_positions;
-        auto pos = positions.find(id);
-        if (pos != positions.end() && !pos->second.empty()) opts.replay_from = std::stoll(pos->second);
-      }
+      if (opts.resume) opts.replay_from = replay_position(*cfg_.recovered, id);
+      opts.accept_wal_loss = cfg_.accept_wal_loss;
     }
     auto r = spawn_receiver(self_->system(), id, factory, cfg_.receiver_partitions, cfg_.monitor, opts);
     self_->monitor(r);
@@ -433,8 +431,9 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
       fail(std::string("cannot move state partitions: ") + e.what());
       return;
     }
-    // The receivers' logs before the checkpointed positions are not needed any more.
-    for (auto [id, pos] : sources_->done_up_to(cp.source_positions))
+    // Input before the oldest kept checkpoint is needed by none: a restart
+    // may fall back from this one to any older one still kept.
+    for (auto [id, pos] : sources_->done_up_to(checkpoints_->replay_needed_from()))
       self_->send(receivers_.at(id), truncate_atom::value, pos);
     phase_ = draining_ ? JobPhase::draining : JobPhase::running;
     start_ready_batches();

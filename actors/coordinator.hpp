@@ -46,6 +46,7 @@ struct CoordinatorConfig {
   std::string checkpoint_dir;
   int checkpoint_every = 1;
   std::optional<Checkpoint> recovered;
+  bool accept_wal_loss = false;  // replay past corrupt log entries (reported by getOrCreate)
   // Worker nodes: one that answers no heartbeat, or sits on a state task,
   // for this long is given up on; a stateless task out for 4x the median
   // task time (at least speculation_min_ms) gets a copy on another node.

@@ -41,7 +41,7 @@ struct SnapshotCollector {
 };
 
 caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> graph,
-                             caf::actor coordinator, std::function<void()> on_stop) {
+                             caf::actor coordinator, std::function<void(std::string)> on_stop) {
   auto release_partitions = [self] {
     for (auto& [key, actor] : self->state.partitions)
       self->send_exit(actor, caf::exit_reason::user_shutdown);
@@ -218,7 +218,12 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
       [](ping_atom) { return ping_atom::value; },
       [=](stop_atom) {
         release_partitions();
-        if (on_stop) on_stop();
+        if (on_stop) on_stop("");
+        self->quit();
+      },
+      [=](evicted_atom, const std::string& why) {
+        release_partitions();
+        if (on_stop) on_stop(why.empty() ? "no reason given" : why);
         self->quit();
       },
   };
@@ -227,7 +232,7 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
 }  // namespace
 
 caf::actor spawn_partition_host(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
-                                caf::actor coordinator, std::function<void()> on_stop) {
+                                caf::actor coordinator, std::function<void(std::string)> on_stop) {
   return sys.spawn(partition_host, std::move(graph), std::move(coordinator), std::move(on_stop));
 }
 

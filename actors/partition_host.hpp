@@ -18,7 +18,9 @@
 //   (drop_atom, node, partition)              the partition moved elsewhere: drop it
 //   (snapshot_atom, path) -> HostSnapshot     write the state partitions held here to path
 //   (ping_atom) -> ping_atom                  the coordinator's heartbeat
-//   (stop_atom)                               the job ended (calls on_stop, then quits)
+//   (stop_atom)                               the job ended (calls on_stop(""), then quits)
+//   (evicted_atom, why)                       the coordinator gave up on this host (it hung):
+//                                             its work went elsewhere (calls on_stop(why), quits)
 // Protocol (host -> host):
 //   (fetch_atom, batch, node, edge, map task, bucket) -> Partition   one kept bucket
 // Messages from the coordinator are handled in the order sent, so a
@@ -27,6 +29,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include <caf/all.hpp>
 
@@ -35,6 +38,7 @@
 namespace trib {
 
 caf::actor spawn_partition_host(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
-                                caf::actor coordinator, std::function<void()> on_stop = nullptr);
+                                caf::actor coordinator,
+                                std::function<void(std::string evicted_because)> on_stop = nullptr);
 
 }  // namespace trib

@@ -117,7 +117,8 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
   if (!options.log_dir.empty()) {
     if (!options.resume) WriteAheadLog::discard(options.log_dir, source_node);
     self->state.wal = std::make_unique<WriteAheadLog>(options.log_dir, source_node);
-    TextBlock replay = TextBlock::own(self->state.wal->read_from(options.replay_from));
+    WalLossPolicy loss{options.accept_wal_loss};
+    TextBlock replay = TextBlock::own(self->state.wal->read_from(options.replay_from, &loss));
     self->state.buffer = std::move(replay.lines);
     self->state.pins = std::move(replay.pins);
     if (!self->state.buffer.empty())

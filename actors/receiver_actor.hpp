@@ -30,6 +30,8 @@ struct ReceiverOptions {
   bool resume = false;      // false: a new job; an old log in log_dir is discarded
   int64_t replay_from = 0;  // first record not in a checkpointed batch
   double max_rate = 0;      // records/s this receiver may store; 0: unlimited
+  // Replay past corrupt log entries (getOrCreate reported them) rather than fail.
+  bool accept_wal_loss = false;
 };
 
 caf::actor spawn_receiver(caf::actor_system& sys, int source_node,

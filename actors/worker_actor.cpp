@@ -14,8 +14,12 @@ caf::behavior worker_actor(caf::event_based_actor* self, std::shared_ptr<const G
   // The host runs this node's tasks and holds its state partitions; this
   // actor only joins and watches the coordinator.
   caf::actor me = caf::actor_cast<caf::actor>(self);
-  auto host = spawn_partition_host(self->system(), graph, coordinator,
-                                   [me] { caf::anon_send(me, stop_atom::value); });
+  auto host = spawn_partition_host(self->system(), graph, coordinator, [me](std::string evicted_because) {
+    if (evicted_because.empty())
+      caf::anon_send(me, stop_atom::value);
+    else
+      caf::anon_send(me, evicted_atom::value, std::move(evicted_because));
+  });
   self->monitor(coordinator);
   self->set_down_handler([=](caf::down_msg& msg) {
     if (msg.source != coordinator.address()) return;
@@ -35,10 +39,14 @@ caf::behavior worker_actor(caf::event_based_actor* self, std::shared_ptr<const G
               self->quit();
             });
   return {
-      // The host was told the job ended (or the coordinator gave up on this
-      // worker): do not wait for the coordinator to come back.
+      // The host was told the job ended: do not wait for the coordinator to come back.
       [=](stop_atom) {
         on_exit(WorkerEnd::coordinator_stopped, "the job ended");
+        self->quit();
+      },
+      [=](evicted_atom, const std::string& why) {
+        self->demonitor(coordinator);
+        on_exit(WorkerEnd::evicted, why);
         self->quit();
       },
   };

@@ -7,7 +7,9 @@
 //   worker -> coordinator: (join_atom, host handle, fingerprint) -> joined_atom / error
 //   coordinator -> host:   see actors/partition_host.hpp
 // The worker ends when the coordinator is gone: stopped (a clean exit) or
-// lost (its process died or the network failed; the caller may rejoin).
+// lost (its process died or the network failed; the caller may rejoin), or
+// when the coordinator gave up on it (evicted: it hung, and its work went
+// elsewhere).
 #pragma once
 
 #include <functional>
@@ -21,7 +23,7 @@
 namespace trib {
 
 // How a worker's time with a coordinator ended.
-enum class WorkerEnd { coordinator_stopped, coordinator_lost, refused };
+enum class WorkerEnd { coordinator_stopped, coordinator_lost, evicted, refused };
 
 caf::actor spawn_worker(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
                         caf::actor coordinator,

@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
       .add("log-level", &log_level, "trace, debug, info, warn, error or off");
   trib::cli::ClusterFlags cluster;
   trib::cli::add_cluster_flags(flags, &cluster);
+  trib::cli::RecoveryFlags recovery;
+  trib::cli::add_recovery_flags(flags, &recovery);
   if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
   auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
   if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
   trib::StreamingOptions options;
   if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty())
     return usage_error(error);
+  trib::cli::apply_recovery_flags(recovery, options);
   trib::GeneratorOptions gen;
   gen.lines_per_batch = lines_per_batch;
   gen.total_lines = total_lines;

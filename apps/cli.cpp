@@ -203,7 +203,8 @@ void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
                   "coordinator: allow --listen on a non-loopback address without TLS (anyone reaching it can join)")
       .add("join-timeout", &cluster->join_timeout, "worker: seconds to keep trying to reach the coordinator")
       .add("worker-timeout-ms", &cluster->worker_timeout_ms,
-           "coordinator: give up on a worker silent (no heartbeat, a state task unanswered) this long")
+           "coordinator: give up on a worker silent (no heartbeat, a state task unanswered) this long; "
+           "0: max(2000, 10 batch intervals)")
       .add("min-workers", &cluster->min_workers, "coordinator: wait for this many workers before the first batch")
       .add("min-workers-wait", &cluster->min_workers_wait, "coordinator: seconds to wait for --min-workers at most")
       .add("events", &cluster->events,
@@ -234,7 +235,7 @@ std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& o
     return "--listen must be PORT or HOST:PORT (port 1..65535), got '" + cluster.listen + "'";
   if (listen_port > 0 && !cluster.join.empty()) return "use either --listen or --join, not both";
   if (cluster.join_timeout <= 0) return "--join-timeout must be positive";
-  if (cluster.worker_timeout_ms <= 0) return "--worker-timeout-ms must be positive";
+  if (cluster.worker_timeout_ms < 0) return "--worker-timeout-ms must be >= 0";
   if (cluster.min_workers < 0 || cluster.min_workers_wait < 0)
     return "--min-workers and --min-workers-wait must be >= 0";
   if (cluster.min_workers > 0 && listen_port == 0) return "--min-workers needs --listen";
@@ -256,6 +257,20 @@ std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& o
   options.min_workers = static_cast<int>(cluster.min_workers);
   options.min_workers_wait_ms = cluster.min_workers_wait * 1000;
   return {};
+}
+
+void add_recovery_flags(Flags& flags, RecoveryFlags* recovery) {
+  flags.add_switch("start-fresh", &recovery->start_fresh,
+                   "start a new job when the checkpoint directory holds checkpoints but none is "
+                   "readable (by default the job refuses to start, naming each file and why)");
+  flags.add_switch("accept-wal-loss", &recovery->accept_wal_loss,
+                   "resume past corrupt write-ahead log entries, losing their records (counted in the "
+                   "log); by default the job refuses to start, naming each file and byte offset");
+}
+
+void apply_recovery_flags(const RecoveryFlags& recovery, StreamingOptions& options) {
+  options.start_fresh = recovery.start_fresh;
+  options.accept_wal_loss = recovery.accept_wal_loss;
 }
 
 int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster) {

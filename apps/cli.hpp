@@ -67,7 +67,7 @@ struct ClusterFlags {
   std::string tls_ca, tls_cert, tls_key;
   bool insecure = false;  // allow a non-loopback --listen without TLS
   int64_t join_timeout = 30;  // seconds to keep trying to reach the coordinator
-  int64_t worker_timeout_ms = 10000;  // coordinator: when a silent worker is given up on
+  int64_t worker_timeout_ms = 0;  // coordinator: when a silent worker is given up on (0: scaled)
   int64_t min_workers = 0;            // coordinator: workers to wait for before the first batch
   int64_t min_workers_wait = 30;      // coordinator: seconds to wait for them at most
   std::string events;                 // write job events here as JSON lines (tests, tools)
@@ -77,6 +77,15 @@ void add_cluster_flags(Flags& flags, ClusterFlags* cluster);
 // listen address, TLS files and worker settings. Empty on success, else what
 // is wrong.
 std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& options);
+// What a restarted job may give up when its checkpoint directory is
+// damaged; by default it gives up nothing and refuses to start.
+struct RecoveryFlags {
+  bool start_fresh = false;  // no checkpoint readable: start a new job anyway
+  bool accept_wal_loss = false;  // corrupt write-ahead log entries: go on without them
+};
+void add_recovery_flags(Flags& flags, RecoveryFlags* recovery);
+void apply_recovery_flags(const RecoveryFlags& recovery, StreamingOptions& options);
+
 // In worker mode (--join): runs as a worker until the coordinator is gone;
 // returns the exit code. -1 when not in worker mode.
 int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster);

@@ -27,7 +27,7 @@ struct DedupState {
   std::set<std::string> seen;
 };
 
-// The operator: follows the protocol in actors/actor_operator.hpp.
+// The operator: follows the protocol in dstream/actor_operator.hpp.
 caf::behavior dedup_actor(caf::stateful_actor<DedupState>* self, int partition) {
   spdlog::debug("dedup operator for partition {} started", partition);
   return {
@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
       .add("log-level", &log_level, "trace, debug, info, warn, error or off");
   trib::cli::ClusterFlags cluster;
   trib::cli::add_cluster_flags(flags, &cluster);
+  trib::cli::RecoveryFlags recovery;
+  trib::cli::add_recovery_flags(flags, &recovery);
   if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
   auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
   if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
   trib::StreamingOptions options;
   options.partitions = static_cast<int>(partitions);
   if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty()) return usage_error(error);
+  trib::cli::apply_recovery_flags(recovery, options);
   trib::GeneratorOptions gen;
   gen.lines_per_second = rate;
   gen.lines_per_batch = lines_per_batch;

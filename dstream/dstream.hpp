@@ -459,7 +459,7 @@ class DStream {
   template <class Spec>
   auto mapWithState(const Spec& spec) const;
 
-  // ---- custom actor operators (defined in actors/actor_operator.hpp) ---------
+  // ---- custom actor operators (defined in dstream/actor_operator.hpp) ---------
   // Runs each partition through a user CAF actor; include that header to use.
   template <class Out, class SpawnFn>
   DStream<Out> actorOperator(SpawnFn spawn, int partitions = 0) const;

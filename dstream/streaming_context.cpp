@@ -1,5 +1,6 @@
 #include "dstream/streaming_context.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <future>
 #include <thread>
@@ -12,12 +13,14 @@
 #include "actors/messages.hpp"
 #include "actors/worker_actor.hpp"
 #include "dstream/core/job_monitor.hpp"
+#include "dstream/nodes.hpp"
 #include "io/direct_generator.hpp"
 #include "io/directory_source.hpp"
 #include "io/generator_receiver.hpp"
 #include "io/redis.hpp"
 #include "io/socket_receiver.hpp"
 #include "recovery/checkpoint.hpp"
+#include "recovery/write_ahead_log.hpp"
 
 namespace trib {
 
@@ -57,6 +60,28 @@ void check_transport(const StreamingOptions& o, bool listening) {
                  o.listen_host.empty() ? "every interface" : o.listen_host);
 }
 
+// The records the receivers will replay after restoring `cp` must all read
+// back: throws naming each corrupt entry, unless the loss is accepted, then
+// reports how many records are lost.
+void check_write_ahead_logs(const Graph& g, const Checkpoint& cp, const std::string& dir, bool accept) {
+  for (int id : g.sources) {
+    if (!dynamic_cast<const ReceiverSourceNode*>(g.nodes[id].get())) continue;
+    WalLossPolicy loss{accept};
+    try {
+      WriteAheadLog::read(dir, id, replay_position(cp, id), &loss);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot resume from the checkpoint of batch " +
+                               std::to_string(cp.last_batch_time_ms) + ": " + e.what());
+    }
+    if (loss.problems.empty()) continue;
+    std::string list;
+    for (auto& p : loss.problems) list += "\n  " + p;
+    spdlog::error("stream {}: {} records of the write-ahead log are lost; going on without them as "
+                  "accepted (--accept-wal-loss):{}",
+                  id, loss.lost, list);
+  }
+}
+
 }  // namespace
 
 // The actor system exists only while the job runs.
@@ -78,10 +103,12 @@ StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
                                 std::to_string(batch_interval.count()) + " ms");
   if (options_.partitions < 0 || options_.worker_threads < 0 ||
       options_.max_concurrent_batches < 1 || options_.max_rate_per_receiver < 0 ||
-      options_.worker_timeout_ms <= 0)
+      options_.worker_timeout_ms < 0)
     throw std::invalid_argument(
-        "StreamingOptions: partitions, worker_threads and max_rate_per_receiver must be >= 0, "
-        "max_concurrent_batches >= 1, worker_timeout_ms > 0");
+        "StreamingOptions: partitions, worker_threads, max_rate_per_receiver and worker_timeout_ms "
+        "must be >= 0, max_concurrent_batches >= 1");
+  if (options_.worker_timeout_ms == 0)
+    options_.worker_timeout_ms = std::max<int64_t>(2000, 10 * batch_interval.count());
   job_->graph.batch_interval_ms = batch_interval.count();
   job_->graph.default_partitions = options_.partitions > 0 ? options_.partitions : cores();
   job_->settings.print_out = options_.print_out;
@@ -149,7 +176,22 @@ std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
   auto ssc = factory();
   if (!ssc) throw std::invalid_argument("getOrCreate: the factory returned no context");
   if (ssc->checkpoint_dir_.empty()) ssc->checkpoint(dir);
-  auto cp = CheckpointStore(dir).load_latest();
+  std::vector<std::string> unreadable;
+  auto cp = CheckpointStore(dir).load_latest(&unreadable);
+  if (!cp && !unreadable.empty()) {
+    std::string list;
+    for (auto& why : unreadable) list += "\n  " + why;
+    if (!ssc->options_.start_fresh)
+      throw std::runtime_error(
+          "the checkpoint directory " + dir + " holds " + std::to_string(unreadable.size()) +
+          " checkpoints but none can be restored:" + list +
+          "\nrefusing to start a new job over them: that would drop their state and the records "
+          "only the write-ahead log holds. Repair the files, or start a new job deliberately "
+          "(--start-fresh; StreamingOptions::start_fresh).");
+    spdlog::warn("no checkpoint in {} can be restored:{}\nstarting a new job as asked (start fresh)", dir,
+                 list);
+    return ssc;
+  }
   if (!cp) {
     spdlog::info("no checkpoint in {}: starting a new job", dir);
     return ssc;
@@ -162,6 +204,7 @@ std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
         " ms batches) than the one declared now (graph " + expected + ", " +
         std::to_string(ssc->job_->graph.batch_interval_ms) +
         " ms batches); refusing to restore it. Use the original pipeline or a new directory.");
+  check_write_ahead_logs(ssc->job_->graph, *cp, dir, ssc->options_.accept_wal_loss);
   ssc->recovered_ = std::make_unique<Checkpoint>(std::move(*cp));
   return ssc;
 }
@@ -188,6 +231,7 @@ void StreamingContext::start() {
   cfg.checkpoint_dir = checkpoint_dir_;
   cfg.checkpoint_every = checkpoint_every_;
   if (recovered_) cfg.recovered = *recovered_;
+  cfg.accept_wal_loss = options_.accept_wal_loss;
   cfg.worker_timeout_ms = options_.worker_timeout_ms;
   cfg.speculation = options_.speculation;
   cfg.min_workers = options_.min_workers;
@@ -259,6 +303,15 @@ void StreamingContext::runWorker(const std::string& host, uint16_t port,
       spdlog::info("the coordinator at {} stopped; worker stops", where);
       monitor_->terminated("");
       return;
+    }
+    if (how == WorkerEnd::evicted) {
+      // Not rejoined from this process: with CAF 0.17 the node id stays the
+      // same (machine + pid) and other workers' routes to it stay broken, so
+      // fetching shuffle blocks from it fails for ever. A new process is a new node.
+      monitor_->terminated("the coordinator at " + where + " gave up on this worker (" + detail +
+                           "): its tasks and state partitions moved to other workers; start the "
+                           "worker again to rejoin the job");
+      throw std::runtime_error(monitor_->error());
     }
     spdlog::warn("lost the coordinator at {} ({}); trying to rejoin", where, detail);
   }

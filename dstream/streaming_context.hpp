@@ -55,8 +55,10 @@ struct StreamingOptions {
   // logged at every start).
   bool insecure = false;
   // A worker that answers no heartbeat, or sits on a state partition's task,
-  // this long is given up on: its work moves to the others.
-  int64_t worker_timeout_ms = 10000;
+  // this long is given up on: its work moves to the others. 0: scaled to the
+  // job, max(2 s, 10 batch intervals), so a hung worker stalls short batches
+  // briefly while a loaded machine's pauses are not taken for hangs.
+  int64_t worker_timeout_ms = 0;
   // Run a copy of a stateless task that is slow (4x the median, at least
   // 500 ms) on another node; the first result counts (Spark's speculation).
   bool speculation = true;
@@ -65,6 +67,14 @@ struct StreamingOptions {
   int min_workers = 0;
   int64_t min_workers_wait_ms = 30000;
   std::ostream* print_out = nullptr;  // where print() writes; nullptr: stdout
+  // getOrCreate() on a directory that holds checkpoints, none of them
+  // readable: false refuses to start (restoring nothing would silently drop
+  // the state and the write-ahead log they cover); true starts a new job.
+  bool start_fresh = false;
+  // getOrCreate() restoring a checkpoint whose receivers' write-ahead logs
+  // hold corrupt entries after it: false refuses to start, naming each file
+  // and byte offset; true goes on without those records, reporting how many.
+  bool accept_wal_loss = false;
 };
 
 class StreamingContext {
@@ -88,7 +98,7 @@ class StreamingContext {
   DStream<Text> redisStream(const std::string& host, uint16_t port, const std::string& key);
   DStream<Text> redisStream(const std::string& host, uint16_t port, const std::string& key,
                             const RedisStreamOptions& options);  // include io/redis.hpp
-  // Records from any receiver (see io/receiver.hpp).
+  // Records from any receiver (see dstream/core/receiver.hpp).
   DStream<Text> receiverStream(ReceiverFactory factory, std::string name = "receiverStream");
   // Each batch takes the next queued batch (or all queued batches).
   template <class T>
@@ -108,8 +118,10 @@ class StreamingContext {
   void checkpoint(const std::string& dir,
                   std::chrono::milliseconds interval = std::chrono::milliseconds(0));
 
-  // Resumes from the newest intact checkpoint in `dir`, or starts afresh.
-  // Unlike Spark, the factory always runs, since C++ functions cannot be
+  // Resumes from the newest intact checkpoint in `dir`, or starts afresh
+  // when `dir` holds no checkpoint. If it holds checkpoints but none can be
+  // restored, throws std::runtime_error naming each file and why, unless the
+  // factory's context has StreamingOptions::start_fresh. Unlike Spark, the factory always runs, since C++ functions cannot be
   // stored in a checkpoint: it must declare the same pipeline, or the
   // checkpoint is refused with an error.
   static std::unique_ptr<StreamingContext> getOrCreate(
@@ -130,7 +142,9 @@ class StreamingContext {
   // Runs this process as a worker node of the coordinator at host:port
   // instead of running the job: declare the same pipeline first (the
   // coordinator refuses a worker whose graph differs). Retries connecting
-  // until connect_timeout; returns when the coordinator is gone.
+  // until connect_timeout; returns when the coordinator is gone; throws if
+  // it refused or gave up on this worker (e.g. it hung longer than the
+  // worker timeout): restart the process to rejoin.
   void runWorker(const std::string& host, uint16_t port,
                  std::chrono::milliseconds connect_timeout = std::chrono::seconds(30));
 

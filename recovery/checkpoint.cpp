@@ -38,6 +38,11 @@ int64_t time_of(const std::string& name) {
 
 }  // namespace
 
+int64_t replay_position(const Checkpoint& cp, int32_t source) {
+  auto pos = cp.source_positions.find(source);
+  return pos == cp.source_positions.end() || pos->second.empty() ? 0 : std::stoll(pos->second);
+}
+
 CheckpointStore::CheckpointStore(std::string dir, int keep) : dir_(std::move(dir)), keep_(keep) {
   if (keep_ < 1) throw std::invalid_argument("checkpoints to keep must be >= 1");
   make_directories(dir_);
@@ -84,17 +89,36 @@ void CheckpointStore::load_states(Checkpoint& cp) const {
   for (auto& [key, file] : cp.state_files) cp.partition_states[key] = reader.partition(file, key);
 }
 
-std::optional<Checkpoint> CheckpointStore::load_latest() const {
+std::optional<Checkpoint> CheckpointStore::load_latest(std::vector<std::string>* unreadable) const {
   for (const auto& path : files()) {
+    std::string why;
     try {
       Checkpoint cp = read_file(path);
-      load_states(cp);
-      return cp;
+      try {
+        load_states(cp);
+        return cp;
+      } catch (const std::exception& e) {
+        why = "checkpoint " + path + " cannot be restored: " + e.what();
+      }
     } catch (const std::exception& e) {
-      spdlog::error("{}; falling back to the previous checkpoint", e.what());
+      why = e.what();  // names the file already
     }
+    spdlog::error("{}; falling back to the previous checkpoint", why);
+    if (unreadable) unreadable->push_back(why);
   }
   return std::nullopt;
+}
+
+std::map<int32_t, std::string> CheckpointStore::oldest_positions() const {
+  auto all = files();
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    try {
+      return read_file(*it).source_positions;
+    } catch (const std::exception&) {
+      // Unreadable: no restart falls back to it, so it holds nothing back.
+    }
+  }
+  return {};
 }
 
 std::vector<std::string> CheckpointStore::files() const {

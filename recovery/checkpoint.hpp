@@ -46,6 +46,10 @@ struct Checkpoint {
   }
 };
 
+// Where the write-ahead log of receiver stream `source` replays from when
+// `cp` is restored: its first record no checkpointed batch holds.
+int64_t replay_position(const Checkpoint& cp, int32_t source);
+
 class CheckpointStore {
  public:
   static constexpr uint32_t kFormatVersion = 2;
@@ -59,8 +63,10 @@ class CheckpointStore {
 
   // The newest checkpoint that reads back intact, its state files too, with
   // partition_states filled in; broken ones are logged with the file name at
-  // fault and skipped. Empty if there is none.
-  std::optional<Checkpoint> load_latest() const;
+  // fault and skipped. Empty if there is none. `unreadable`, if given,
+  // receives one line per checkpoint skipped, naming its file and why: a
+  // directory that holds checkpoints but none readable is not a new job.
+  std::optional<Checkpoint> load_latest(std::vector<std::string>* unreadable = nullptr) const;
 
   // Reads one checkpoint file (not its state files); throws
   // std::runtime_error saying what is wrong with it.
@@ -69,6 +75,11 @@ class CheckpointStore {
   // Fills cp.partition_states from the state files it names; throws
   // std::runtime_error naming a file that is missing or broken.
   void load_states(Checkpoint& cp) const;
+
+  // The source positions of the oldest kept checkpoint that reads back: a
+  // restart may fall back to it, so input from there on must stay
+  // replayable (write-ahead logs, upstream acknowledgements). Empty if none.
+  std::map<int32_t, std::string> oldest_positions() const;
 
   // checkpoint-*.bin files, newest first.
   std::vector<std::string> files() const;

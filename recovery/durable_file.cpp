@@ -61,9 +61,16 @@ void write_file_synced(const std::string& path, const std::string& content) {
 
 void write_file_durably(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  write_file_synced(tmp, content);
-  crash_point("durable-write-before-rename");
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename to", path);
+  try {
+    write_file_synced(tmp, content);
+    crash_point("durable-write-before-rename");
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename to", path);
+  } catch (...) {
+    // A full disk must not also be left holding the half-written file.
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw;
+  }
   fsync_path(parent_of(path), O_RDONLY | O_DIRECTORY);
 }
 

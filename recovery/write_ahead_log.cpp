@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -25,33 +26,73 @@ namespace trib {
 namespace {
 
 constexpr int64_t kSegmentRecords = 1 << 20;  // start a new file after this many
+constexpr std::size_t kHeader = 20;           // size, records, payload checksum, header checksum
 
-// Reads the intact entries of one segment; stops at a torn or corrupt one.
-std::vector<std::vector<std::string>> read_entries(const std::string& path) {
+uint32_t header_checksum(const char* first16) {
+  return static_cast<uint32_t>(fnv1a64(std::string(first16, 16)));
+}
+
+// One entry as read back: the records it held (per its checksummed
+// header), and them unless its payload is corrupt.
+struct Entry {
+  std::size_t offset = 0;
+  int64_t count = 0;
+  bool corrupt = false;
+  std::vector<std::string> records;
+};
+
+struct SegmentScan {
+  std::vector<Entry> entries;
+  // A corrupt header at this byte: the rest of the segment cannot be split
+  // into entries, so how many records it held is unknown here.
+  std::optional<std::size_t> unreadable_from;
+};
+
+SegmentScan scan_segment(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::vector<std::string>> entries;
+  SegmentScan scan;
   std::size_t pos = 0;
-  while (pos + 12 <= data.size()) {
-    uint32_t size;
+  while (pos + kHeader <= data.size()) {
+    uint32_t size, count, check;
     uint64_t checksum;
     std::memcpy(&size, data.data() + pos, 4);
-    std::memcpy(&checksum, data.data() + pos + 4, 8);
-    if (pos + 12 + size > data.size()) break;
-    std::string payload = data.substr(pos + 12, size);
-    if (fnv1a64(payload) != checksum) {
-      spdlog::warn("write-ahead log {}: corrupt entry at byte {}; ignoring the rest", path, pos);
-      break;
+    std::memcpy(&count, data.data() + pos + 4, 4);
+    std::memcpy(&checksum, data.data() + pos + 8, 8);
+    std::memcpy(&check, data.data() + pos + 16, 4);
+    if (check != header_checksum(data.data() + pos)) {
+      scan.unreadable_from = pos;
+      return scan;
     }
-    std::istringstream stream(payload);
-    cereal::BinaryInputArchive archive(stream);
-    entries.emplace_back();
-    archive(entries.back());
-    pos += 12 + size;
+    if (pos + kHeader + size > data.size()) break;  // torn
+    Entry e{pos, count, false, {}};
+    std::string payload = data.substr(pos + kHeader, size);
+    e.corrupt = fnv1a64(payload) != checksum;
+    if (!e.corrupt) {
+      std::istringstream stream(payload);
+      cereal::BinaryInputArchive archive(stream);
+      archive(e.records);
+      e.corrupt = e.records.size() != count;
+    }
+    scan.entries.push_back(std::move(e));
+    pos += kHeader + size;
   }
   if (pos < data.size())
     spdlog::warn("write-ahead log {}: ignoring {} bytes of a torn last entry", path, data.size() - pos);
-  return entries;
+  return scan;
+}
+
+// A corrupt stretch of the log holding `records` (-1: unknown) records not
+// covered by a checkpoint: an error, unless the loss is accepted.
+void lose(WalLossPolicy* loss, const std::string& path, std::size_t offset, int64_t records) {
+  std::string what = "write-ahead log " + path + ": corrupt entry at byte " + std::to_string(offset) + ", " +
+                     (records < 0 ? std::string("the rest of the newest segment (records of unknown number)")
+                                  : std::to_string(records) + " records not covered by a checkpoint");
+  if (!loss || !loss->accept)
+    throw std::runtime_error(what + "; to go on without them, accept the loss (--accept-wal-loss; "
+                                    "StreamingOptions::accept_wal_loss)");
+  loss->lost += std::max<int64_t>(records, 0);
+  loss->problems.push_back(what);
 }
 
 }  // namespace
@@ -62,7 +103,7 @@ WriteAheadLog::WriteAheadLog(std::string dir, int stream) : dir_(std::move(dir))
   if (!segs.empty()) {
     const Segment& last = segs.back();
     end_ = last.first;
-    for (auto& e : read_entries(last.path)) end_ += static_cast<int64_t>(e.size());
+    for (auto& e : scan_segment(last.path).entries) end_ += e.count;
   }
   // Always append to a fresh segment: a torn tail in the old one stays
   // behind the records it held and is never mistaken for new data.
@@ -98,11 +139,14 @@ int64_t WriteAheadLog::append_records(const Records& records) {
 }
 
 int64_t WriteAheadLog::append_payload(const std::string& payload, std::size_t records) {
-  std::string entry(12, '\0');
-  uint32_t size = static_cast<uint32_t>(payload.size());
+  std::string entry(kHeader, '\0');
+  uint32_t size = static_cast<uint32_t>(payload.size()), count = static_cast<uint32_t>(records);
   uint64_t checksum = fnv1a64(payload);
   std::memcpy(entry.data(), &size, 4);
-  std::memcpy(entry.data() + 4, &checksum, 8);
+  std::memcpy(entry.data() + 4, &count, 4);
+  std::memcpy(entry.data() + 8, &checksum, 8);
+  uint32_t check = header_checksum(entry.data());
+  std::memcpy(entry.data() + 16, &check, 4);
   entry += payload;
   const char* p = entry.data();
   std::size_t left = entry.size();
@@ -121,16 +165,25 @@ int64_t WriteAheadLog::append_payload(const std::string& payload, std::size_t re
   return end_;
 }
 
-std::vector<std::string> WriteAheadLog::read(const std::string& dir, int stream,
-                                             int64_t position) {
+std::vector<std::string> WriteAheadLog::read(const std::string& dir, int stream, int64_t position,
+                                             WalLossPolicy* loss) {
   std::vector<std::string> out;
-  for (auto& seg : segments(dir, stream)) {
-    int64_t at = seg.first;
-    for (auto& entry : read_entries(seg.path))
-      for (auto& record : entry) {
-        if (at >= position) out.push_back(record);
-        ++at;
-      }
+  auto segs = segments(dir, stream);
+  for (std::size_t i = 0; i < segs.size(); ++i) {
+    SegmentScan scan = scan_segment(segs[i].path);
+    int64_t at = segs[i].first;
+    for (auto& e : scan.entries) {
+      if (e.corrupt && at + e.count > position)
+        lose(loss, segs[i].path, e.offset, at + e.count - std::max(at, position));
+      for (auto& record : e.records)
+        if (at++ >= position) out.push_back(std::move(record));
+      if (e.corrupt) at += e.count;
+    }
+    if (!scan.unreadable_from) continue;
+    if (i + 1 == segs.size())
+      lose(loss, segs[i].path, *scan.unreadable_from, -1);
+    else if (segs[i + 1].first > position)  // the next segment says where this one ended
+      lose(loss, segs[i].path, *scan.unreadable_from, segs[i + 1].first - std::max(at, position));
   }
   return out;
 }

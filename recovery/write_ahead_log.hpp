@@ -5,8 +5,12 @@
 // Records are numbered from 0 in arrival order; a position is such a number.
 // The log is a series of segment files wal-<stream>-<first record>.log in the
 // checkpoint directory; each entry is
-//   payload size (u32) | FNV-1a 64 of payload (u64) | Cereal vector<string>
-// A torn last entry (crash mid-append) is detected and ignored. Segments
+//   payload size (u32) | records (u32) | FNV-1a 64 of payload (u64) |
+//   low 32 bits of FNV-1a 64 of the 16 bytes before (u32) | Cereal vector<string>
+// A torn last entry (crash mid-append) is detected and ignored. A corrupt
+// entry is an error naming the file and byte offset, unless the reader
+// accepts the loss: its own checksummed header says how many records it
+// held, so they are counted and the entries after it still read. Segments
 // whose records all lie before a checkpointed position are deleted.
 #pragma once
 
@@ -17,6 +21,15 @@
 #include "dstream/core/text.hpp"
 
 namespace trib {
+
+// How a read treats corrupt entries holding records at or after the
+// position read from (those before it are covered by a checkpoint).
+struct WalLossPolicy {
+  bool accept = false;  // false: throw std::runtime_error naming file and byte offset
+  // Filled in when accepting: records skipped, and what was wrong where.
+  int64_t lost = 0;
+  std::vector<std::string> problems;
+};
 
 class WriteAheadLog {
  public:
@@ -31,10 +44,14 @@ class WriteAheadLog {
   int64_t append(const std::vector<std::string>& records);
   int64_t append(const std::vector<Text>& records);
 
-  // Every record at or after `position`, in order.
-  std::vector<std::string> read_from(int64_t position) const { return read(dir_, stream_, position); }
+  // Every record at or after `position`, in order. A corrupt entry throws
+  // unless `loss` accepts it (and counts it).
+  std::vector<std::string> read_from(int64_t position, WalLossPolicy* loss = nullptr) const {
+    return read(dir_, stream_, position, loss);
+  }
   // The same, from outside the process that writes the log (tests, tools).
-  static std::vector<std::string> read(const std::string& dir, int stream, int64_t position);
+  static std::vector<std::string> read(const std::string& dir, int stream, int64_t position,
+                                       WalLossPolicy* loss = nullptr);
 
   // Deletes segments holding only records before `position`.
   void truncate_before(int64_t position);

@@ -42,10 +42,16 @@ class TcpServer {
 
   // Waits (at most 30 s) for the receiver to connect.
   void accept_client() {
+    if (!try_accept_client(30000)) throw std::runtime_error("no client connected");
+  }
+
+  // Waits at most timeout_ms for the receiver to connect; false if none did.
+  bool try_accept_client(int timeout_ms) {
     pollfd p{listen_fd_, POLLIN, 0};
-    if (poll(&p, 1, 30000) != 1) throw std::runtime_error("no client connected");
+    if (poll(&p, 1, timeout_ms) != 1) return false;
     client_fd_ = ::accept(listen_fd_, nullptr, nullptr);
     if (client_fd_ < 0) throw std::runtime_error("accept failed");
+    return true;
   }
 
   void send(const std::string& bytes) {

@@ -195,6 +195,29 @@ BOOST_AUTO_TEST_CASE(a_frozen_worker_is_given_up_on_and_its_state_moves) {
   check_equal(job, mode, testing::read_output(c.dir.path), want);
 }
 
+BOOST_AUTO_TEST_CASE(a_hung_worker_is_given_up_on_after_a_timeout_scaled_to_the_batches_and_told_so) {
+  auto job = cluster_job();
+  job.batches = 60;  // 6 s of 100 ms batches: the worker wakes while the job runs
+  std::string mode = "running";
+  auto want = reference_run(job, mode, {});
+  ThreeProcesses c(job, mode, {}, {});  // default worker timeout: max(2 s, 10 batches) = 2 s
+  BOOST_REQUIRE_MESSAGE(c.coord_log.wait_for("2 workers joined: starting"), c.coord_log.text());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ::kill(c.w1, SIGSTOP);
+  BOOST_REQUIRE_MESSAGE(c.coord_log.wait_for("lost worker-"), c.coord_log.text());
+  ::kill(c.w1, SIGCONT);
+  std::string log = c.coordinator_log_after_exit();
+  std::string why = "(no heartbeat for 2000 ms|a task of state partition . ran longer than 2000 ms)";
+  BOOST_TEST(std::regex_search(log, std::regex("lost worker-. \\(" + why + "\\)")), log);
+  // Woken, it learns the truth and ends with an error, so a supervisor restarts it.
+  BOOST_TEST(testing::wait_exit(c.w1) == 1, c.w1_log.text());
+  BOOST_TEST(std::regex_search(c.w1_log.text(), std::regex("gave up on this worker \\(" + why + "\\)")),
+             c.w1_log.text());
+  BOOST_TEST(!c.w1_log.has("stopped; worker stops"), c.w1_log.text());
+  BOOST_TEST(testing::wait_exit(c.w2) == 0);
+  check_equal(job, mode, testing::read_output(c.dir.path), want);
+}
+
 BOOST_AUTO_TEST_CASE(a_slow_worker_gets_copies_of_its_tasks_run_elsewhere) {
   auto job = cluster_job();
   job.batches = 12;

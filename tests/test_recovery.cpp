@@ -7,9 +7,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <csignal>
+
+#include <atomic>
 #include <filesystem>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include "dstream/streaming_context.hpp"
@@ -113,6 +118,26 @@ BOOST_AUTO_TEST_CASE(state_files_go_with_the_checkpoints_that_name_them) {
   for (int64_t t = 100; t <= 400; t += 100)
     BOOST_TEST(fs::exists(dir.path + "/" + trib::state_snapshot_name(t, "worker-1")) == (t >= 300),
                "state file of " << t);
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_write_that_fails_leaves_no_temporary_file) {
+  TempDir dir;
+  trib::CheckpointStore store(dir.path);
+  auto cp = sample_checkpoint(100, dir.path);
+  cp.node_states[2] = std::string(100000, 'w');
+  // A disk that fills up: writing past 16 KiB fails (EFBIG) for this process.
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 16384;
+  setrlimit(RLIMIT_FSIZE, &small);
+  BOOST_CHECK_THROW(store.save(cp), std::runtime_error);
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  for (auto& entry : fs::directory_iterator(dir.path))
+    BOOST_TEST(entry.path().filename().string().find(".tmp-") == std::string::npos, entry.path());
+  BOOST_TEST(store.files().empty());
 }
 
 BOOST_AUTO_TEST_CASE(foreign_files_and_unknown_versions_are_refused) {
@@ -248,42 +273,162 @@ BOOST_AUTO_TEST_CASE(windowed_counts_survive_crashes_exactly_once) { crash_scena
 
 BOOST_AUTO_TEST_CASE(incremental_windows_survive_crashes_exactly_once) { crash_scenarios("incremental"); }
 
-BOOST_AUTO_TEST_CASE(socket_lines_accepted_before_a_crash_are_replayed_from_the_log) {
-  TempDir dir;
+namespace {
+
+// A socket job's runs against one test server, all logging to dir/log.
+class SocketJob {
+ public:
+  explicit SocketJob(const std::string& dir) : dir_(dir) {
+    log_fd_ = ::open((dir + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    for (int i = 0; i < 3000; ++i) lines.push_back("w" + std::to_string(i % 97) + " common line" + std::to_string(i));
+  }
+  ~SocketJob() { ::close(log_fd_); }
+
+  std::vector<std::string> args(const std::string& stop_after) const {
+    return {"--mode", "running", "--source", "socket://127.0.0.1:" + std::to_string(server.port()),
+            "--checkpoint", dir_ + "/ckpt", "--output", dir_ + "/out", "--batch-ms", "2000",
+            "--stop-after", stop_after};
+  }
+
+  // Runs the job until it accepted every line, then crashes it as it closes
+  // its first interval, before any batch holds them: they exist only in
+  // the write-ahead log, in at least three entries (sent in three parts).
+  void accept_lines_then_crash() {
+    pid_t pid = testing::spawn_app("checkpointed_wordcount", args("5"), log_fd_, log_fd_,
+                                   {"TRIB_CRASH_AT=interval-close:1"});
+    server.accept_client();
+    for (std::size_t part = 1; part <= 3; ++part) {
+      std::string bytes;
+      for (std::size_t i = (part - 1) * lines.size() / 3; i < part * lines.size() / 3; ++i)
+        bytes += lines[i] + "\n";
+      server.send(bytes);
+      for (int i = 0; i < 500 && logged() < part * lines.size() / 3; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    BOOST_REQUIRE_EQUAL(logged(), lines.size());
+    BOOST_REQUIRE_EQUAL(testing::wait_exit(pid), 128 + SIGKILL);
+    server.close_client();
+  }
+
+  // Restarts the job, which reconnects (and gets nothing new), until
+  // --stop-after; returns its exit code.
+  int run(const std::string& stop_after, std::vector<std::string> extra = {}) {
+    auto a = args(stop_after);
+    a.insert(a.end(), extra.begin(), extra.end());
+    std::atomic<bool> exited{false};  // a job that refuses to start never connects
+    std::thread acceptor([&] {
+      while (!exited && !server.try_accept_client(100)) {
+      }
+    });
+    int code = testing::wait_exit(testing::spawn_app("checkpointed_wordcount", a, log_fd_, log_fd_));
+    exited = true;
+    acceptor.join();
+    server.close_client();
+    return code;
+  }
+
+  std::string log() const { return testing::slurp(dir_ + "/log"); }
+  std::string ckpt() const { return dir_ + "/ckpt"; }
+  // What the last batch must hold: the running count of every line.
+  std::string counts_of_all_lines() const { return testing::WordcountJob::as_text(oracle::word_counts(lines)); }
+
   testing::TcpServer server;
   std::vector<std::string> lines;
-  for (int i = 0; i < 3000; ++i) lines.push_back("w" + std::to_string(i % 97) + " common line" + std::to_string(i));
-  std::string log = dir.path + "/log";
-  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  auto args = [&](const std::string& stop_after) {
-    return std::vector<std::string>{"--mode", "running", "--source",
-                                    "socket://127.0.0.1:" + std::to_string(server.port()),
-                                    "--checkpoint", dir.path + "/ckpt", "--output", dir.path + "/out",
-                                    "--batch-ms", "2000", "--stop-after", stop_after};
-  };
-  // First run: accepts every line, then dies as it closes its first interval,
-  // before any batch holds them: they exist only in the write-ahead log.
-  pid_t pid = testing::spawn_app("checkpointed_wordcount", args("5"), fd, fd,
-                                 {"TRIB_CRASH_AT=interval-close:1"});
-  server.accept_client();
-  std::string bytes;
-  for (auto& l : lines) bytes += l + "\n";
-  server.send(bytes);
-  for (int i = 0; i < 500 && trib::WriteAheadLog::read(dir.path + "/ckpt", 0, 0).size() < lines.size(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  BOOST_REQUIRE_EQUAL(trib::WriteAheadLog::read(dir.path + "/ckpt", 0, 0).size(), lines.size());
-  BOOST_REQUIRE_EQUAL(testing::wait_exit(pid), 128 + SIGKILL);
-  server.close_client();
-  BOOST_TEST(read_output(dir.path).empty(), "no batch ran before the crash");
 
-  // Second run: reconnects (and gets nothing new) and replays the log.
-  std::thread acceptor([&] { server.accept_client(); });
-  int code = testing::wait_exit(testing::spawn_app("checkpointed_wordcount", args("2"), fd, fd));
-  acceptor.join();
-  ::close(fd);
-  BOOST_REQUIRE_MESSAGE(code == 0, testing::slurp(log));
+ private:
+  std::size_t logged() const { return trib::WriteAheadLog::read(ckpt(), 0, 0).size(); }
+  std::string dir_;
+  int log_fd_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(socket_lines_accepted_before_a_crash_are_replayed_from_the_log) {
+  TempDir dir;
+  SocketJob job(dir.path);
+  job.accept_lines_then_crash();
+  BOOST_TEST(read_output(dir.path).empty(), "no batch ran before the crash");
+  int code = job.run("2");
+  BOOST_REQUIRE_MESSAGE(code == 0, job.log());
   auto out = read_output(dir.path);
   BOOST_REQUIRE(!out.empty());
-  BOOST_TEST(out.back().second == testing::WordcountJob::as_text(oracle::word_counts(lines)));
-  BOOST_TEST(testing::slurp(log).find("replaying 3000 records from the write-ahead log") != std::string::npos);
+  BOOST_TEST(out.back().second == job.counts_of_all_lines());
+  BOOST_TEST(job.log().find("replaying 3000 records from the write-ahead log") != std::string::npos);
+}
+
+// ---- data-loss paths (issue #12) ----------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_job_whose_checkpoints_are_all_unreadable_refuses_to_start_unless_told_to_start_fresh) {
+  TempDir dir;
+  auto args = job_args("running", dir.path);
+  auto first = testing::run_app("checkpointed_wordcount", args);
+  BOOST_REQUIRE_MESSAGE(first.exit_code == 0, first.err);
+  auto files = trib::CheckpointStore(dir.path + "/ckpt").files();
+  BOOST_REQUIRE_EQUAL(files.size(), 3u);
+  for (auto& f : files) flip_byte(f, 12);
+  auto output = read_output(dir.path);
+
+  auto refused = testing::run_app("checkpointed_wordcount", args);
+  BOOST_TEST(refused.exit_code == 1);
+  for (auto& f : files)
+    BOOST_TEST(refused.err.find("checkpoint " + f + " is corrupt (checksum mismatch)") != std::string::npos,
+               "names " << f << " and why:\n" << refused.err);
+  BOOST_TEST(refused.err.find("--start-fresh") != std::string::npos);
+  BOOST_TEST(trib::CheckpointStore(dir.path + "/ckpt").files() == files, "the checkpoints are left alone");
+  BOOST_TEST(read_output(dir.path) == output, "no batch ran");
+
+  args.push_back("--start-fresh");
+  auto fresh = testing::run_app("checkpointed_wordcount", args);
+  BOOST_TEST_REQUIRE(fresh.exit_code == 0, fresh.err);
+  BOOST_TEST(fresh.err.find("starting a new job as asked") != std::string::npos, fresh.err);
+  BOOST_TEST(read_output(dir.path).size() > output.size(), "the new job ran");
+}
+
+BOOST_AUTO_TEST_CASE(falling_back_to_an_older_checkpoint_replays_the_log_it_needs) {
+  TempDir dir;
+  SocketJob job(dir.path);
+  job.accept_lines_then_crash();
+  // Replays the lines into its first batch and checkpoints it: the log
+  // before that checkpoint is not needed by it, but by the older ones.
+  BOOST_REQUIRE_MESSAGE(job.run("1") == 0, job.log());
+  auto files = trib::CheckpointStore(job.ckpt()).files();
+  BOOST_REQUIRE_GE(files.size(), 2u);
+  auto oldest = trib::CheckpointStore::read_file(files.back());
+  BOOST_REQUIRE_MESSAGE(oldest.source_positions[0].empty() || std::stoll(oldest.source_positions[0]) == 0,
+                        "the oldest kept checkpoint predates the lines");
+  for (std::size_t i = 0; i + 1 < files.size(); ++i) flip_byte(files[i], 12);
+
+  // Falls back to the oldest checkpoint: every line must come back from the log.
+  BOOST_REQUIRE_MESSAGE(job.run("4") == 0, job.log());
+  auto out = read_output(dir.path);
+  BOOST_REQUIRE(!out.empty());
+  BOOST_TEST(out.back().second == job.counts_of_all_lines());
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupt_write_ahead_log_record_stops_the_job_unless_the_loss_is_accepted) {
+  TempDir dir;
+  SocketJob job(dir.path);
+  job.accept_lines_then_crash();
+  std::string segment = job.ckpt() + "/wal-0-0.log";
+  std::string data = testing::slurp(segment);
+  data[30] ^= 0x5a;  // inside the first entry's records (after its 20-byte header)
+  std::ofstream(segment, std::ios::binary | std::ios::trunc) << data;
+
+  BOOST_TEST(job.run("2") == 1);
+  BOOST_TEST(job.log().find("write-ahead log " + segment + ": corrupt entry at byte 0") != std::string::npos,
+             job.log());
+  BOOST_TEST(read_output(dir.path).empty(), "no batch ran");
+
+  BOOST_REQUIRE_MESSAGE(job.run("2", {"--accept-wal-loss"}) == 0, job.log());
+  std::smatch m;
+  std::string log = job.log();
+  BOOST_REQUIRE_MESSAGE(std::regex_search(log, m, std::regex("stream 0: (\\d+) records of the write-ahead log are lost")),
+                        log);
+  std::size_t lost = std::stoul(m[1]);
+  BOOST_REQUIRE(lost > 0 && lost < job.lines.size());
+  // The first entry held the first `lost` lines: the job counts exactly the others.
+  auto out = read_output(dir.path);
+  BOOST_REQUIRE(!out.empty());
+  std::vector<std::string> kept(job.lines.begin() + static_cast<std::ptrdiff_t>(lost), job.lines.end());
+  BOOST_TEST(out.back().second == testing::WordcountJob::as_text(oracle::word_counts(kept)));
 }

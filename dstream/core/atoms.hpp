@@ -23,6 +23,7 @@ using check_atom = caf::atom_constant<caf::atom("check")>;
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
+using evicted_atom = caf::atom_constant<caf::atom("evicted")>;
 using process_atom = caf::atom_constant<caf::atom("process")>;
 
 }  // namespace trib

@@ -4,7 +4,7 @@
 // bytes a receiver read. It owns nothing, so the hot path never allocates a
 // string per line or per word. A Text stays valid as long as the partition
 // holding it: the engine keeps every block a partition's records point into
-// alive with that partition (see Partition in dstream/partition.hpp).
+// alive with that partition (see Partition in dstream/core/partition.hpp).
 //
 // Where a record outlives its batch the engine copies it out: window
 // histories detach their partitions (only the referenced bytes are copied),
