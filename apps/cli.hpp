@@ -69,6 +69,9 @@ struct ClusterFlags {
   int64_t worker_timeout_ms = 10000;  // coordinator: when a silent worker is given up on
   int64_t min_workers = 0;            // coordinator: workers to wait for before the first batch
   int64_t min_workers_wait = 30;      // coordinator: seconds to wait for them at most
+  int64_t max_peers = PeerLimits{}.max_peers;                          // coordinator: open peer connections
+  int64_t peer_handshake_ms = PeerLimits{}.handshake_timeout_ms;       // coordinator: to authenticate
+  int64_t max_frame_mb = PeerLimits{}.max_frame_bytes >> 20;           // coordinator, no TLS: largest frame
 };
 void add_cluster_flags(Flags& flags, ClusterFlags* cluster);
 // Checks the cluster flags (the TLS files are read); sets the options'
