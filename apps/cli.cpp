@@ -206,7 +206,7 @@ void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
       .add("max-peers", &cluster->max_peers,
            "coordinator: open peer connections at most (workers and connections still authenticating); "
            "more are reset at once")
-      .add("peer-handshake-ms", &cluster->peer_handshake_ms,
+      .add("handshake-ms", &cluster->peer_handshake_ms,
            "coordinator: close a peer connection that has not finished the TLS handshake (without TLS: "
            "sent its CAF handshake) this long after connecting")
       .add("max-frame-mb", &cluster->max_frame_mb,

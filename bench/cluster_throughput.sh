@@ -6,12 +6,13 @@
 # per-batch timings (--log-level debug) and prints records/s.
 #   bench/cluster_throughput.sh [lines-per-batch] [seconds]
 # TLS=1 in the environment: mutual TLS between the nodes (certificates made
-# by tools/make-certs.sh in a temporary directory).
+# by tools/make-certs.sh in a temporary directory). BIN: another build's
+# network_wordcount (to compare two versions of the code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-100000}
 seconds=${2:-8}
-bin=build/network_wordcount
+bin=${BIN:-build/network_wordcount}
 [[ -x $bin ]] || { echo "build first: cmake --build build --target network_wordcount" >&2; exit 2; }
 port=$((20000 + RANDOM % 20000))
 common=(--lines-per-batch "$lines" --batch-ms 1000 --print 0)

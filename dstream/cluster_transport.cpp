@@ -14,6 +14,7 @@
 #include <caf/openssl/all.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
 
 namespace trib {
 
@@ -157,6 +158,11 @@ caf::expected<std::unique_ptr<PublishedCoordinator>> publish_coordinator(
     published->unpublish();
     return caf::make_error(caf::sec::runtime_error, error);
   }
+  spdlog::info("peer gate on port {}: at most {} peers, {} ms to authenticate{}; CAF behind it on 127.0.0.1:{}",
+               published->port(), options.peers.max_peers, options.peers.handshake_timeout_ms,
+               options.tls.enabled() ? std::string()
+                                     : ", frames of at most " + std::to_string(options.peers.max_frame_bytes >> 20) + " MiB",
+               *caf_port);
   return published;
 }
 

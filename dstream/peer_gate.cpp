@@ -336,7 +336,7 @@ struct PeerGate::Impl {
 
 std::string check_peer_limits(const PeerLimits& limits) {
   if (limits.max_peers < 1) return "--max-peers must be at least 1";
-  if (limits.handshake_timeout_ms < 1) return "--peer-handshake-ms must be positive";
+  if (limits.handshake_timeout_ms < 1) return "--handshake-ms must be positive";
   if (limits.max_frame_bytes < PeerCheck::kMaxHandshakeBytes) return "--max-frame-mb must be at least 1";
   return {};
 }

@@ -362,7 +362,7 @@ BOOST_AUTO_TEST_CASE(without_tls_a_peer_that_does_not_send_its_handshake_in_time
   TempDir dir;
   uint16_t port = unused_port();
   LogFile log(dir.path + "/coordinator.log");
-  pid_t coordinator = spawn_coordinator(job, dir.path, port, {"--peer-handshake-ms", "1500"}, log);
+  pid_t coordinator = spawn_coordinator(job, dir.path, port, {"--handshake-ms", "1500"}, log);
   BOOST_REQUIRE_MESSAGE(wait_listening(port), log.text());
   // Nothing at all; half a handshake header; a whole header and part of its payload.
   int idle = connect_to("127.0.0.1", port), half = connect_to("127.0.0.1", port), part = connect_to("127.0.0.1", port);
@@ -371,7 +371,7 @@ BOOST_AUTO_TEST_CASE(without_tls_a_peer_that_does_not_send_its_handshake_in_time
   BOOST_TEST(send_all(half, basp_header(1, 100).substr(0, 16)));
   BOOST_TEST(send_all(part, basp_header(1, 100) + std::string(40, 'x')));
   for (int fd : {idle, half, part}) {
-    BOOST_TEST(closed_within(fd, 4000), "closed after --peer-handshake-ms");
+    BOOST_TEST(closed_within(fd, 4000), "closed after --handshake-ms");
     ::close(fd);
   }
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
