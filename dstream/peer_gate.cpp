@@ -111,7 +111,8 @@ struct Pipe {
   std::size_t begin = 0, end = 0;
   bool eof = false;  // the reading side has ended
   bool empty() const { return begin == end; }
-  bool full() const { return !buf.empty() && end == buf.size(); }
+  // No room even after moving the bytes to the front.
+  bool full() const { return !buf.empty() && end - begin == buf.size(); }
   // Room at the end (moving the bytes to the front when they reach it).
   std::pair<unsigned char*, std::size_t> space() {
     if (buf.empty()) buf.resize(kPipeBytes);
