@@ -176,8 +176,12 @@ BOOST_AUTO_TEST_CASE(a_frozen_worker_is_given_up_on_and_its_state_moves) {
   ::kill(c.w1, SIGCONT);
   testing::wait_exit(c.w1);
   BOOST_TEST(testing::wait_exit(c.w2) == 0);
+  // Whichever notices the silence first: the coordinator's pings, a state
+  // task, or CAF's own heartbeat timeout (also --worker-timeout-ms), which
+  // behind the peer gate often fires first and cuts the connection.
   BOOST_TEST(std::regex_search(log, std::regex("lost worker-. \\((no heartbeat for 1500 ms|a task of state "
-                                               "partition . ran longer than 1500 ms)\\)")),
+                                               "partition . ran longer than 1500 ms|"
+                                               "exit_reason\\(remote_link_unreachable\\))\\)")),
              log);
   check_equal(job, mode, testing::read_output(c.dir.path), want);
 }
