@@ -209,7 +209,15 @@ void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
       .add("min-workers-wait", &cluster->min_workers_wait, "coordinator: seconds to wait for --min-workers at most")
       .add("events", &cluster->events,
            "append job events (workers joined/lost, state partitions placed/moved, checkpoints, recovery) "
-           "to FILE as JSON lines");
+           "to FILE as JSON lines")
+      .add("max-peers", &cluster->max_peers,
+           "coordinator: open peer connections at most (workers and connections still authenticating); "
+           "more are reset at once")
+      .add("handshake-ms", &cluster->peer_handshake_ms,
+           "coordinator: close a peer connection that has not finished the TLS handshake (without TLS: "
+           "sent its CAF handshake) this long after connecting")
+      .add("max-frame-mb", &cluster->max_frame_mb,
+           "coordinator without TLS: drop a peer whose CAF frame announces more than this many MiB");
 }
 
 namespace {
@@ -239,6 +247,11 @@ std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& o
   if (cluster.min_workers < 0 || cluster.min_workers_wait < 0)
     return "--min-workers and --min-workers-wait must be >= 0";
   if (cluster.min_workers > 0 && listen_port == 0) return "--min-workers needs --listen";
+  if (cluster.max_peers > 100000 || cluster.max_frame_mb > 4095 || cluster.max_frame_mb < 1)
+    return "--max-peers must be 1..100000 and --max-frame-mb 1..4095";
+  PeerLimits peers{static_cast<int>(cluster.max_peers), cluster.peer_handshake_ms,
+                   static_cast<uint32_t>(cluster.max_frame_mb) << 20};
+  if (auto error = check_peer_limits(peers); !error.empty()) return error;
   std::string host;
   uint16_t port = 0;
   if (!cluster.join.empty() && !split_host_port(cluster.join, host, port))
@@ -253,6 +266,7 @@ std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& o
   options.listen_host = listen_host;
   options.tls = transport.tls;
   options.insecure = cluster.insecure;
+  options.peer_limits = peers;
   options.worker_timeout_ms = cluster.worker_timeout_ms;
   options.min_workers = static_cast<int>(cluster.min_workers);
   options.min_workers_wait_ms = cluster.min_workers_wait * 1000;

@@ -6,12 +6,15 @@
 # per-batch timings (--log-level debug) and prints records/s.
 #   bench/cluster_throughput.sh [lines-per-batch] [seconds]
 # TLS=1 in the environment: mutual TLS between the nodes (certificates made
-# by tools/make-certs.sh in a temporary directory).
+# by tools/make-certs.sh in a temporary directory). BIN: another build's
+# network_wordcount (to compare two versions of the code). DIRECT=1: the
+# workers join CAF's loopback port behind the coordinator's peer gate, to
+# measure what the gate costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lines=${1:-100000}
 seconds=${2:-8}
-bin=build/network_wordcount
+bin=${BIN:-build/network_wordcount}
 [[ -x $bin ]] || { echo "build first: cmake --build build --target network_wordcount" >&2; exit 2; }
 port=$((20000 + RANDOM % 20000))
 common=(--lines-per-batch "$lines" --batch-ms 1000 --print 0)
@@ -33,8 +36,16 @@ for workers in 0 1 2 3; do
   "$bin" "${common[@]}" --listen "$port" "${wait_for[@]}" "${tls_coordinator[@]}" --duration "$seconds" \
     --log-level debug >/dev/null 2>"$log" &
   coordinator=$!
+  join=$port
+  if [[ ${DIRECT:-0} == 1 ]]; then
+    # "peer gate on port P: ...; CAF behind it on 127.0.0.1:Q"
+    for ((i = 0; i < 100; i++)); do
+      join=$(grep -o 'CAF behind it on 127.0.0.1:[0-9]*' "$log" | cut -d: -f2) && [[ -n $join ]] && break
+      sleep 0.1
+    done
+  fi
   for ((i = 0; i < workers; i++)); do
-    "$bin" "${common[@]}" --join "127.0.0.1:$port" "${tls_worker[@]}" >/dev/null 2>&1 &
+    "$bin" "${common[@]}" --join "127.0.0.1:$join" "${tls_worker[@]}" >/dev/null 2>&1 &
   done
   wait "$coordinator"
   wait

@@ -14,6 +14,7 @@
 #include <caf/openssl/all.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
 
 namespace trib {
 
@@ -120,25 +121,49 @@ void configure_transport(caf::actor_system_config& cfg, const TransportOptions& 
   cfg.openssl_key = options.tls.key;
 }
 
-caf::expected<uint16_t> publish_coordinator(caf::actor_system& sys, const caf::actor& coordinator,
-                                            const std::string& host, uint16_t port,
-                                            const TransportOptions& options) {
-  const char* addr = host.empty() ? nullptr : host.c_str();
+PublishedCoordinator::PublishedCoordinator(caf::actor_system& sys, caf::actor coordinator, uint16_t caf_port,
+                                           const TransportOptions& options)
+    : sys_(sys), coordinator_(std::move(coordinator)), caf_port_(caf_port), tls_(options.tls.enabled()) {}
+
+void PublishedCoordinator::unpublish() {
+  if (!coordinator_) return;
+  if (gate_) gate_->stop_accepting();
+  if (tls_)  // (caf/openssl/unpublish.hpp does not compile in 0.17.6)
+    caf::anon_send(sys_.openssl_manager().actor_handle(), caf::unpublish_atom::value, coordinator_.address(),
+                   caf_port_);
+  else
+    sys_.middleman().unpublish(coordinator_, caf_port_);
+  coordinator_ = nullptr;
+}
+
+caf::expected<std::unique_ptr<PublishedCoordinator>> publish_coordinator(
+    caf::actor_system& sys, const caf::actor& coordinator, const std::string& host, uint16_t port,
+    const TransportOptions& options) {
+  // CAF on an ephemeral loopback port: only the gate (and local users, see
+  // README "Securing a cluster") reach it.
+  caf::expected<uint16_t> caf_port{0};
   try {
-    if (options.tls.enabled()) return caf::openssl::publish(coordinator, port, addr, true);
-    return sys.middleman().publish(coordinator, port, addr, true);
+    caf_port = options.tls.enabled() ? caf::openssl::publish(coordinator, 0, "127.0.0.1", true)
+                                     : sys.middleman().publish(coordinator, 0, "127.0.0.1", true);
   } catch (const std::exception& e) {
     return caf::make_error(caf::sec::runtime_error, e.what());
   }
-}
-
-void unpublish_coordinator(caf::actor_system& sys, const caf::actor& coordinator, uint16_t port,
-                           const TransportOptions& options) {
-  if (options.tls.enabled())  // (caf/openssl/unpublish.hpp does not compile in 0.17.6)
-    caf::anon_send(sys.openssl_manager().actor_handle(), caf::unpublish_atom::value,
-                   coordinator.address(), port);
-  else
-    sys.middleman().unpublish(coordinator, port);
+  if (!caf_port) return caf_port.error();
+  auto published = std::make_unique<PublishedCoordinator>(sys, coordinator, *caf_port, options);
+  std::string error;
+  published->gate_ = PeerGate::start(host, port, *caf_port,
+                                     options.tls.enabled() ? PeerProtocol::tls : PeerProtocol::plain,
+                                     options.peers, error);
+  if (!published->gate_) {
+    published->unpublish();
+    return caf::make_error(caf::sec::runtime_error, error);
+  }
+  spdlog::info("peer gate on port {}: at most {} peers, {} ms to authenticate{}; CAF behind it on 127.0.0.1:{}",
+               published->port(), options.peers.max_peers, options.peers.handshake_timeout_ms,
+               options.tls.enabled() ? std::string()
+                                     : ", frames of at most " + std::to_string(options.peers.max_frame_bytes >> 20) + " MiB",
+               *caf_port);
+  return published;
 }
 
 caf::expected<caf::actor> connect_to_coordinator(caf::actor_system& sys, const std::string& host,

@@ -9,12 +9,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
+
+#include "dstream/peer_gate.hpp"
 
 namespace trib {
 
@@ -31,6 +34,7 @@ struct TransportOptions {
   bool insecure = false;
   // Limits on peers (see README "Securing a cluster" for what they cover).
   int64_t connection_timeout_ms = 5000;  // a connected peer silent this long is dropped
+  PeerLimits peers;                      // enforced by the coordinator's PeerGate
 };
 
 // True if `host` is a loopback address or a name that resolves only to such.
@@ -48,12 +52,37 @@ std::string check_listen_address(const std::string& host, const TransportOptions
 // sets the peer limits. Call before the actor system is made.
 void configure_transport(caf::actor_system_config& cfg, const TransportOptions& options);
 
-// Publishes `coordinator` on host:port (port 0: any free port); the port.
-caf::expected<uint16_t> publish_coordinator(caf::actor_system& sys, const caf::actor& coordinator,
-                                            const std::string& host, uint16_t port,
-                                            const TransportOptions& options);
-void unpublish_coordinator(caf::actor_system& sys, const caf::actor& coordinator, uint16_t port,
-                           const TransportOptions& options);
+// The coordinator as peers reach it: published by CAF on 127.0.0.1 only,
+// behind a PeerGate on the public address.
+class PublishedCoordinator {
+ public:
+  PublishedCoordinator(caf::actor_system& sys, caf::actor coordinator, uint16_t caf_port,
+                       const TransportOptions& options);
+  // Closes both ports and lets go of the coordinator (CAF's registry holds
+  // it while published); the connections go on. Call while `sys` lives.
+  void unpublish();
+  // Closes the connections: destroy it after the actor system, so that
+  // CAF's last messages to the workers pass.
+  ~PublishedCoordinator() = default;
+  PublishedCoordinator(const PublishedCoordinator&) = delete;
+  PublishedCoordinator& operator=(const PublishedCoordinator&) = delete;
+
+  uint16_t port() const { return gate_ ? gate_->port() : 0; }  // the public one
+
+ private:
+  friend caf::expected<std::unique_ptr<PublishedCoordinator>> publish_coordinator(
+      caf::actor_system&, const caf::actor&, const std::string&, uint16_t, const TransportOptions&);
+  caf::actor_system& sys_;
+  caf::actor coordinator_;  // null once unpublished
+  uint16_t caf_port_;
+  bool tls_;
+  std::unique_ptr<PeerGate> gate_;
+};
+
+// Publishes `coordinator` for peers on host:port (port 0: any free port).
+caf::expected<std::unique_ptr<PublishedCoordinator>> publish_coordinator(
+    caf::actor_system& sys, const caf::actor& coordinator, const std::string& host, uint16_t port,
+    const TransportOptions& options);
 
 // A handle on the coordinator published at host:port.
 caf::expected<caf::actor> connect_to_coordinator(caf::actor_system& sys, const std::string& host,

@@ -43,7 +43,11 @@ TransportOptions transport_of(const StreamingOptions& o) {
   TransportOptions t;
   t.tls = o.tls;
   t.insecure = o.insecure;
-  t.connection_timeout_ms = o.worker_timeout_ms;
+  // CAF's own timeout is the backstop (a peer that cannot be pinged); at
+  // twice the worker timeout, the coordinator's heartbeats decide first, so
+  // a hung worker is evicted and told why rather than cut off.
+  t.connection_timeout_ms = 2 * o.worker_timeout_ms + 1000;
+  t.peers = o.peer_limits;
   return t;
 }
 
@@ -52,6 +56,7 @@ TransportOptions transport_of(const StreamingOptions& o) {
 void check_transport(const StreamingOptions& o, bool listening) {
   auto t = transport_of(o);
   std::string error = check_tls_files(t.tls);
+  if (error.empty() && listening) error = check_peer_limits(t.peers);
   if (error.empty() && listening) error = check_listen_address(o.listen_host, t);
   if (!error.empty()) throw std::invalid_argument(error);
   if (listening && !t.tls.enabled() && !is_loopback_host(o.listen_host))
@@ -88,6 +93,8 @@ void check_write_ahead_logs(const Graph& g, const Checkpoint& cp, const std::str
 struct StreamingContext::Runtime {
   Runtime(int worker_threads, const TransportOptions* network)
       : config(make_config(worker_threads, network)), system(config) {}
+  // Outlives the actor system: its relays carry CAF's last messages.
+  std::unique_ptr<PublishedCoordinator> published;
   caf::actor_system_config config;
   caf::actor_system system;
   caf::actor coordinator;
@@ -238,16 +245,17 @@ void StreamingContext::start() {
   cfg.min_workers_wait_ms = options_.min_workers_wait_ms;
   runtime_->coordinator = spawn_coordinator(runtime_->system, std::move(cfg));
   if (options_.listen_port != 0) {
-    auto port = publish_coordinator(runtime_->system, runtime_->coordinator, options_.listen_host,
-                                    options_.listen_port, transport);
-    if (!port) {
-      std::string why = runtime_->system.render(port.error());
+    auto published = publish_coordinator(runtime_->system, runtime_->coordinator, options_.listen_host,
+                                         options_.listen_port, transport);
+    if (!published) {
+      std::string why = runtime_->system.render(published.error());
       stop(false);
       throw std::runtime_error("cannot listen for workers on port " +
                                std::to_string(options_.listen_port) + " of " + options_.listen_host +
                                ": " + why);
     }
-    spdlog::info("coordinator listening for workers on {}:{} ({})", options_.listen_host, *port,
+    runtime_->published = std::move(*published);
+    spdlog::info("coordinator listening for workers on {}:{} ({})", options_.listen_host, runtime_->published->port(),
                  transport.tls.enabled() ? "mutual TLS" : "no TLS");
   }
 }
@@ -349,9 +357,7 @@ void StreamingContext::stop(bool graceful) {
 // references it, the actor system cannot finish shutting down.
 void StreamingContext::release_coordinator() {
   if (!runtime_->coordinator) return;
-  if (options_.listen_port != 0)
-    unpublish_coordinator(runtime_->system, runtime_->coordinator, options_.listen_port,
-                          transport_of(options_));
+  if (runtime_->published) runtime_->published->unpublish();
   runtime_->coordinator = nullptr;
 }
 

@@ -54,6 +54,9 @@ struct StreamingOptions {
   // Allow listening on a non-loopback address without TLS (a warning is
   // logged at every start).
   bool insecure = false;
+  // Coordinator: how many peer connections, how long to authenticate, how
+  // big a frame (see dstream/peer_gate.hpp and README "Securing a cluster").
+  PeerLimits peer_limits;
   // A worker that answers no heartbeat, or sits on a state partition's task,
   // this long is given up on: its work moves to the others. 0: scaled to the
   // job, max(2 s, 10 batch intervals), so a hung worker stalls short batches

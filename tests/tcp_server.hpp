@@ -63,6 +63,19 @@ class TcpServer {
     }
   }
 
+  // Exactly n bytes from the client (waiting at most 10 s for each read).
+  std::string receive(std::size_t n) {
+    std::string bytes(n, '\0');
+    std::size_t got = 0;
+    while (got < n) {
+      pollfd p{client_fd_, POLLIN, 0};
+      ssize_t r = poll(&p, 1, 10000) == 1 ? ::recv(client_fd_, &bytes[got], n - got, 0) : -1;
+      if (r <= 0) throw std::runtime_error("the client sent " + std::to_string(got) + " of " + std::to_string(n) + " bytes");
+      got += static_cast<std::size_t>(r);
+    }
+    return bytes;
+  }
+
   void close_client() {
     if (client_fd_ >= 0) ::close(client_fd_);
     client_fd_ = -1;

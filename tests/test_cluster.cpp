@@ -177,9 +177,9 @@ BOOST_AUTO_TEST_CASE(a_frozen_worker_is_given_up_on_and_its_state_moves) {
   ThreeProcesses c(job, mode, {"--worker-timeout-ms", "1500"}, {"--join-timeout", "2"});
   BOOST_REQUIRE_MESSAGE(c.started(), c.coord_log.text());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  // Hung, not dead: its connection stays open; heartbeats, the state task's
-  // timeout or the transport's connection timeout (set to the worker
-  // timeout) tell, whichever fires first.
+  // Hung, not dead: its connection stays open; the coordinator's heartbeats
+  // or the state task's timeout tell (CAF's own connection timeout is set
+  // well after both, as a backstop).
   ::kill(c.w1, SIGSTOP);
   c.coordinator_log_after_exit();
   ::kill(c.w1, SIGKILL);
@@ -189,8 +189,7 @@ BOOST_AUTO_TEST_CASE(a_frozen_worker_is_given_up_on_and_its_state_moves) {
   auto lost = c.events.find("worker_lost");
   BOOST_REQUIRE_MESSAGE(lost.size() == 1u, c.events.all());
   BOOST_TEST(std::regex_match(EventLog::text(lost[0], "reason"),
-                              std::regex("no heartbeat for 1500 ms|a task of state partition . ran longer than 1500 ms|"
-                                         ".*remote_link_unreachable.*")),
+                              std::regex("no heartbeat for 1500 ms|a task of state partition . ran longer than 1500 ms")),
              lost[0]);
   check_equal(job, mode, testing::read_output(c.dir.path), want);
 }
@@ -201,14 +200,16 @@ BOOST_AUTO_TEST_CASE(a_hung_worker_is_given_up_on_after_a_timeout_scaled_to_the_
   std::string mode = "running";
   auto want = reference_run(job, mode, {});
   ThreeProcesses c(job, mode, {}, {});  // default worker timeout: max(2 s, 10 batches) = 2 s
-  BOOST_REQUIRE_MESSAGE(c.coord_log.wait_for("2 workers joined: starting"), c.coord_log.text());
+  BOOST_REQUIRE_MESSAGE(c.started(), c.coord_log.text());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ::kill(c.w1, SIGSTOP);
-  BOOST_REQUIRE_MESSAGE(c.coord_log.wait_for("lost worker-"), c.coord_log.text());
+  BOOST_REQUIRE_MESSAGE(c.events.wait_for("worker_lost"), c.coord_log.text());
   ::kill(c.w1, SIGCONT);
-  std::string log = c.coordinator_log_after_exit();
+  c.coordinator_log_after_exit();
   std::string why = "(no heartbeat for 2000 ms|a task of state partition . ran longer than 2000 ms)";
-  BOOST_TEST(std::regex_search(log, std::regex("lost worker-. \\(" + why + "\\)")), log);
+  auto lost = c.events.find("worker_lost");
+  BOOST_REQUIRE_MESSAGE(lost.size() == 1u, c.events.all());
+  BOOST_TEST(std::regex_match(EventLog::text(lost[0], "reason"), std::regex(why)), lost[0]);
   // Woken, it learns the truth and ends with an error, so a supervisor restarts it.
   BOOST_TEST(testing::wait_exit(c.w1) == 1, c.w1_log.text());
   BOOST_TEST(std::regex_search(c.w1_log.text(), std::regex("gave up on this worker \\(" + why + "\\)")),

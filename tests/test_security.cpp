@@ -4,6 +4,9 @@
 // bytes announcing a 4 GiB frame) get nothing and the job goes on; an
 // authenticated peer cannot stop the job nor learn the pipeline's
 // fingerprint; unsafe listen addresses and broken TLS flags are refused.
+// Bounded peers (the coordinator's PeerGate): a flood of idle connections
+// under `ulimit -n 1024` is capped, peers that do not finish their
+// handshake are closed, and without TLS an oversized frame is dropped.
 #define BOOST_TEST_MODULE security
 #include <boost/test/unit_test.hpp>
 
@@ -12,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cstdlib>
@@ -76,6 +80,57 @@ int64_t rss_mb(pid_t pid) {
   return -1;
 }
 
+// True if the other end closed (or reset) fd within timeout_ms.
+bool closed_within(int fd, int timeout_ms) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0))) != 1) return false;
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) return true;
+  }
+}
+
+// Starts checkpointed_wordcount as a coordinator on 127.0.0.1:port, logging
+// at info to `log`; with fd_limit > 0 under that descriptor limit (`ulimit -n`).
+pid_t spawn_coordinator(const WordcountJob& job, const std::string& dir, uint16_t port,
+                        const std::vector<std::string>& extra, LogFile& log, rlim_t fd_limit = 0) {
+  rlimit ours{};
+  getrlimit(RLIMIT_NOFILE, &ours);
+  rlimit child = ours;
+  if (fd_limit > 0) child.rlim_cur = fd_limit;
+  setrlimit(RLIMIT_NOFILE, &child);  // the child inherits it at fork
+  pid_t pid = spawn_app("checkpointed_wordcount",
+                        with(job.args("running", dir, "info"), with({"--listen", std::to_string(port)}, extra)),
+                        log.fd, log.fd);
+  setrlimit(RLIMIT_NOFILE, &ours);
+  return pid;
+}
+
+// Waits up to 10 s for the first batch in dir; how many there are.
+std::size_t wait_first_batch(const std::string& dir) {
+  std::size_t batches = 0;
+  for (int i = 0; i < 1000 && batches == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    batches = read_output(dir).size();
+  }
+  return batches;
+}
+
+// A CAF (BASP) frame header: operation, payload length in network order.
+std::string basp_header(unsigned char operation, uint32_t length) {
+  std::string h(32, '\0');
+  h[0] = static_cast<char>(operation);
+  for (int i = 0; i < 4; ++i) h[4 + i] = static_cast<char>(length >> (24 - 8 * i));
+  return h;
+}
+
+bool send_all(int fd, const std::string& bytes) {
+  return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
 // Runs peer_probe with args for at most `seconds`; its stdout.
 std::string probe(const std::vector<std::string>& args, int seconds) {
   TempDir dir;
@@ -120,16 +175,9 @@ BOOST_AUTO_TEST_CASE(peers_without_a_certificate_of_the_cluster_ca_get_nothing_a
   make_certs(other_ca.path, "intruder");
   uint16_t port = unused_port();
   LogFile log(dir.path + "/coordinator.log");
-  pid_t coordinator = spawn_app(
-      "checkpointed_wordcount",
-      with(job.args("running", dir.path, "info"), with({"--listen", std::to_string(port)}, tls_flags(certs.path, "coordinator"))),
-      log.fd, log.fd);
+  pid_t coordinator = spawn_coordinator(job, dir.path, port, tls_flags(certs.path, "coordinator"), log);
   BOOST_REQUIRE_MESSAGE(wait_listening(port), log.text());
-  std::size_t batches_before = 0;
-  for (int i = 0; i < 500 && batches_before == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    batches_before = read_output(dir.path).size();
-  }
+  std::size_t batches_before = wait_first_batch(dir.path);
 
   auto at = std::vector<std::string>{"127.0.0.1", std::to_string(port)};
   // A certificate of another CA: cut off in the TLS handshake.
@@ -142,16 +190,20 @@ BOOST_AUTO_TEST_CASE(peers_without_a_certificate_of_the_cluster_ca_get_nothing_a
   // A raw CAF client handshake header announcing a 4 GiB payload.
   int fd = connect_to("127.0.0.1", port);
   BOOST_REQUIRE(fd >= 0);
-  unsigned char header[24] = {0x01, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
-  BOOST_TEST(::send(fd, header, sizeof(header), MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof(header)));
-  pollfd p{fd, POLLIN, 0};
-  BOOST_TEST(poll(&p, 1, 5000) == 1, "the coordinator closes the connection");
-  char buf[4096];
-  ssize_t n = 0;
-  while ((n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-  }
-  BOOST_TEST(n <= 0, "connection closed (or reset) by the coordinator");
+  BOOST_TEST(send_all(fd, basp_header(1, 0xffffffffu)));
+  BOOST_TEST(closed_within(fd, 1000), "the coordinator closes the connection at once");
   ::close(fd);
+  // A client that sends nothing, and one that stops inside its ClientHello
+  // (a handshake record of 200 bytes, 50 sent): closed after the handshake
+  // timeout (3 s).
+  int idle = connect_to("127.0.0.1", port), stalled = connect_to("127.0.0.1", port);
+  BOOST_REQUIRE(idle >= 0 && stalled >= 0);
+  std::string hello{22, 3, 1, 0, static_cast<char>(200)};
+  BOOST_TEST(send_all(stalled, hello + std::string(50, 'x')));
+  BOOST_TEST(closed_within(idle, 5000), "an idle connection is closed");
+  BOOST_TEST(closed_within(stalled, 1000), "a connection stalled in its handshake is closed");
+  ::close(idle);
+  ::close(stalled);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   int64_t rss = rss_mb(coordinator);
   BOOST_TEST(rss < 200, "coordinator RSS " << rss << " MB after the 4 GiB header");
@@ -251,11 +303,137 @@ BOOST_AUTO_TEST_CASE(a_bare_listen_port_accepts_on_loopback_only) {
   TempDir dir;
   uint16_t port = unused_port();
   LogFile log(dir.path + "/coordinator.log");
-  pid_t coordinator = spawn_app("checkpointed_wordcount",
-                                with(job.args("running", dir.path), {"--listen", std::to_string(port)}), log.fd, log.fd);
+  pid_t coordinator = spawn_coordinator(job, dir.path, port, {}, log);
   BOOST_REQUIRE_MESSAGE(wait_listening(port), log.text());
   int fd = connect_to(other, port);
   BOOST_TEST(fd < 0, "connected to " << other << ":" << port);
   if (fd >= 0) ::close(fd);
   BOOST_TEST(wait_exit(coordinator) == 0, log.text());
+}
+
+BOOST_AUTO_TEST_CASE(a_flood_of_idle_connections_under_ulimit_1024_is_capped_and_the_job_publishes_every_batch) {
+  auto job = cluster_job();
+  job.batches = 120;  // 12 s: the flood happens while it runs
+  job.total_lines = job.batches * job.lines_per_batch;
+  TempDir dir;
+  uint16_t port = unused_port();
+  LogFile log(dir.path + "/coordinator.log"), w_log(dir.path + "/w.log");
+  // One worker joins before the flood and must keep its connection.
+  pid_t coordinator = spawn_coordinator(job, dir.path, port, {"--min-workers", "1", "--max-peers", "64"}, log, 1024);
+  pid_t worker = spawn_app("checkpointed_wordcount",
+                           with(job.args("running", dir.path), {"--join", "127.0.0.1:" + std::to_string(port)}),
+                           w_log.fd, w_log.fd);
+  BOOST_REQUIRE_MESSAGE(wait_first_batch(dir.path) > 0, log.text());
+
+  // This process needs more than 1,100 descriptors itself.
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = std::max<rlim_t>(lim.rlim_cur, std::min<rlim_t>(lim.rlim_max, 4096));
+  setrlimit(RLIMIT_NOFILE, &lim);
+  BOOST_REQUIRE_MESSAGE(lim.rlim_cur >= 1200, "this test needs 1,200 descriptors, the hard limit is " << lim.rlim_max);
+  std::vector<int> fds;
+  for (int i = 0; i < 1100; ++i)
+    if (int fd = connect_to("127.0.0.1", port); fd >= 0) fds.push_back(fd);
+  BOOST_TEST(fds.size() >= 1000u, fds.size() << " of 1,100 connected");
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::size_t refused = 0;
+  for (int fd : fds) refused += closed_within(fd, 0);
+  // The worker holds one of the 64 places: at most 63 wait for a handshake.
+  BOOST_TEST(refused >= fds.size() - 63, refused << " of " << fds.size() << " refused within 1 s");
+  int64_t rss = rss_mb(coordinator);
+  BOOST_TEST(rss < 200, "coordinator RSS " << rss << " MB during the flood");
+  std::size_t closed = 0;
+  for (int fd : fds) closed += closed_within(fd, 4000);
+  BOOST_TEST(closed == fds.size(), closed << " of " << fds.size() << " closed after the handshake timeout");
+  for (int fd : fds) ::close(fd);
+
+  BOOST_TEST(running(coordinator), "the job still runs after the flood\n" << log.text());
+  BOOST_REQUIRE_MESSAGE(wait_exit(coordinator) == 0, log.text());
+  BOOST_TEST(log.has("refused"), log.text());
+  BOOST_TEST(!log.has("lost worker"), log.text());
+  BOOST_TEST(wait_exit(worker) == 0, w_log.text());
+  auto out = read_output(dir.path);
+  BOOST_TEST(out.size() >= static_cast<std::size_t>(job.batches));
+  job.check_against_oracle("running", out);
+}
+
+BOOST_AUTO_TEST_CASE(without_tls_a_peer_that_does_not_send_its_handshake_in_time_is_closed) {
+  auto job = cluster_job();
+  TempDir dir;
+  uint16_t port = unused_port();
+  LogFile log(dir.path + "/coordinator.log");
+  pid_t coordinator = spawn_coordinator(job, dir.path, port, {"--handshake-ms", "1500"}, log);
+  BOOST_REQUIRE_MESSAGE(wait_listening(port), log.text());
+  // Nothing at all; half a handshake header; a whole header and part of its payload.
+  int idle = connect_to("127.0.0.1", port), half = connect_to("127.0.0.1", port), part = connect_to("127.0.0.1", port);
+  BOOST_REQUIRE(idle >= 0 && half >= 0 && part >= 0);
+  auto start = std::chrono::steady_clock::now();
+  BOOST_TEST(send_all(half, basp_header(1, 100).substr(0, 16)));
+  BOOST_TEST(send_all(part, basp_header(1, 100) + std::string(40, 'x')));
+  for (int fd : {idle, half, part}) {
+    BOOST_TEST(closed_within(fd, 4000), "closed after --handshake-ms");
+    ::close(fd);
+  }
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  BOOST_TEST(took.count() >= 1000, "closed after " << took.count() << " ms, not before the timeout");
+  BOOST_TEST(wait_exit(coordinator) == 0, log.text());
+}
+
+BOOST_AUTO_TEST_CASE(without_tls_frames_announcing_4_gib_are_dropped_before_and_after_the_handshake) {
+  auto job = cluster_job();
+  job.batches = 80;
+  job.total_lines = job.batches * job.lines_per_batch;
+  TempDir dir;
+  uint16_t port = unused_port();
+  LogFile log(dir.path + "/coordinator.log");
+  pid_t coordinator = spawn_coordinator(job, dir.path, port, {"--max-frame-mb", "16"}, log);
+  BOOST_REQUIRE_MESSAGE(wait_listening(port), log.text());
+  std::size_t batches_before = wait_first_batch(dir.path);
+
+  // As the first frame: a client handshake announcing 4 GiB.
+  int fd = connect_to("127.0.0.1", port);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_TEST(send_all(fd, basp_header(1, 0xffffffffu)));
+  BOOST_TEST(closed_within(fd, 1000), "dropped at once");
+  ::close(fd);
+
+  // After a real CAF client handshake (peer_probe's, recorded): a message
+  // announcing 4 GiB, then one 16 MiB + 1 byte.
+  TcpServer recorder;
+  TempDir probe_dir;
+  LogFile probe_out(probe_dir.path + "/out");
+  pid_t probe = spawn_app("peer_probe", {"127.0.0.1", std::to_string(recorder.port())}, probe_out.fd, probe_out.fd);
+  recorder.accept_client();
+  std::string handshake = recorder.receive(32);
+  uint32_t length = 0;
+  for (int i = 0; i < 4; ++i) length = (length << 8) | static_cast<unsigned char>(handshake[4 + i]);
+  BOOST_REQUIRE_EQUAL(handshake[0], 1);  // client_handshake
+  handshake += recorder.receive(length);
+  kill(probe, SIGKILL);
+  wait_exit(probe);
+  for (uint32_t announced : {0xffffffffu, (16u << 20) + 1}) {
+    fd = connect_to("127.0.0.1", port);
+    BOOST_REQUIRE(fd >= 0);
+    BOOST_TEST(send_all(fd, handshake));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    BOOST_TEST(!closed_within(fd, 0), "the recorded handshake is taken");
+    auto message = basp_header(2, announced);
+    message[31] = 1;  // to actor 1: a header CAF takes as valid (and allocates for)
+    BOOST_TEST(send_all(fd, message));
+    BOOST_TEST(closed_within(fd, 1000), "dropped at once after announcing " << announced);
+    ::close(fd);
+    // CAF forgets the recorded node when it sees the connection end; a
+    // second connection from that node before then would be refused.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int64_t rss = rss_mb(coordinator);
+  BOOST_TEST(rss < 200, "coordinator RSS " << rss << " MB after the 4 GiB headers");
+  BOOST_TEST(log.wait_for("(last: a CAF frame announcing"), log.text());
+  BOOST_TEST(running(coordinator), log.text());
+  BOOST_TEST(read_output(dir.path).size() > batches_before, "batches published during the attacks");
+  BOOST_REQUIRE_MESSAGE(wait_exit(coordinator) == 0, log.text());
+  auto out = read_output(dir.path);
+  BOOST_TEST(out.size() >= static_cast<std::size_t>(job.batches));
+  job.check_against_oracle("running", out);
 }
