@@ -6,7 +6,7 @@
 # per-batch timings (--log-level debug) and prints records/s.
 #   bench/cluster_throughput.sh [lines-per-batch] [seconds]
 # TLS=1 in the environment: mutual TLS between the nodes (certificates made
-# by tools/make-certs.sh in a temporary directory). BIN: another build's
+# by bench/make-certs.sh in a temporary directory). BIN: another build's
 # network_wordcount (to compare two versions of the code). DIRECT=1: the
 # workers join CAF's loopback port behind the coordinator's peer gate, to
 # measure what the gate costs.
@@ -23,7 +23,7 @@ tls_worker=()
 if [[ ${TLS:-0} == 1 ]]; then
   certs=$(mktemp -d)
   trap 'rm -rf "$certs"' EXIT
-  tools/make-certs.sh "$certs" coordinator worker 2>/dev/null
+  bench/make-certs.sh "$certs" coordinator worker 2>/dev/null
   tls_coordinator=(--tls-ca "$certs/ca.pem" --tls-cert "$certs/coordinator.pem" --tls-key "$certs/coordinator.key")
   tls_worker=(--tls-ca "$certs/ca.pem" --tls-cert "$certs/worker.pem" --tls-key "$certs/worker.key")
 fi

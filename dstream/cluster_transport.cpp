@@ -96,7 +96,7 @@ std::string check_listen_address(const std::string& host, const TransportOptions
   if (options.tls.enabled() || options.insecure || is_loopback_host(host)) return {};
   return "refusing to listen on " + (host.empty() ? std::string("every interface") : host) +
          " without TLS: anyone who can reach it could join the cluster and read its data. "
-         "Give --tls-ca --tls-cert --tls-key (see tools/make-certs.sh), listen on 127.0.0.1, "
+         "Give --tls-ca --tls-cert --tls-key (see bench/make-certs.sh), listen on 127.0.0.1, "
          "or accept the risk with --insecure";
 }
 

@@ -12,6 +12,7 @@
 #include "actors/coordinator.hpp"
 #include "actors/messages.hpp"
 #include "actors/worker_actor.hpp"
+#include "dstream/cluster_transport.hpp"
 #include "dstream/core/job_monitor.hpp"
 #include "dstream/nodes.hpp"
 #include "io/direct_generator.hpp"

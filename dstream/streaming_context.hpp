@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "dstream/batch_queue.hpp"
-#include "dstream/cluster_transport.hpp"
+#include "dstream/cluster_options.hpp"
 #include "dstream/core/batch_info.hpp"
 #include "dstream/core/job_events.hpp"
 #include "dstream/core/receiver.hpp"

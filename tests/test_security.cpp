@@ -33,9 +33,9 @@ std::string source_dir() {
   return dir ? dir : "..";
 }
 
-// A CA and a certificate per name in `dir`, by tools/make-certs.sh (openssl).
+// A CA and a certificate per name in `dir`, by bench/make-certs.sh (openssl).
 void make_certs(const std::string& dir, const std::string& names) {
-  std::string cmd = "bash " + source_dir() + "/tools/make-certs.sh " + dir + " " + names + " 2>/dev/null";
+  std::string cmd = "bash " + source_dir() + "/bench/make-certs.sh " + dir + " " + names + " 2>/dev/null";
   BOOST_REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd);
 }
 

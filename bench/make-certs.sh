@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a cluster CA and a certificate + key per node with the openssl
 # command, for mutual TLS between Tributary nodes (--tls-ca/--tls-cert/--tls-key).
-#   tools/make-certs.sh DIR NAME...
+#   bench/make-certs.sh DIR NAME...
 # writes DIR/ca.pem and DIR/ca.key (reused if they exist, so nodes can be
 # added later), and DIR/NAME.pem + DIR/NAME.key for each NAME. Give each node
 # only ca.pem and its own pair; keep ca.key off the nodes.
