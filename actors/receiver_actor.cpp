@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
+#include "dstream/core/backoff.hpp"
 #include "io/rate_limiter.hpp"
 #include "recovery/write_ahead_log.hpp"
 
@@ -81,19 +82,18 @@ void reader_loop(caf::blocking_actor* self, caf::actor owner,
                  std::shared_ptr<Receiver> receiver, std::shared_ptr<StopSignal> stop,
                  std::shared_ptr<RateLimiter> limiter) {
   ReaderContext ctx(self, owner, stop, std::move(limiter));
-  auto backoff = std::chrono::milliseconds(100);
+  Backoff backoff;
   while (!stop->requested()) {
     try {
       receiver->run(ctx);
       if (stop->requested()) break;
       spdlog::warn("receiver {} returned while the job runs; restarting in {} ms",
-                   receiver->describe(), backoff.count());
+                   receiver->describe(), backoff.current().count());
     } catch (const std::exception& e) {
       spdlog::error("receiver {} failed: {}; restarting in {} ms",
-                    receiver->describe(), e.what(), backoff.count());
+                    receiver->describe(), e.what(), backoff.current().count());
     }
-    stop->wait_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    stop->wait_for(backoff.take());
   }
   // Sent after every RecordChunk of this thread: when the owner sees it,
   // everything the receiver stored is in the owner's buffer.

@@ -13,6 +13,7 @@
 #include "actors/messages.hpp"
 #include "actors/worker_actor.hpp"
 #include "dstream/cluster_transport.hpp"
+#include "dstream/core/backoff.hpp"
 #include "dstream/core/job_monitor.hpp"
 #include "dstream/nodes.hpp"
 #include "io/direct_generator.hpp"
@@ -276,7 +277,7 @@ void StreamingContext::runWorker(const std::string& host, uint16_t port,
   for (;;) {
     caf::actor coordinator;
     auto deadline = std::chrono::steady_clock::now() + connect_timeout;
-    auto backoff = std::chrono::milliseconds(100);
+    Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(2000));
     while (!coordinator) {
       auto remote = connect_to_coordinator(runtime_->system, host, port, transport);
       if (remote) {
@@ -288,14 +289,13 @@ void StreamingContext::runWorker(const std::string& host, uint16_t port,
         why += transport.tls.enabled()
                    ? " (is the coordinator using TLS, with a certificate of this worker's CA?)"
                    : " (does the coordinator use TLS? then so must this worker: --tls-*)";
-      if (std::chrono::steady_clock::now() + backoff > deadline) {
+      if (std::chrono::steady_clock::now() + backoff.current() > deadline) {
         monitor_->terminated("cannot reach the coordinator at " + where + ": " + why);
         throw std::runtime_error(monitor_->error());
       }
       spdlog::warn("cannot reach the coordinator at {} ({}); retrying in {} ms", where, why,
-                   backoff.count());
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+                   backoff.current().count());
+      std::this_thread::sleep_for(backoff.take());
     }
     std::promise<std::pair<WorkerEnd, std::string>> ended;
     auto outcome = ended.get_future();

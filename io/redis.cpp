@@ -149,7 +149,7 @@ bool RedisStreamSource::poll(int64_t, Dataset& out) {
       }
       if (warned_) spdlog::info("redis {}:{}: reading stream {} again", host_, port_, key_);
       warned_ = false;
-      backoff_ = std::chrono::milliseconds(100);
+      backoff_.reset();
     } catch (const std::exception& e) {
       // Nothing of this poll is kept: the position stays where it was.
       records.clear();
@@ -157,8 +157,7 @@ bool RedisStreamSource::poll(int64_t, Dataset& out) {
       if (!warned_)
         spdlog::warn("{}; retrying with backoff (stream {} stays at {})", e.what(), key_, last_id_);
       warned_ = true;
-      retry_at_ = now + backoff_;
-      backoff_ = std::min(backoff_ * 2, std::chrono::milliseconds(5000));
+      retry_at_ = now + backoff_.take();
     }
   }
   out = split_text_into_partitions(std::move(records), partitions_);

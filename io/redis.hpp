@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "dstream/core/backoff.hpp"
 #include "dstream/core/format.hpp"
 #include "dstream/core/graph.hpp"
 
@@ -95,7 +96,7 @@ class RedisStreamSource : public SourceNode {
   std::vector<std::string> delivered_;  // IDs read but not yet acknowledged, in order
   std::unique_ptr<RedisConnection> conn_;
   std::chrono::steady_clock::time_point retry_at_{};
-  std::chrono::milliseconds backoff_{100};
+  Backoff backoff_;  // between reconnects
   bool warned_ = false;
 };
 

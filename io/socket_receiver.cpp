@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dstream/core/backoff.hpp"
 #include "io/line_splitter.hpp"
 
 namespace trib {
@@ -70,19 +71,18 @@ std::string SocketReceiver::describe() const {
 }
 
 void SocketReceiver::run(ReceiverContext& ctx) {
-  auto backoff = kMinBackoff;
+  Backoff backoff(kMinBackoff, kMaxBackoff);
   while (!ctx.stopping()) {
     std::string error;
     int fd = connect_with_timeout(host_, port_, error);
     if (fd < 0) {
       spdlog::warn("{}: cannot connect: {}; retrying in {} ms", describe(),
-                   error, backoff.count());
-      ctx.wait_for(backoff);
-      backoff = std::min(backoff * 2, kMaxBackoff);
+                   error, backoff.current().count());
+      ctx.wait_for(backoff.take());
       continue;
     }
     spdlog::info("{}: connected", describe());
-    backoff = kMinBackoff;
+    backoff.reset();
     // Reads land in the splitter's buffer; each read's complete lines go to
     // the engine as one block of views into it (no copy per line).
     LineSplitter splitter;
@@ -123,8 +123,8 @@ void SocketReceiver::run(ReceiverContext& ctx) {
     close(fd);
     if (peer_closed) {
       spdlog::warn("{}: connection closed by the server; reconnecting in {} ms",
-                   describe(), backoff.count());
-      ctx.wait_for(backoff);
+                   describe(), backoff.current().count());
+      ctx.wait_for(backoff.current());
     }
   }
 }
