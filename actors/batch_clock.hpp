@@ -39,7 +39,6 @@ class BatchClock {
   int64_t time_of(int64_t index) const { return zero_ + (index + 1) * interval_; }
   int64_t zero_time() const { return zero_; }
   int64_t next_index() const { return next_; }
-  int64_t interval() const { return interval_; }
 
  private:
   int64_t interval_;

@@ -90,8 +90,6 @@ class BatchExecutor {
   void batch_emitted(int64_t time, steady::time_point now);
 
   std::size_t batches() const { return batches_.size(); }  // formed, not completed
-  int running() const { return running_; }
-  bool has_ready() const { return !ready_.empty(); }
 
  private:
   struct MapOutput {

@@ -30,8 +30,9 @@ int64_t wall_ms() {
 }
 
 // The coordinator's phase. Batches start only while running; a checkpoint
-// pauses them; draining (a graceful stop) lets every received record through.
-enum class JobPhase { running, checkpointing, draining, finished };
+// pauses them. A graceful stop (draining_) is apart from it: it may begin
+// during a checkpoint and lets every received record through.
+enum class JobPhase { running, checkpointing, finished };
 
 struct CoordinatorState {
   CoordinatorConfig cfg;
@@ -183,7 +184,6 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     }
     if (draining_ || phase_ == JobPhase::finished) return;
     draining_ = true;
-    if (phase_ == JobPhase::running) phase_ = JobPhase::draining;
     spdlog::info("stopping gracefully: stopping receivers, then processing all received data");
     if (receivers_.empty()) {
       final_interval_closed_ = true;
@@ -435,7 +435,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     // may fall back from this one to any older one still kept.
     for (auto [id, pos] : sources_->done_up_to(checkpoints_->replay_needed_from()))
       self_->send(receivers_.at(id), truncate_atom::value, pos);
-    phase_ = draining_ ? JobPhase::draining : JobPhase::running;
+    phase_ = JobPhase::running;
     start_ready_batches();
     maybe_finish_draining();
   }
@@ -461,7 +461,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
   // ---- stopping -----------------------------------------------------------------------
 
   void maybe_finish_draining() {
-    if (phase_ == JobPhase::draining && final_interval_closed_ && sources_->forming() == 0 &&
+    if (draining_ && phase_ == JobPhase::running && final_interval_closed_ && sources_->forming() == 0 &&
         executor_.batches() == 0) {
       spdlog::info("stopped gracefully after {} batches", clock_.next_index());
       finish("");

@@ -183,10 +183,4 @@ std::size_t StatePlacement::on(const caf::actor_addr& host) const {
   return n;
 }
 
-std::map<PartitionKey, std::string> StatePlacement::where() const {
-  std::map<PartitionKey, std::string> out;
-  for (auto& [key, p] : placements_) out[key] = p.label;
-  return out;
-}
-
 }  // namespace trib

@@ -65,9 +65,6 @@ class StatePlacement {
   // How many partitions `host` holds.
   std::size_t on(const caf::actor_addr& host) const;
 
-  // Where each placed partition is ("the coordinator", "worker-1", ...).
-  std::map<PartitionKey, std::string> where() const;
-
  private:
   struct Placement {
     caf::actor host;

@@ -45,7 +45,6 @@ class TaskDispatcher {
   // Copies tasks that run too long onto another node; marks their worker slow.
   void speculate(clock::time_point now);
 
-  std::size_t in_flight() const { return in_flight_.size(); }
   // Tasks in flight that only `host` runs (lose_worker would run them again).
   std::size_t on(const caf::actor_addr& host) const;
 
