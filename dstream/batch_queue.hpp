@@ -22,6 +22,12 @@ class BatchQueue {
     std::vector<T> out;
     while (!batches_.empty()) {
       auto& front = batches_.front();
+      if (out.empty()) {  // the common case: hand the batch on, no copy
+        out = std::move(front);
+        batches_.pop_front();
+        if (one_at_a_time) break;
+        continue;
+      }
       out.insert(out.end(), std::make_move_iterator(front.begin()),
                  std::make_move_iterator(front.end()));
       batches_.pop_front();

@@ -107,11 +107,17 @@ class CombineTable {
 template <class V>
 class TextCombineTable {
  public:
-  TextCombineTable() : slots_(1024), mask_(1023) {}
+  // No slots until the first key: a map task makes one table per shuffle
+  // bucket, and an empty batch should cost nothing.
+  TextCombineTable() = default;
 
   template <class F>
   void merge(const Text& key, uint64_t hash, const V& v, const F& f) {
     ShortText k = short_text(key);
+    if (slots_.empty()) {
+      slots_.resize(kInitialSlots);
+      mask_ = kInitialSlots - 1;
+    }
     for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
       Slot& s = slots_[i];
       if (s.len_plus_1 == 0) return insert(i, key, k, v);
@@ -134,12 +140,13 @@ class TextCombineTable {
       rows.emplace_back(key, std::move(s.value));
       hashes.push_back(slot_hash(s));
     }
-    slots_.assign(1024, Slot{});
-    mask_ = 1023;
+    slots_ = {};
+    mask_ = 0;
     used_ = 0;
   }
 
  private:
+  static constexpr std::size_t kInitialSlots = 1024;
   struct Slot {
     uint64_t a = 0, b = 0;    // the key's bytes (ShortText), when at most 16
     const char* ptr = nullptr;

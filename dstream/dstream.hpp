@@ -503,7 +503,11 @@ class DStream {
   void foreachRDD(F f) const {
     auto node = std::make_shared<FunctionOutputNode>(
         "foreachRDD", [f](int64_t t, const Dataset& parts) {
+          if (parts.size() == 1) return f(parts[0].rows<T>(), t);  // no copy
+          std::size_t total = 0;
+          for (const auto& p : parts) total += p.rows<T>().size();
           std::vector<T> rows;
+          rows.reserve(total);
           for (const auto& p : parts)
             rows.insert(rows.end(), p.rows<T>().begin(), p.rows<T>().end());
           f(rows, t);
@@ -548,8 +552,10 @@ class DStream {
     auto pipe = pipe_;
     return [pipe, limit](const Partition& in, const TaskContext& ctx) {
       std::vector<T> rows;
-      for_each_record<T>(pipe, in, ctx, [&](const T& x) {
-        if (rows.size() < limit) rows.push_back(x);
+      rows.reserve(std::min(limit, in.size_hint()));  // exact for map, a bound for filter
+      pipe(in, ctx, [&](const std::vector<T>& chunk) {
+        std::size_t take = std::min(chunk.size(), limit - std::min(limit, rows.size()));
+        rows.insert(rows.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(take));
       });
       return std::vector<Partition>{Partition::of(std::move(rows))};
     };

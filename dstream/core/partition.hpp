@@ -130,6 +130,9 @@ class Partition {
   template <class T>
   const std::vector<uint64_t>& hashes() const { return typed<T>().hashes; }
 
+  // Records held, or 0 while still bytes: a capacity hint that never decodes.
+  std::size_t size_hint() const { return data_ ? data_->size() : 0; }
+
   std::size_t size() const {
     if (data_) return data_->size();
     if (bytes_) throw std::logic_error("size() of an undecoded partition");
@@ -205,6 +208,10 @@ template <class T>
 Dataset split_into_partitions(std::vector<T> rows, int n) {
   Dataset parts;
   parts.reserve(n);
+  if (n == 1) {  // one partition: the rows as they are
+    parts.push_back(Partition::of(std::move(rows)));
+    return parts;
+  }
   std::size_t total = rows.size(), begin = 0;
   for (int i = 0; i < n; ++i) {
     std::size_t len = total / n + (static_cast<std::size_t>(i) < total % n ? 1 : 0);
