@@ -102,8 +102,7 @@ void reader_loop(caf::blocking_actor* self, caf::actor owner,
 
 struct ReceiverState {
   std::unique_ptr<WriteAheadLog> wal;
-  std::vector<Text> buffer;  // lines accepted since the last flush
-  std::vector<Pin> pins;     // the blocks they point into
+  LineChunks buffer;  // lines accepted since the last flush
   bool reader_done = false;
   std::vector<caf::typed_response_promise<done_atom>> stop_waiters;
 };
@@ -119,11 +118,13 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
     self->state.wal = std::make_unique<WriteAheadLog>(options.log_dir, source_node);
     WalLossPolicy loss{options.accept_wal_loss};
     TextBlock replay = TextBlock::own(self->state.wal->read_from(options.replay_from, &loss));
-    self->state.buffer = std::move(replay.lines);
-    self->state.pins = std::move(replay.pins);
-    if (!self->state.buffer.empty())
+    if (!replay.empty()) {
       spdlog::info("stream {}: replaying {} records from the write-ahead log", source_node,
-                   self->state.buffer.size());
+                   replay.lines.size());
+      Partition lines = Partition::of(std::move(replay.lines));
+      for (auto& pin : replay.pins) lines.pin(std::move(pin));
+      self->state.buffer.add(std::move(lines));
+    }
   }
   std::shared_ptr<Receiver> receiver = factory();
   spdlog::debug("starting receiver {} for stream {}", receiver->describe(), source_node);
@@ -138,20 +139,16 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
         // A failing log throws, which ends this actor and fails the job.
         if (self->state.wal) self->state.wal->append(lines);
         monitor->received_records += static_cast<int64_t>(lines.size());
-        auto& st = self->state;
-        st.buffer.insert(st.buffer.end(), lines.begin(), lines.end());
-        for (const auto& pin : chunk.lines.pins())
-          if (st.pins.empty() || st.pins.back() != pin) st.pins.push_back(pin);  // reads share buffers
+        self->state.buffer.add(std::move(chunk.lines));
       },
       [=](flush_atom) {
         auto& st = self->state;
         ReceivedBlock block;
         block.source_node = source_node;
-        block.records = static_cast<int64_t>(st.buffer.size());
+        block.records = static_cast<int64_t>(st.buffer.lines());
         // Every partition pins every block of the batch: blocks are shared
         // between neighbouring partitions, and all die with the batch.
-        block.partitions = split_text_into_partitions(std::exchange(st.buffer, {}),
-                                                      std::exchange(st.pins, {}), partitions);
+        block.partitions = st.buffer.take(partitions);
         if (st.wal) block.position = std::to_string(st.wal->end());
         return block;
       },

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "dstream/core/text_block.hpp"
 #include "io/line_splitter.hpp"
 
 namespace {
@@ -123,4 +124,52 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_is_repaired_in_place_of_the_bad_bytes) {
   BOOST_TEST(out == (std::vector<std::string>{
                         "ok", "bad\xEF\xBF\xBD\xEF\xBF\xBD end", "cut \xEF\xBF\xBD\xEF\xBF\xBD"}));
   BOOST_TEST(splitter.repaired_bytes() == 4u);
+}
+
+// A receiver's interval: lines arrive in chunks of any size (blocks whose
+// bytes die unless pinned) and leave as n partitions sliced as Spark slices
+// a collection: partition i holds lines [i*total/n, (i+1)*total/n).
+BOOST_AUTO_TEST_CASE(line_chunks_cut_an_interval_into_spark_slices_that_pin_every_block) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::string> all = random_lines(rng, std::uniform_int_distribution<int>(0, 300)(rng));
+    trib::LineChunks chunks;
+    std::weak_ptr<const void> first_block;
+    for (std::size_t at = 0; at < all.size();) {
+      std::size_t n = std::min<std::size_t>(all.size() - at, std::uniform_int_distribution<int>(0, 40)(rng));
+      // Each chunk's bytes live only in its own block.
+      auto block = std::make_shared<std::string>();
+      std::vector<std::size_t> starts;
+      for (std::size_t i = at; i < at + n; ++i) starts.push_back(block->size()), *block += all[i];
+      std::vector<trib::Text> lines;
+      for (std::size_t i = 0; i < n; ++i)
+        lines.emplace_back(block->data() + starts[i], all[at + i].size());
+      trib::Partition p = trib::Partition::of(std::move(lines));
+      p.pin(block);
+      if (first_block.expired()) first_block = block;
+      chunks.add(std::move(p));
+      at += n;
+    }
+    BOOST_TEST(chunks.lines() == all.size());
+    int parts = std::uniform_int_distribution<int>(1, 7)(rng);
+    trib::Dataset out = chunks.take(parts);
+    BOOST_TEST(chunks.lines() == 0u);
+    BOOST_REQUIRE_EQUAL(out.size(), static_cast<std::size_t>(parts));
+    std::size_t next = 0;
+    for (int i = 0; i < parts; ++i) {
+      std::size_t begin = all.size() * i / parts, end = all.size() * (i + 1) / parts;
+      const auto& rows = out[i].rows<trib::Text>();
+      BOOST_REQUIRE_EQUAL(rows.size(), end - begin);
+      BOOST_TEST(next == begin);
+      for (std::size_t j = 0; j < rows.size(); ++j) BOOST_TEST(std::string(rows[j]) == all[begin + j]);
+      next = end;
+    }
+    BOOST_TEST(next == all.size());
+    // The blocks live as long as any partition does.
+    if (!all.empty() && !first_block.expired()) {
+      trib::Partition last = out.back();
+      out.clear();
+      BOOST_TEST(!first_block.expired());
+    }
+  }
 }

@@ -6,6 +6,7 @@
 // owned copy instead, pinned the same way.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,55 @@ inline Dataset split_text_into_partitions(std::vector<Text> lines, const std::ve
     for (const auto& pin : pins) p.pin(pin);
   return parts;
 }
+
+// Lines that arrive in chunks (a receiver's reads over one interval), cut
+// into partitions when the interval closes: each line is copied once, from
+// its chunk straight into its partition, with no growing buffer in between.
+class LineChunks {
+ public:
+  void add(Partition chunk) {
+    lines_ += chunk.size_hint();
+    for (const auto& pin : chunk.pins())
+      if (pins_.empty() || pins_.back() != pin) pins_.push_back(pin);  // reads share buffers
+    chunks_.push_back(std::move(chunk));
+  }
+  std::size_t lines() const { return lines_; }
+
+  // n partitions of consecutive lines, partition i holding lines
+  // [i * total / n, (i + 1) * total / n) as Spark slices a collection; each
+  // pins every block of the interval. Leaves this empty.
+  Dataset take(int n) {
+    Dataset parts;
+    parts.reserve(static_cast<std::size_t>(n));
+    std::size_t chunk = 0, row = 0;
+    for (int i = 0; i < n; ++i) {
+      std::size_t end = lines_ * static_cast<std::size_t>(i + 1) / static_cast<std::size_t>(n);
+      std::size_t begin = lines_ * static_cast<std::size_t>(i) / static_cast<std::size_t>(n);
+      std::vector<Text> rows;
+      rows.reserve(end - begin);
+      while (rows.size() < end - begin) {
+        const auto& from = chunks_[chunk].rows<Text>();
+        std::size_t take = std::min(from.size() - row, end - begin - rows.size());
+        rows.insert(rows.end(), from.begin() + static_cast<std::ptrdiff_t>(row),
+                    from.begin() + static_cast<std::ptrdiff_t>(row + take));
+        row += take;
+        if (row == from.size()) ++chunk, row = 0;
+      }
+      Partition p = Partition::of(std::move(rows));
+      for (const auto& pin : pins_) p.pin(pin);
+      parts.push_back(std::move(p));
+    }
+    chunks_.clear();
+    pins_.clear();
+    lines_ = 0;
+    return parts;
+  }
+
+ private:
+  std::vector<Partition> chunks_;
+  std::vector<Pin> pins_;  // what the chunks' lines point into
+  std::size_t lines_ = 0;
+};
 
 // The same for lines held as strings (polled sources).
 inline Dataset split_text_into_partitions(std::vector<std::string> lines, int n) {
