@@ -6,7 +6,8 @@
 #   ./dev.sh bench               the benchmarks: socket word count vs the best
 #                                single-threaded loop (full speed, paced at 2M
 #                                lines/s, 10 ms batches at 1M lines/s), then
-#                                the queueStream table
+#                                the queueStream table, then the engine's fixed
+#                                costs (narrow int64 chain, idle pipeline)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -38,14 +39,15 @@ shift || true
 case "$cmd" in
   wordcount) install_deps; build network_wordcount >/dev/null; exec build/network_wordcount "$@" ;;
   bench)
-    install_deps; build socket_wordcount_bench wordcount_bench >/dev/null
+    install_deps; build socket_wordcount_bench wordcount_bench engine_overhead_bench >/dev/null
     input=$(mktemp /tmp/tributary-bench-XXXXXX.txt)
     trap 'rm -f "$input"' EXIT
     build/socket_wordcount_bench --role generate --out "$input" --lines 2000000 --seed 1
     build/socket_wordcount_bench --file "$input" --markdown "$@"
     build/socket_wordcount_bench --file "$input" --markdown --rate 2000000 "$@"
     build/socket_wordcount_bench --file "$input" --markdown --rate 1000000 --batch-ms 10 "$@"
-    build/wordcount_bench --markdown --checkpoints ;;
+    build/wordcount_bench --markdown --checkpoints
+    build/engine_overhead_bench --markdown ;;
   test)      install_deps; build; cd build && exec ctest --output-on-failure ;;
   *) echo "usage: ./dev.sh wordcount [flags] | test | bench [socket bench flags]" >&2; exit 2 ;;
 esac
