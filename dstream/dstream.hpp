@@ -440,12 +440,15 @@ class DStream {
   template <class F>
   DStream<T> reduceByKeyAndWindow(F f, Duration length, Duration slide = Duration(0),
                                   int partitions = 0) const;
-  // Incremental form: adds the batches entering the window with f and removes
-  // those leaving it with `inverse`; `keep` (optional) drops dead keys.
+  // Incremental form (Spark's, with invReduceFunc and filterFunc): adds the
+  // batches entering the window with f and removes those leaving it with
+  // `inverse`. As in Spark, a key whose values all left the window stays, with
+  // its inverse-reduced value (("a", 0) for counts), until `filterFunc`
+  // (optional; true keeps the pair) drops it.
   template <class F, class G>
   DStream<T> reduceByKeyAndWindow(F f, G inverse, Duration length, Duration slide,
                                   int partitions = 0,
-                                  std::function<bool(const T&)> keep = nullptr) const;
+                                  std::function<bool(const T&)> filterFunc = nullptr) const;
   DStream<std::pair<T, int64_t>> countByValueAndWindow(Duration length,
                                                         Duration slide = Duration(0),
                                                         int partitions = 0) const;
@@ -455,6 +458,11 @@ class DStream {
   // returning nullopt removes the key. Gives DStream<pair<K, S>>.
   template <class F>
   auto updateStateByKey(F update, int partitions = 0) const;
+  // With initial state (Spark's initialRDD): the keys start with these states
+  // (a key listed twice keeps the later one) and get update() from the first batch.
+  // `initial` holds std::pair<K, S>.
+  template <class F, class KS>
+  auto updateStateByKey(F update, int partitions, std::vector<KS> initial) const;
   // See StateSpec in dstream/state_ops.hpp.
   template <class Spec>
   auto mapWithState(const Spec& spec) const;
