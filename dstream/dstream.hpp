@@ -102,6 +102,9 @@ class ChunkWriter {
 };
 
 template <class T>
+class EventTimeStream;  // dstream/event_time.hpp
+
+template <class T>
 class DStream {
  public:
   using value_type = T;
@@ -453,6 +456,14 @@ class DStream {
                                                         Duration slide = Duration(0),
                                                         int partitions = 0) const;
 
+  // ---- event time (defined in dstream/event_time.hpp) ------------------------
+  // extract(const T&) -> event time in ms; the watermark trails the largest
+  // event time by max_out_of_orderness; a partition without records for
+  // idle_timeout (0: never) stops holding it back.
+  template <class F>
+  EventTimeStream<T> withTimestamps(F extract, Duration max_out_of_orderness,
+                                    Duration idle_timeout = Duration(0)) const;
+
   // ---- state (defined in dstream/state_ops.hpp) ------------------------------
   // update(const vector<V>& new_values, const optional<S>& state) -> optional<S>;
   // returning nullopt removes the key. Gives DStream<pair<K, S>>.
@@ -654,3 +665,4 @@ class DStream {
 #include "dstream/join_ops.hpp"
 #include "dstream/state_ops.hpp"
 #include "dstream/window_ops.hpp"
+#include "dstream/event_time.hpp"
