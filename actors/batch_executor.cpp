@@ -314,6 +314,7 @@ void BatchExecutor::maybe_complete(BatchRun& run, steady::time_point now) {
   info.scheduling_delay_ms = ms_between(run.formed.interval_end, run.started_at);
   info.processing_time_ms = ms_between(run.started_at, now);
   info.total_delay_ms = ms_between(run.formed.interval_end, now);
+  for (const auto& node : graph().nodes) node->describe_batch(info.batch_time_ms, info);
   done.source_positions = std::move(run.formed.source_positions);
   batches_.erase(info.batch_time_ms);  // `run` dies here
   --running_;

@@ -232,8 +232,11 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
 
   void batch_completed(const CompletedBatch& done) override {
     const BatchInfo& info = done.info;
-    spdlog::debug("batch {}: {} records, processing {:.1f} ms, total delay {:.1f} ms", info.batch_time_ms,
-                  info.input_records, info.processing_time_ms, info.total_delay_ms);
+    spdlog::debug("batch {}: {} records, processing {:.1f} ms, total delay {:.1f} ms{}", info.batch_time_ms,
+                  info.input_records, info.processing_time_ms, info.total_delay_ms,
+                  info.watermark_ms ? fmt::format(", watermark {}, {} late records", *info.watermark_ms,
+                                                  info.late_records)
+                                    : std::string());
     for (auto& w : membership_.pool().all())
       self_->send(w.host, release_atom::value, info.batch_time_ms);  // its shuffle blocks
     cfg_.monitor->processed_records += info.input_records;

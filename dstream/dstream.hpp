@@ -102,6 +102,9 @@ class ChunkWriter {
 };
 
 template <class T>
+class EventTimeStream;  // dstream/event_time.hpp
+
+template <class T>
 class DStream {
  public:
   using value_type = T;
@@ -440,21 +443,37 @@ class DStream {
   template <class F>
   DStream<T> reduceByKeyAndWindow(F f, Duration length, Duration slide = Duration(0),
                                   int partitions = 0) const;
-  // Incremental form: adds the batches entering the window with f and removes
-  // those leaving it with `inverse`; `keep` (optional) drops dead keys.
+  // Incremental form (Spark's, with invReduceFunc and filterFunc): adds the
+  // batches entering the window with f and removes those leaving it with
+  // `inverse`. As in Spark, a key whose values all left the window stays, with
+  // its inverse-reduced value (("a", 0) for counts), until `filterFunc`
+  // (optional; true keeps the pair) drops it.
   template <class F, class G>
   DStream<T> reduceByKeyAndWindow(F f, G inverse, Duration length, Duration slide,
                                   int partitions = 0,
-                                  std::function<bool(const T&)> keep = nullptr) const;
+                                  std::function<bool(const T&)> filterFunc = nullptr) const;
   DStream<std::pair<T, int64_t>> countByValueAndWindow(Duration length,
                                                         Duration slide = Duration(0),
                                                         int partitions = 0) const;
+
+  // ---- event time (defined in dstream/event_time.hpp) ------------------------
+  // extract(const T&) -> event time in ms; the watermark trails the largest
+  // event time by max_out_of_orderness; a partition without records for
+  // idle_timeout (0: never) stops holding it back.
+  template <class F>
+  EventTimeStream<T> withTimestamps(F extract, Duration max_out_of_orderness,
+                                    Duration idle_timeout = Duration(0)) const;
 
   // ---- state (defined in dstream/state_ops.hpp) ------------------------------
   // update(const vector<V>& new_values, const optional<S>& state) -> optional<S>;
   // returning nullopt removes the key. Gives DStream<pair<K, S>>.
   template <class F>
   auto updateStateByKey(F update, int partitions = 0) const;
+  // With initial state (Spark's initialRDD): the keys start with these states
+  // (a key listed twice keeps the later one) and get update() from the first batch.
+  // `initial` holds std::pair<K, S>.
+  template <class F, class KS>
+  auto updateStateByKey(F update, int partitions, std::vector<KS> initial) const;
   // See StateSpec in dstream/state_ops.hpp.
   template <class Spec>
   auto mapWithState(const Spec& spec) const;
@@ -652,3 +671,4 @@ class DStream {
 #include "dstream/join_ops.hpp"
 #include "dstream/state_ops.hpp"
 #include "dstream/window_ops.hpp"
+#include "dstream/event_time.hpp"

@@ -8,6 +8,9 @@
 // batches.
 //
 //   updateStateByKey(update, partitions)   (partitions 0: the context's default)
+//   updateStateByKey(update, partitions, initial)  (Spark's initialRDD: a
+//     std::vector<std::pair<K, S>> the keys start with; update runs for them
+//     from the first batch, with or without new values)
 //     update(const std::vector<V>& new_values, const std::optional<S>& state)
 //       -> std::optional<S>
 //     Called every batch for every key with new values or existing state
@@ -161,16 +164,21 @@ class UpdateStateNode final : public Node {
   using Update =
       std::function<std::optional<S>(const std::vector<V>&, const std::optional<S>&)>;
 
-  UpdateStateNode(int partitions, Update update)
-      : partitions_(partitions), update_(std::move(update)) {
+  UpdateStateNode(int partitions, Update update, std::vector<std::pair<K, S>> initial = {})
+      : partitions_(partitions), update_(std::move(update)), initial_(std::move(initial)) {
     name = "updateStateByKey";
     ordered = true;
   }
 
   int reduce_partitions() const override { return partitions_; }
   bool stateful() const override { return true; }
-  std::unique_ptr<PartitionState> make_state(int) const override {
-    return std::make_unique<KeyedStateStore<K, S>>();
+  // Initial state is placed like records, by key; a restored partition's
+  // snapshot replaces it (the snapshot already holds what became of it).
+  std::unique_ptr<PartitionState> make_state(int partition) const override {
+    auto store = std::make_unique<KeyedStateStore<K, S>>();
+    for (const auto& [key, s] : initial_)
+      if (partition_of(key, partitions_) == partition) store->entries[key] = {s, 0};
+    return store;
   }
 
   Partition reduce(const TaskContext& ctx, std::vector<std::vector<Partition>> buckets,
@@ -221,6 +229,7 @@ class UpdateStateNode final : public Node {
  private:
   int partitions_;
   Update update_;
+  std::vector<std::pair<K, S>> initial_;
 };
 
 template <class T>
@@ -228,13 +237,28 @@ template <class F>
 auto DStream<T>::updateStateByKey(F update, int partitions) const {
   static_assert(pair_traits<T>::value, "updateStateByKey needs a DStream of std::pair<K, V>");
   using K = typename pair_traits<T>::key_type;
+  using R = std::decay_t<detail::result_t<F>>;
+  static_assert(detail::optional_traits<R>::value,
+                "updateStateByKey: update must return std::optional<S> (nullopt removes the key)");
+  using S = typename detail::optional_traits<R>::value_type;
+  return updateStateByKey(std::move(update), partitions, std::vector<std::pair<K, S>>{});
+}
+
+template <class T>
+template <class F, class KS>
+auto DStream<T>::updateStateByKey(F update, int partitions, std::vector<KS> initial) const {
+  static_assert(pair_traits<T>::value, "updateStateByKey needs a DStream of std::pair<K, V>");
+  using K = typename pair_traits<T>::key_type;
   using V = typename pair_traits<T>::value_type;
   using R = std::decay_t<detail::result_t<F>>;
   static_assert(detail::optional_traits<R>::value,
                 "updateStateByKey: update must return std::optional<S> (nullopt removes the key)");
   using S = typename detail::optional_traits<R>::value_type;
+  static_assert(std::is_same_v<KS, std::pair<K, S>>,
+                "updateStateByKey: the initial state must be std::vector<std::pair<K, S>> with "
+                "the stream's key type K and the state type S update returns");
   int n = resolve_partitions(partitions);
-  auto node = std::make_shared<UpdateStateNode<K, V, S>>(n, std::move(update));
+  auto node = std::make_shared<UpdateStateNode<K, V, S>>(n, std::move(update), std::move(initial));
   add_edge(*node, Edge{base_, hash_partition_edge(n)});
   inherit_slide(*node);
   return DStream<std::pair<K, S>>::of_node(job_, job_->add(node));

@@ -114,6 +114,14 @@ class StreamingContext {
     return add_source<T>(node);
   }
 
+  // A source of your own, polled on the coordinator as each interval closes: a
+  // trib::SourceNode (dstream/core/graph.hpp) giving records of type T,
+  // replayable when it reports positions. Example: io/sensor_readings.hpp.
+  template <class T>
+  DStream<T> sourceStream(std::shared_ptr<SourceNode> node) {
+    return add_source<T>(std::move(node));
+  }
+
   // ---- checkpoints (recovery/checkpoint.hpp) --------------------------------
   // Checkpoints the job into `dir` every `interval` (a multiple of the batch
   // interval; 0: every batch): operator state, window contents and source

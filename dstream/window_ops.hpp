@@ -101,8 +101,7 @@ class WindowNode : public Node {
 };
 
 // The state of one reduce partition of an incremental window: the window's
-// value per key and how many of the kept slices contain the key, plus each
-// batch's reduced slice until it leaves the window.
+// value per key, plus each batch's reduced slice until it leaves the window.
 template <class K, class V>
 class IncrementalWindowState final : public PartitionState {
   static_assert(!holds_views_v<K> && !holds_views_v<V>,
@@ -110,7 +109,7 @@ class IncrementalWindowState final : public PartitionState {
                 "batches: map Text to std::string first");
 
  public:
-  std::unordered_map<K, std::pair<V, int64_t>> window;  // value, slices holding the key
+  std::unordered_map<K, V> window;
   std::deque<std::pair<int64_t, std::vector<std::pair<K, V>>>> slices;
 
   std::string encode() const override { return to_cereal_bytes(window, slices); }
@@ -121,6 +120,11 @@ class IncrementalWindowState final : public PartitionState {
   }
 };
 
+// Spark's ReducedWindowedDStream: the new window value of a key is
+// inverse(previous, reduce(leaving values)) then f(that, reduce(entering
+// values)); a key whose values all left the window stays with its
+// inverse-reduced value (e.g. ("a", 0)) until the filter `keep` (Spark's
+// filterFunc) drops it. Dropped keys leave the window state entirely.
 template <class K, class V>
 class IncrementalWindowNode final : public Node {
  public:
@@ -145,34 +149,30 @@ class IncrementalWindowNode final : public Node {
   Partition reduce(const TaskContext& ctx, std::vector<std::vector<Partition>> buckets,
                    PartitionState* state) override {
     auto& st = static_cast<IncrementalWindowState<K, V>&>(*state);
-    std::unordered_map<K, V> slice;
-    for (const auto& b : buckets[0])
-      for (const auto& kv : b.rows<std::pair<K, V>>())
-        DStream<std::pair<K, V>>::merge_value(slice, kv.first, kv.second, f_);
-    // Add the entering slice.
-    for (const auto& [k, v] : slice) {
-      auto [it, fresh] = st.window.try_emplace(k, v, 0);
-      if (!fresh) it->second.first = f_(it->second.first, v);
-      ++it->second.second;
-    }
-    st.slices.emplace_back(ctx.batch_time_ms, std::vector<std::pair<K, V>>(slice.begin(), slice.end()));
-    // Remove the slices that left the window; a key no slice holds any more
-    // is gone, so the result equals the plain (non-incremental) form.
+    using Merge = DStream<std::pair<K, V>>;
+    // Remove the slices that left the window: their values, reduced per key
+    // first, are inverse-reduced from the window's value.
+    std::unordered_map<K, V> leaving;
     while (!st.slices.empty() && st.slices.front().first <= ctx.batch_time_ms - length_ms_) {
-      for (const auto& [k, v] : st.slices.front().second) {
-        auto it = st.window.find(k);
-        if (--it->second.second == 0) st.window.erase(it);
-        else it->second.first = inverse_(it->second.first, v);
-      }
+      for (const auto& [k, v] : st.slices.front().second) Merge::merge_value(leaving, k, v, f_);
       st.slices.pop_front();
     }
+    for (const auto& [k, v] : leaving)
+      if (auto it = st.window.find(k); it != st.window.end())
+        it->second = inverse_(it->second, v);
+    // Add the entering slice.
+    std::unordered_map<K, V> slice;
+    for (const auto& b : buckets[0])
+      for (const auto& kv : b.rows<std::pair<K, V>>()) Merge::merge_value(slice, kv.first, kv.second, f_);
+    for (const auto& [k, v] : slice) Merge::merge_value(st.window, k, v, f_);
+    st.slices.emplace_back(ctx.batch_time_ms, std::vector<std::pair<K, V>>(slice.begin(), slice.end()));
+
     std::vector<std::pair<K, V>> out;
     out.reserve(st.window.size());
     std::unordered_map<K, bool> dropped;
     for (auto it = st.window.begin(); it != st.window.end();) {
-      std::pair<K, V> kv(it->first, it->second.first);
+      std::pair<K, V> kv(it->first, it->second);
       if (keep_ && !keep_(kv)) {
-        // Spark's filterFunc: the key leaves the window state entirely.
         dropped.emplace(it->first, true);
         it = st.window.erase(it);
         continue;
@@ -229,7 +229,7 @@ template <class T>
 template <class F, class G>
 DStream<T> DStream<T>::reduceByKeyAndWindow(F f, G inverse, Duration length, Duration slide,
                                             int partitions,
-                                            std::function<bool(const T&)> keep) const {
+                                            std::function<bool(const T&)> filterFunc) const {
   static_assert(pair_traits<T>::value, "reduceByKeyAndWindow needs a DStream of std::pair<K, V>");
   using K = typename pair_traits<T>::key_type;
   using V = typename pair_traits<T>::value_type;
@@ -238,7 +238,7 @@ DStream<T> DStream<T>::reduceByKeyAndWindow(F f, G inverse, Duration length, Dur
                                      base_->slide_batches * interval);
   int n = resolve_partitions(partitions);
   auto node = std::make_shared<IncrementalWindowNode<K, V>>(
-      n, length.count(), static_cast<int>(s / interval), f, inverse, std::move(keep));
+      n, length.count(), static_cast<int>(s / interval), f, inverse, std::move(filterFunc));
   add_edge(*node, Edge{base_, combine_by_key_edge(f, n)});
   return DStream<T>::of_node(job_, job_->add(node));
 }

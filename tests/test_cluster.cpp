@@ -136,6 +136,51 @@ BOOST_AUTO_TEST_CASE(custom_actor_operators_run_on_workers_and_survive_losing_on
   check(testing::read_output(c.dir.path), "cluster run");
 }
 
+// Event-time windows (sensor_temperature --event-time): the windows' state
+// partitions, watermark included, live on the workers; one worker is
+// SIGKILLed mid-stream and its partitions are restored elsewhere from the
+// checkpoint and replayed. Every batch equals the single-process run.
+BOOST_AUTO_TEST_CASE(event_time_windows_run_on_workers_and_survive_losing_one) {
+  const int batches = 30;
+  auto args = [&](const std::string& dir) {
+    return std::vector<std::string>{
+        "--event-time", "--checkpoint", dir + "/ckpt", "--output", dir + "/out", "--batch-ms", "100",
+        "--readings-per-batch", "100", "--step-ms", "20", "--window", "1", "--max-delay-ms", "300",
+        "--disorder-ms", "300", "--late-every", "37", "--late-by-ms", "5000", "--lateness-ms", "200",
+        "--total-readings", "3000", "--stop-after", std::to_string(batches), "--duration", "0",
+        "--log-level", "info"};
+  };
+  testing::TempDir single;
+  LogFile single_log(single.path + "/log");
+  BOOST_REQUIRE_EQUAL(testing::wait_exit(testing::spawn_app("sensor_temperature", args(single.path), single_log.fd,
+                                                            single_log.fd)), 0);
+  auto want = testing::read_output(single.path);
+  BOOST_REQUIRE_GE(want.size(), static_cast<std::size_t>(batches));
+  std::size_t rows = 0;
+  for (auto& [t, text] : want) rows += static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  BOOST_REQUIRE_GE(rows, 100u);
+
+  ThreeProcesses c("sensor_temperature", args, {}, {});
+  BOOST_REQUIRE_MESSAGE(c.started(), c.coord_log.text());
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  ::kill(c.w1, SIGKILL);
+  testing::wait_exit(c.w1);
+  c.coordinator_log_after_exit();
+  BOOST_TEST(testing::wait_exit(c.w2) == 0);
+  bool on_a_worker = false;
+  for (auto& line : c.events.find("partition_placed"))
+    on_a_worker = on_a_worker || (line.find("eventWindow") != std::string::npos &&
+                                  line.find("\"worker\":\"worker-") != std::string::npos);
+  BOOST_TEST(on_a_worker, c.events.all());
+  auto lost = c.events.find("worker_lost");
+  BOOST_REQUIRE_MESSAGE(lost.size() == 1u, c.events.all());
+  BOOST_TEST(EventLog::number(lost[0], "partitions") >= 1, lost[0]);
+  auto got = testing::read_output(c.dir.path);
+  BOOST_REQUIRE_GE(got.size(), static_cast<std::size_t>(batches));
+  for (int k = 0; k < batches; ++k)
+    BOOST_TEST(got[k].second == want[k].second, "batch " << k << " differs from the single-process run");
+}
+
 BOOST_AUTO_TEST_CASE(a_worker_that_joins_later_takes_over_state_partitions) {
   auto job = cluster_job();
   std::string mode = "running";

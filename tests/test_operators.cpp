@@ -119,11 +119,15 @@ BOOST_DATA_TEST_CASE(narrow_operators_keep_records_and_order,
                 });
   check_batches("mapPartitions", part_sums->get(), inputs, cfg.interval_ms,
                 [&](auto& in, auto& out) {
-                  int64_t want = 0, got = 0;
-                  for (int x : in) want += x;
-                  for (auto s : out) got += s;
-                  // One output record per partition, summing to the batch total.
-                  return got == want && out.size() == static_cast<std::size_t>(cfg.partitions);
+                  // One output record per partition; the batch is sliced as
+                  // Spark's parallelize does: partition i holds records
+                  // [i*size/n, (i+1)*size/n).
+                  const std::size_t n = static_cast<std::size_t>(cfg.partitions);
+                  std::vector<int64_t> want(n, 0);
+                  for (std::size_t p = 0; p < n; ++p)
+                    for (std::size_t j = p * in.size() / n; j < (p + 1) * in.size() / n; ++j)
+                      want[p] += in[j];
+                  return out == want;
                 });
   check_batches("mapValues", values->get(), inputs, cfg.interval_ms, [](auto& in, auto& out) {
     std::vector<KV> want;
@@ -280,4 +284,24 @@ BOOST_AUTO_TEST_CASE(an_exception_in_user_code_stops_the_job_with_its_message) {
   } catch (const std::runtime_error& e) {
     BOOST_TEST(std::string(e.what()).find("bad record 2") != std::string::npos, e.what());
   }
+}
+
+// Spark's ParallelCollectionRDD.slice: [1,2,3,4] into 3 is [1] [2] [3,4].
+BOOST_AUTO_TEST_CASE(batches_are_sliced_into_partitions_as_spark_slices_a_collection) {
+  trib::StreamingOptions opts;
+  opts.partitions = 3;
+  trib::StreamingContext ssc(std::chrono::milliseconds(10), opts);
+  auto queue = std::make_shared<trib::BatchQueue<int>>();
+  queue->push({1, 2, 3, 4});
+  queue->push({1, 2, 3, 4, 5, 6, 7});
+  queue->push({1});
+  auto glom = testing::collect(ssc.queueStream(queue).mapPartitions([](const std::vector<int>& rows) {
+    return std::vector<std::vector<int>>{rows};
+  }));
+  testing::run_batches(ssc, 3);
+  auto got = glom->get();
+  using P = std::vector<std::vector<int>>;
+  BOOST_TEST((got.at(0).second == P{{1}, {2}, {3, 4}}));
+  BOOST_TEST((got.at(1).second == P{{1, 2}, {3, 4}, {5, 6, 7}}));
+  BOOST_TEST((got.at(2).second == P{{}, {}, {1}}));
 }

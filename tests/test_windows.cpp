@@ -56,6 +56,9 @@ BOOST_AUTO_TEST_CASE(windows_match_a_plain_computation) {
       auto plain = testing::collect(pairs.reduceByKeyAndWindow(std::plus<int64_t>(), L, S));
       auto incremental = testing::collect(pairs.reduceByKeyAndWindow(
           std::plus<int64_t>(), std::minus<int64_t>(), L, S, partitions));
+      auto filtered = testing::collect(pairs.reduceByKeyAndWindow(
+          std::plus<int64_t>(), std::minus<int64_t>(), L, S, partitions,
+          [](const KV& kv) { return kv.second != 0; }));
       auto by_value = testing::collect(xs.countByValueAndWindow(L, S));
       const int total = batches + shape.length + 2;  // run past the end: windows drain
       testing::run_batches(ssc, total);
@@ -80,8 +83,16 @@ BOOST_AUTO_TEST_CASE(windows_match_a_plain_computation) {
           std::map<int, int64_t> freq;
           for (int x : want) ++freq[x];
           BOOST_TEST((oracle::as_map(plain->get()[i].second) == freq), "plain, batch " << k);
-          BOOST_TEST((oracle::as_map(incremental->get()[i].second) == freq), "incremental, batch " << k);
-          BOOST_TEST(incremental->get()[i].second.size() == freq.size(), "no dead keys left");
+          // Spark's semantics: without a filter, every key seen so far stays,
+          // with 0 once its values left the window; the filter drops those.
+          std::map<int, int64_t> kept;
+          for (int64_t b = 0; b <= k && b < static_cast<int64_t>(in.size()); ++b)
+            for (int x : in[b]) kept[x] = 0;
+          for (auto& [x, c] : freq) kept[x] = c;
+          BOOST_TEST((oracle::as_map(incremental->get()[i].second) == kept), "incremental, batch " << k);
+          BOOST_TEST(incremental->get()[i].second.size() == kept.size(), "each key once");
+          BOOST_TEST((oracle::as_map(filtered->get()[i].second) == freq), "incremental + filter, batch " << k);
+          BOOST_TEST(filtered->get()[i].second.size() == freq.size(), "no dead keys left");
           BOOST_TEST((oracle::as_map(by_value->get()[i].second) == freq), "countByValueAndWindow, batch " << k);
         }
       }
@@ -102,6 +113,41 @@ BOOST_AUTO_TEST_CASE(the_incremental_filter_drops_keys) {
   testing::run_batches(ssc, 2);
   BOOST_TEST((oracle::as_map(big->get()[0].second) == std::map<int, int64_t>{{1, 5}}));
   BOOST_TEST((oracle::as_map(big->get()[1].second) == std::map<int, int64_t>{{1, 10}, {3, 7}}));
+}
+
+// Spark's WindowOperationsSuite input for the inverse form (window 2 batches,
+// slide 1): keys stay with their inverse-reduced value (0) once their values
+// left the window. The expected windows come from a plain loop keeping every
+// key seen so far, not from the engine.
+BOOST_AUTO_TEST_CASE(the_inverse_form_keeps_zero_keys_as_spark_does) {
+  using SV = std::pair<std::string, int64_t>;
+  const std::vector<std::vector<SV>> in = {
+      {{"a", 1}}, {{"a", 1}, {"b", 1}}, {{"a", 1}, {"b", 1}, {"c", 1}}, {{"a", 1}, {"b", 1}},
+      {{"a", 1}}, {}, {{"a", 1}}, {{"a", 1}, {"b", 1}}, {{"a", 1}, {"b", 1}, {"c", 1}},
+      {{"a", 1}, {"b", 1}}, {{"a", 1}}, {}};
+  for (int partitions : {1, 2, 3}) {
+    trib::StreamingOptions opts;
+    opts.partitions = partitions;
+    trib::StreamingContext ssc(std::chrono::milliseconds(10), opts);
+    auto q = std::make_shared<trib::BatchQueue<SV>>();
+    for (auto& b : in) q->push(b);
+    auto out = testing::collect(ssc.queueStream(q).reduceByKeyAndWindow(
+        std::plus<int64_t>(), std::minus<int64_t>(), std::chrono::milliseconds(20),
+        std::chrono::milliseconds(10)));
+    testing::run_batches(ssc, in.size());
+    auto got = out->get();
+    BOOST_REQUIRE_GE(got.size(), in.size());
+    std::map<std::string, int64_t> seen;
+    for (std::size_t k = 0; k < in.size(); ++k) {
+      for (auto& [key, v] : seen) v = 0;
+      for (std::size_t b = k > 0 ? k - 1 : 0; b <= k; ++b)
+        for (auto& [key, v] : in[b]) seen[key] += v;
+      BOOST_TEST((oracle::as_map(got[k].second) == seen), "batch " << k << ", " << partitions << " partitions");
+    }
+    // Spark's expected output at batch 5 (input: {"a",1} then nothing): a=1, b=0, c=0.
+    BOOST_TEST((oracle::as_map(got[5].second) ==
+                std::map<std::string, int64_t>{{"a", 1}, {"b", 0}, {"c", 0}}));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(lengths_and_slides_off_the_interval_are_rejected) {

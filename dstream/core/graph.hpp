@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "dstream/core/batch_info.hpp"
 #include "dstream/core/partition.hpp"
 #include "dstream/core/receiver.hpp"
 #include "dstream/core/checksum.hpp"
@@ -105,6 +106,11 @@ class Node {
   // bytes for checkpoints. Nodes without such state keep the defaults.
   virtual std::string save_state() const { return {}; }
   virtual void restore_state(const std::string& bytes) { (void)bytes; }
+
+  // Adds what the node knows about batch t to its BatchInfo (event-time
+  // nodes: the watermark and late records), on the coordinator when the
+  // batch completes.
+  virtual void describe_batch(int64_t t, BatchInfo& info) { (void)t; (void)info; }
 
   // Assemble the dataset of batch `t` from the phase outputs (map outputs
   // per edge when there is no reduce phase, else one-element list holding the

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <memory>
 #include <sstream>
@@ -26,6 +27,7 @@
 #include <string>
 #include <type_traits>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include <cereal/archives/binary.hpp>
@@ -202,8 +204,18 @@ class Partition {
 // The partitions of one DStream in one batch, in partition order.
 using Dataset = std::vector<Partition>;
 
-// Cuts records into n partitions of consecutive records (sizes differ by at
-// most one), so reading the partitions in order gives the records in order.
+// Cuts records into n partitions of consecutive records the way Spark's
+// parallelize slices a collection (ParallelCollectionRDD.slice): partition i
+// gets records [i*size/n, (i+1)*size/n), so the later partitions take the
+// remainder ([1,2,3,4] into 3: [1] [2] [3,4]). Reading the partitions in
+// order gives the records in order.
+inline std::pair<std::size_t, std::size_t> slice_bounds(std::size_t size, int n, int i) {
+  auto at = [&](int j) {
+    return static_cast<std::size_t>(static_cast<uint64_t>(j) * size / static_cast<uint64_t>(n));
+  };
+  return {at(i), at(i + 1)};
+}
+
 template <class T>
 Dataset split_into_partitions(std::vector<T> rows, int n) {
   Dataset parts;
@@ -212,12 +224,10 @@ Dataset split_into_partitions(std::vector<T> rows, int n) {
     parts.push_back(Partition::of(std::move(rows)));
     return parts;
   }
-  std::size_t total = rows.size(), begin = 0;
   for (int i = 0; i < n; ++i) {
-    std::size_t len = total / n + (static_cast<std::size_t>(i) < total % n ? 1 : 0);
+    auto [begin, end] = slice_bounds(rows.size(), n, i);
     std::vector<T> chunk(std::make_move_iterator(rows.begin() + begin),
-                         std::make_move_iterator(rows.begin() + begin + len));
-    begin += len;
+                         std::make_move_iterator(rows.begin() + end));
     parts.push_back(Partition::of(std::move(chunk)));
   }
   return parts;

@@ -56,16 +56,15 @@ class LineChunks {
   }
   std::size_t lines() const { return lines_; }
 
-  // n partitions of consecutive lines, partition i holding lines
-  // [i * total / n, (i + 1) * total / n) as Spark slices a collection; each
-  // pins every block of the interval. Leaves this empty.
+  // n partitions of consecutive lines, sliced as split_into_partitions
+  // slices (Spark's parallelize); each pins every block of the interval.
+  // Leaves this empty.
   Dataset take(int n) {
     Dataset parts;
     parts.reserve(static_cast<std::size_t>(n));
     std::size_t chunk = 0, row = 0;
     for (int i = 0; i < n; ++i) {
-      std::size_t end = lines_ * static_cast<std::size_t>(i + 1) / static_cast<std::size_t>(n);
-      std::size_t begin = lines_ * static_cast<std::size_t>(i) / static_cast<std::size_t>(n);
+      auto [begin, end] = slice_bounds(lines_, n, i);
       std::vector<Text> rows;
       rows.reserve(end - begin);
       while (rows.size() < end - begin) {
