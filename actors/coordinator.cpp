@@ -98,6 +98,16 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
 
   void on_tick() {
     if (draining_ || phase_ == JobPhase::finished) return;
+    if (cfg_.stop_after_batches > 0 && clock_.next_index() >= cfg_.stop_after_batches) {
+      // The last batch is closed: finish what is formed and end, with no
+      // final interval for the receivers (what they hold stays in their logs).
+      spdlog::info("batch {} was the last (stop after {} batches)", cfg_.stop_after_batches - 1,
+                   cfg_.stop_after_batches);
+      draining_ = true;
+      final_interval_closed_ = true;
+      maybe_finish_draining();
+      return;
+    }
     close_interval();
     schedule_tick();
   }

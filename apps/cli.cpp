@@ -360,13 +360,9 @@ int run_declared_job(const std::function<std::unique_ptr<StreamingContext>()>& f
       std::fflush(out.get());
     });
   }
-  if (stop_after <= 0) return run_job(*ssc, duration_s);
-  // The stop is requested from the main thread, which run_job polls.
-  auto done = std::make_shared<std::atomic<bool>>(false);
-  ssc->addBatchListener([done, stop_after](const BatchInfo& b) {
-    if (b.batch_index + 1 >= stop_after) *done = true;
-  });
-  return run_job(*ssc, duration_s, [done] { return done->load(); });
+  // Counted by the coordinator from the job's first batch, so across restarts.
+  if (stop_after > 0) ssc->stopAfterBatches(stop_after);
+  return run_job(*ssc, duration_s);
 }
 
 }  // namespace trib::cli

@@ -245,6 +245,7 @@ void StreamingContext::start() {
   cfg.speculation = options_.speculation;
   cfg.min_workers = options_.min_workers;
   cfg.min_workers_wait_ms = options_.min_workers_wait_ms;
+  cfg.stop_after_batches = stop_after_batches_;
   runtime_->coordinator = spawn_coordinator(runtime_->system, std::move(cfg));
   if (options_.listen_port != 0) {
     auto published = publish_coordinator(runtime_->system, runtime_->coordinator, options_.listen_host,

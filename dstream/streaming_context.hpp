@@ -141,6 +141,10 @@ class StreamingContext {
   bool awaitTerminationOrTimeout(std::chrono::milliseconds timeout);
   // Stops the job. graceful: first process every record already received.
   void stop(bool graceful = false);
+  // Ends the job once batches 0..n-1 are complete, counting batches from
+  // the job's first (across restarts from checkpoints): no later interval
+  // is closed, so exactly n batches are ever published. Call before start().
+  void stopAfterBatches(int64_t n) { stop_after_batches_ = n; }
 
   // Runs this process as a worker node of the coordinator at host:port
   // instead of running the job: declare the same pipeline first (the
@@ -184,6 +188,7 @@ class StreamingContext {
   std::string checkpoint_dir_;
   int checkpoint_every_ = 1;
   std::unique_ptr<Checkpoint> recovered_;
+  int64_t stop_after_batches_ = 0;
 };
 
 }  // namespace trib
