@@ -1,5 +1,7 @@
 #include "apps/cli.hpp"
 
+#include "io/socket_receiver.hpp"
+
 #include <atomic>
 #include <csignal>
 #include <cerrno>
@@ -185,9 +187,20 @@ std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
   const std::string scheme = "socket://";
   std::string host;
   uint16_t port = 0;
-  if (source.rfind(scheme, 0) == 0 && split_host_port(source.substr(scheme.size()), host, port))
-    return ssc.socketTextStream(host, port);
-  error = "--source must be 'generator' or socket://HOST:PORT, got '" + source + "'";
+  // socket://HOST:PORT[?idle-timeout-ms=N]
+  std::string address = source.substr(std::min(source.size(), scheme.size())), query;
+  if (auto q = address.find('?'); q != std::string::npos) {
+    query = address.substr(q + 1);
+    address = address.substr(0, q);
+  }
+  SocketOptions socket;
+  const std::string idle = "idle-timeout-ms=";
+  bool query_ok = query.empty() || (query.rfind(idle, 0) == 0 && query.size() > idle.size() &&
+                                    query.find_first_not_of("0123456789", idle.size()) == std::string::npos);
+  if (query_ok && !query.empty()) socket.idle_timeout_ms = std::stoll(query.substr(idle.size()));
+  if (source.rfind(scheme, 0) == 0 && query_ok && split_host_port(address, host, port))
+    return ssc.socketTextStream(host, port, socket);
+  error = "--source must be 'generator' or socket://HOST:PORT[?idle-timeout-ms=N], got '" + source + "'";
   return std::nullopt;
 }
 

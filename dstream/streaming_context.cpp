@@ -130,8 +130,13 @@ StreamingContext::~StreamingContext() {
 
 DStream<Text> StreamingContext::socketTextStream(const std::string& host,
                                                         uint16_t port) {
+  return socketTextStream(host, port, SocketOptions{});
+}
+
+DStream<Text> StreamingContext::socketTextStream(const std::string& host, uint16_t port,
+                                                 const SocketOptions& options) {
   return receiverStream(
-      [host, port] { return std::make_unique<SocketReceiver>(host, port); },
+      [host, port, options] { return std::make_unique<SocketReceiver>(host, port, options); },
       "socketTextStream");
 }
 

@@ -30,6 +30,7 @@ namespace trib {
 
 struct Checkpoint;          // recovery/checkpoint.hpp
 struct GeneratorOptions;    // io/generator_receiver.hpp
+struct SocketOptions;       // io/socket_receiver.hpp
 struct RedisStreamOptions;  // io/redis.hpp
 class JobMonitor;           // dstream/core/job_monitor.hpp
 
@@ -92,6 +93,8 @@ class StreamingContext {
   // ---- sources ------------------------------------------------------------
   // Lines of text from a TCP server (one record per line).
   DStream<Text> socketTextStream(const std::string& host, uint16_t port);
+  // With an idle timeout (include io/socket_receiver.hpp).
+  DStream<Text> socketTextStream(const std::string& host, uint16_t port, const SocketOptions& options);
   // Generated lines of words at a set rate; no server needed.
   DStream<Text> generatorStream();
   DStream<Text> generatorStream(const GeneratorOptions& options);  // include io/generator_receiver.hpp
