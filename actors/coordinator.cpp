@@ -54,7 +54,16 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
         clock_(graph_->batch_interval_ms),
         executor_(graph_, cfg_.max_concurrent_batches, *this),
         membership_(fingerprint(*graph_), MembershipPolicy{cfg_.worker_timeout_ms, cfg_.min_workers,
-                                                           cfg_.min_workers_wait_ms}) {}
+                                                           min_workers_wait(cfg_)}) {}
+
+  // A restarted job already spread its partitions once: it waits for its
+  // workers only as long as a live one takes to rejoin (its retries are at
+  // most 2 s apart: 5 s is ample) or the worker timeout, not the whole
+  // first-start wait.
+  static int64_t min_workers_wait(const CoordinatorConfig& cfg) {
+    if (!cfg.recovered) return cfg.min_workers_wait_ms;
+    return std::min(cfg.min_workers_wait_ms, std::max<int64_t>(5000, cfg.worker_timeout_ms));
+  }
 
   void start() {
     auto& g = *graph_;
