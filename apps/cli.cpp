@@ -1,5 +1,6 @@
 #include "apps/cli.hpp"
 
+#include "apps/worker_respawn.hpp"
 #include "io/socket_receiver.hpp"
 
 #include <atomic>
@@ -307,6 +308,9 @@ int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster) {
   split_host_port(cluster.join, host, port);
   try {
     ssc.runWorker(host, port, std::chrono::seconds(cluster.join_timeout));
+  } catch (const WorkerEvicted& e) {
+    spdlog::error("{}", e.what());
+    return kEvictedExit;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
@@ -351,7 +355,10 @@ int run_declared_job(const std::function<std::unique_ptr<StreamingContext>()>& f
   try {
     if (!cluster.join.empty()) {  // a worker: same pipeline, no checkpoint of its own
       ssc = factory();
-      return run_worker_if_joining(*ssc, cluster);
+      int code = run_worker_if_joining(*ssc, cluster);
+      if (code != kEvictedExit) return code;
+      ssc.reset();  // out of the cluster before a new process joins it
+      return is_respawned_worker() ? code : respawn_worker();
     }
     ssc = checkpoint_dir.empty() ? factory() : StreamingContext::getOrCreate(checkpoint_dir, factory);
   } catch (const std::exception& e) {

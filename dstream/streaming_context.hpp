@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,14 @@ struct StreamingOptions {
   // hold corrupt entries after it: false refuses to start, naming each file
   // and byte offset; true goes on without those records, reporting how many.
   bool accept_wal_loss = false;
+};
+
+// runWorker(): the coordinator gave up on this worker (it was silent too
+// long). CAF 0.17 names a node by machine and process id, so only a new
+// process can join again (apps/worker_respawn.hpp does that).
+class WorkerEvicted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 class StreamingContext {
@@ -154,7 +163,7 @@ class StreamingContext {
   // coordinator refuses a worker whose graph differs). Retries connecting
   // until connect_timeout; returns when the coordinator is gone; throws if
   // it refused or gave up on this worker (e.g. it hung longer than the
-  // worker timeout): restart the process to rejoin.
+  // worker timeout; then WorkerEvicted): a new process rejoins as a new worker.
   void runWorker(const std::string& host, uint16_t port,
                  std::chrono::milliseconds connect_timeout = std::chrono::seconds(30));
 

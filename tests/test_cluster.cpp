@@ -210,11 +210,13 @@ BOOST_AUTO_TEST_CASE(a_hung_worker_is_given_up_on_after_a_timeout_scaled_to_the_
   auto lost = c.events.find("worker_lost");
   BOOST_REQUIRE_MESSAGE(lost.size() == 1u, c.events.all());
   BOOST_TEST(std::regex_match(EventLog::text(lost[0], "reason"), std::regex(why)), lost[0]);
-  // Woken, it learns the truth and ends with an error, so a supervisor restarts it.
-  BOOST_TEST(testing::wait_exit(c.w1) == 1, c.w1_log.text());
+  // Woken, it learns the truth and rejoins as a new worker (a new process
+  // under the same one), which runs to the job's end.
+  BOOST_TEST(testing::wait_exit(c.w1) == 0, c.w1_log.text());
   BOOST_TEST(std::regex_search(c.w1_log.text(), std::regex("gave up on this worker \\(" + why + "\\)")),
              c.w1_log.text());
-  BOOST_TEST(!c.w1_log.has("stopped; worker stops"), c.w1_log.text());
+  BOOST_TEST(c.w1_log.has("rejoining the job as a new worker process"), c.w1_log.text());
+  BOOST_TEST(c.events.has("worker_joined", {{"worker", "worker-3"}}), c.events.all());
   BOOST_TEST(testing::wait_exit(c.w2) == 0);
   check_equal(job, mode, testing::read_output(c.dir.path), want);
 }

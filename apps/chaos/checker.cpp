@@ -98,12 +98,16 @@ CheckResult check_run(const RunRecord& reference, const RunRecord& faulted, cons
   for (auto& [i, c] : got_by)
     add("exactly-once", "batch " + std::to_string(i) + " was published but the reference has no such batch");
 
-  // Order: against batches seen at an earlier poll (within one poll the order is unknown).
-  int64_t max_before = -1, max_now = -1, poll = -1;
-  for (auto& p : faulted.published) {
-    if (p.seen_ms != poll) {
+  // Order: by when each directory was renamed into place; against those
+  // renamed strictly earlier (the clock's granularity can make ties).
+  std::vector<Publication> by_rename = faulted.published;
+  std::stable_sort(by_rename.begin(), by_rename.end(),
+                   [](auto& a, auto& b) { return a.renamed_ns < b.renamed_ns; });
+  int64_t max_before = -1, max_now = -1, tick = -1;
+  for (auto& p : by_rename) {
+    if (p.renamed_ns != tick) {
       max_before = std::max(max_before, max_now);
-      poll = p.seen_ms;
+      tick = p.renamed_ns;
     }
     if (p.batch_time < max_before)
       add("order", "batch of time " + std::to_string(p.batch_time) + " was published after the batch of time " +

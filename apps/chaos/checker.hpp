@@ -4,7 +4,8 @@
 //     with the same content (batches are matched by their index, counted in
 //     intervals from the first batch, since batch times are wall-clock), and
 //     no batch appears that the reference does not have;
-//   - order: a batch is never published after a batch of a later time;
+//   - order: a batch is never published (renamed into place) after a batch
+//     of a later time;
 //   - liveness: the job reached its end;
 //   - recovery: after each fault the job publishes again within the bound.
 // A batch's content is its directory's files (part-*), in name order.

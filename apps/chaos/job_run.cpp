@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,6 +168,7 @@ class Runner {
       ::_exit(127);
     }
     if (fd >= 0) ::close(fd);
+    if (pid > 0) ::setpgid(pid, pid);  // as the child does: no signal may miss the group
     if (pid < 0) {
       rec_.setup_error = std::string("fork failed: ") + std::strerror(errno);
       return;
@@ -201,12 +203,12 @@ class Runner {
     started_[i] = true;
     pid_t pid = nodes_[f.target].pid;
     switch (f.kind) {
-      case FaultKind::kill:
-        if (pid > 0) ::kill(pid, SIGKILL);
+      case FaultKind::kill:  // the process group: a worker that rejoined runs as its child
+        if (pid > 0) ::kill(-pid, SIGKILL);
         ended_[i] = true;
         break;
       case FaultKind::stop:
-        if (pid > 0) ::kill(pid, SIGSTOP);
+        if (pid > 0) ::kill(-pid, SIGSTOP);
         stopped_pid_[i] = pid;
         break;
       case FaultKind::reset:
@@ -223,7 +225,7 @@ class Runner {
     const Fault& f = timed_[i];
     ended_[i] = true;
     if (f.kind == FaultKind::stop) {
-      if (stopped_pid_[i] > 0) ::kill(stopped_pid_[i], SIGCONT);
+      if (stopped_pid_[i] > 0) ::kill(-stopped_pid_[i], SIGCONT);
     } else {
       apply_proxy_state(f.target);
     }
@@ -290,7 +292,11 @@ class Runner {
       if (t < 0) continue;
       it.disable_recursion_pending();
       if (!seen_.insert(it->path().string()).second) continue;
-      fresh.push_back({t, now(), it->path().string()});
+      struct stat st {};
+      int64_t renamed = ::stat(it->path().c_str(), &st) == 0
+                            ? static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec
+                            : 0;
+      fresh.push_back({t, now(), it->path().string(), renamed});
     }
     // Seen in one poll: their order is unknown, list them by time.
     std::sort(fresh.begin(), fresh.end(), [](auto& a, auto& b) { return a.batch_time < b.batch_time; });
@@ -340,8 +346,8 @@ class Runner {
       if (started_[i] && !ended_[i]) end_fault(i);
     for (auto& n : nodes_)
       if (n.pid > 0) {
-        ::kill(n.pid, SIGCONT);
-        ::kill(n.pid, SIGKILL);
+        ::kill(-n.pid, SIGCONT);
+        ::kill(-n.pid, SIGKILL);
         int status;
         ::waitpid(n.pid, &status, 0);
         event("exit", n.index, "killed by the runner at the end of the run");

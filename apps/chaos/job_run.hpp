@@ -54,6 +54,10 @@ struct Publication {
   int64_t batch_time = 0;  // from the directory name
   int64_t seen_ms = 0;     // when the runner first saw it, from the run's start
   std::string path;
+  // When it was renamed into place (its inode's ctime): the order of
+  // publication. A poll of the directory may miss an entry renamed in while
+  // it reads (readdir), so seen_ms alone cannot order close publications.
+  int64_t renamed_ns = 0;
 };
 
 struct RunRecord {
