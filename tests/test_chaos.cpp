@@ -270,3 +270,21 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2_and_say_what_is_wrong) {
   BOOST_TEST(r.err.find("published no batch") != std::string::npos);
   BOOST_TEST(testing::run_app("tributary-chaos", {"--help"}).exit_code == 0);
 }
+
+// The suite's short campaign: a few seeds of every fault kind on a
+// coordinator and two workers; each faulted run's output must also be the
+// plain count.
+BOOST_AUTO_TEST_CASE(a_short_campaign_of_every_fault_kind_passes) {
+  testing::TempDir dir;
+  auto r = chaos(dir.path, 2, 100, "all", 3, {"--seeds", "3"});
+  BOOST_TEST_MESSAGE(r.out << r.err);
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(field(testing::slurp(dir.path + "/summary.json"), "passed") == "3");
+  for (int seed = 100; seed < 103; ++seed) {
+    BOOST_TEST_CONTEXT("seed " << seed) {
+      auto out = testing::read_output(dir.path + "/seed-" + std::to_string(seed) + "/faulted/output");
+      BOOST_TEST(out.size() == 40u);
+      kJob.check_against_oracle("running", out);
+    }
+  }
+}
