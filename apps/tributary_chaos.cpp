@@ -12,6 +12,7 @@
 //       --mode running --seed {seed} --stop-after {batches} --batch-ms {batch_ms} {role}
 //   (one command line)
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -227,6 +228,10 @@ int main(int argc, char** argv) {
   std::string error;
   auto kinds = parse_kinds(o.kinds, error);
   if (!error.empty()) return usage_error("--faults: " + error);
+  // Ctrl-C: the runner's children are in process groups of their own, so
+  // the runner ends them before it exits.
+  std::signal(SIGINT, [](int) { interrupt_runs(); });
+  std::signal(SIGTERM, [](int) { interrupt_runs(); });
   std::vector<int> keep;
   if (!parse_ids(o.keep, keep)) return usage_error("--keep must be fault ids like 0,3,5, got '" + o.keep + "'");
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -29,6 +30,8 @@ namespace fs = std::filesystem;
 
 namespace trib::chaos {
 namespace {
+
+std::atomic<bool> interrupted{false};
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -307,6 +310,10 @@ class Runner {
     int64_t last_scan = -1000;
     while (true) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (interrupted) {
+        rec_.setup_error = "interrupted";
+        return;
+      }
       int64_t t = now();
       if (done_at_ < 0)
         for (std::size_t i = 0; i < timed_.size(); ++i) {
@@ -406,6 +413,15 @@ std::vector<std::string> expand_command(const std::vector<std::string>& command,
   return out;
 }
 
-RunRecord run_job(const RunSpec& spec) { return Runner(spec).run(); }
+RunRecord run_job(const RunSpec& spec) {
+  if (interrupted) {
+    RunRecord r;
+    r.setup_error = "interrupted";
+    return r;
+  }
+  return Runner(spec).run();
+}
+
+void interrupt_runs() { interrupted = true; }
 
 }  // namespace trib::chaos

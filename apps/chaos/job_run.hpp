@@ -73,4 +73,8 @@ struct RunRecord {
 
 RunRecord run_job(const RunSpec& spec);
 
+// Ends the run under way (its processes killed) and makes later runs end at
+// once with setup_error "interrupted"; safe from a signal handler.
+void interrupt_runs();
+
 }  // namespace trib::chaos
