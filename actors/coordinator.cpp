@@ -54,7 +54,16 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
         clock_(graph_->batch_interval_ms),
         executor_(graph_, cfg_.max_concurrent_batches, *this),
         membership_(fingerprint(*graph_), MembershipPolicy{cfg_.worker_timeout_ms, cfg_.min_workers,
-                                                           cfg_.min_workers_wait_ms}) {}
+                                                           min_workers_wait(cfg_)}) {}
+
+  // A restarted job already spread its partitions once: it waits for its
+  // workers only as long as a live one takes to rejoin (its retries are at
+  // most 2 s apart: 5 s is ample) or the worker timeout, not the whole
+  // first-start wait.
+  static int64_t min_workers_wait(const CoordinatorConfig& cfg) {
+    if (!cfg.recovered) return cfg.min_workers_wait_ms;
+    return std::min(cfg.min_workers_wait_ms, std::max<int64_t>(5000, cfg.worker_timeout_ms));
+  }
 
   void start() {
     auto& g = *graph_;
@@ -98,6 +107,16 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
 
   void on_tick() {
     if (draining_ || phase_ == JobPhase::finished) return;
+    if (cfg_.stop_after_batches > 0 && clock_.next_index() >= cfg_.stop_after_batches) {
+      // The last batch is closed: finish what is formed and end, with no
+      // final interval for the receivers (what they hold stays in their logs).
+      spdlog::info("batch {} was the last (stop after {} batches)", cfg_.stop_after_batches - 1,
+                   cfg_.stop_after_batches);
+      draining_ = true;
+      final_interval_closed_ = true;
+      maybe_finish_draining();
+      return;
+    }
     close_interval();
     schedule_tick();
   }

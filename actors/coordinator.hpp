@@ -56,6 +56,9 @@ struct CoordinatorConfig {
   // Wait for this many workers before the first batch, at most the wait.
   int min_workers = 0;
   int64_t min_workers_wait_ms = 30000;
+  // > 0: the job ends once batches 0..n-1 are complete (indexes count from
+  // the job's first batch, across restarts); no later interval is closed.
+  int64_t stop_after_batches = 0;
 };
 
 caf::actor spawn_coordinator(caf::actor_system& sys, CoordinatorConfig config);

@@ -63,7 +63,7 @@ std::unique_ptr<trib::StreamingContext> make_job(const std::string& mode, const 
 int main(int argc, char** argv) {
   std::string mode = "running", source = "generator", checkpoint_dir, output, log_level = "info";
   int64_t batch_ms = 100, lines_per_batch = 500, total_lines = -1, stop_after = 0, duration = 0,
-          checkpoint_every = 1;
+          checkpoint_every = 1, seed = 1;
   trib::cli::Flags flags("checkpointed_wordcount",
                          "Word count with checkpoints and exactly-once file output; restart it "
                          "after a crash and it resumes.");
@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
       .add("source", &source, "'generator' (replayable) or socket://HOST:PORT (write-ahead logged)")
       .add("batch-ms", &batch_ms, "batch interval in milliseconds")
       .add("lines-per-batch", &lines_per_batch, "generator lines per batch")
+      .add("seed", &seed, "generator seed: the same seed gives the same lines")
       .add("total-lines", &total_lines, "stop reading after this many lines (-1: never)")
       .add("stop-after", &stop_after, "stop gracefully after this many batches of the job (0: never)")
       .add("duration", &duration, "seconds to run (0: until Ctrl-C or --stop-after)")
@@ -99,6 +100,7 @@ int main(int argc, char** argv) {
   trib::GeneratorOptions gen;
   gen.lines_per_batch = lines_per_batch;
   gen.total_lines = total_lines;
+  gen.seed = static_cast<uint64_t>(seed);
   auto factory = [&] {
     return make_job(mode, source, batch_ms, options, gen, checkpoint_dir, checkpoint_every, output);
   };

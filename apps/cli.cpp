@@ -1,5 +1,8 @@
 #include "apps/cli.hpp"
 
+#include "apps/worker_respawn.hpp"
+#include "io/socket_receiver.hpp"
+
 #include <atomic>
 #include <csignal>
 #include <cerrno>
@@ -185,9 +188,20 @@ std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
   const std::string scheme = "socket://";
   std::string host;
   uint16_t port = 0;
-  if (source.rfind(scheme, 0) == 0 && split_host_port(source.substr(scheme.size()), host, port))
-    return ssc.socketTextStream(host, port);
-  error = "--source must be 'generator' or socket://HOST:PORT, got '" + source + "'";
+  // socket://HOST:PORT[?idle-timeout-ms=N]
+  std::string address = source.substr(std::min(source.size(), scheme.size())), query;
+  if (auto q = address.find('?'); q != std::string::npos) {
+    query = address.substr(q + 1);
+    address = address.substr(0, q);
+  }
+  SocketOptions socket;
+  const std::string idle = "idle-timeout-ms=";
+  bool query_ok = query.empty() || (query.rfind(idle, 0) == 0 && query.size() > idle.size() &&
+                                    query.find_first_not_of("0123456789", idle.size()) == std::string::npos);
+  if (query_ok && !query.empty()) socket.idle_timeout_ms = std::stoll(query.substr(idle.size()));
+  if (source.rfind(scheme, 0) == 0 && query_ok && split_host_port(address, host, port))
+    return ssc.socketTextStream(host, port, socket);
+  error = "--source must be 'generator' or socket://HOST:PORT[?idle-timeout-ms=N], got '" + source + "'";
   return std::nullopt;
 }
 
@@ -294,6 +308,9 @@ int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster) {
   split_host_port(cluster.join, host, port);
   try {
     ssc.runWorker(host, port, std::chrono::seconds(cluster.join_timeout));
+  } catch (const WorkerEvicted& e) {
+    spdlog::error("{}", e.what());
+    return kEvictedExit;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
@@ -338,7 +355,10 @@ int run_declared_job(const std::function<std::unique_ptr<StreamingContext>()>& f
   try {
     if (!cluster.join.empty()) {  // a worker: same pipeline, no checkpoint of its own
       ssc = factory();
-      return run_worker_if_joining(*ssc, cluster);
+      int code = run_worker_if_joining(*ssc, cluster);
+      if (code != kEvictedExit) return code;
+      ssc.reset();  // out of the cluster before a new process joins it
+      return is_respawned_worker() ? code : respawn_worker();
     }
     ssc = checkpoint_dir.empty() ? factory() : StreamingContext::getOrCreate(checkpoint_dir, factory);
   } catch (const std::exception& e) {
@@ -360,13 +380,9 @@ int run_declared_job(const std::function<std::unique_ptr<StreamingContext>()>& f
       std::fflush(out.get());
     });
   }
-  if (stop_after <= 0) return run_job(*ssc, duration_s);
-  // The stop is requested from the main thread, which run_job polls.
-  auto done = std::make_shared<std::atomic<bool>>(false);
-  ssc->addBatchListener([done, stop_after](const BatchInfo& b) {
-    if (b.batch_index + 1 >= stop_after) *done = true;
-  });
-  return run_job(*ssc, duration_s, [done] { return done->load(); });
+  // Counted by the coordinator from the job's first batch, so across restarts.
+  if (stop_after > 0) ssc->stopAfterBatches(stop_after);
+  return run_job(*ssc, duration_s);
 }
 
 }  // namespace trib::cli

@@ -90,7 +90,8 @@ void add_recovery_flags(Flags& flags, RecoveryFlags* recovery);
 void apply_recovery_flags(const RecoveryFlags& recovery, StreamingOptions& options);
 
 // In worker mode (--join): runs as a worker until the coordinator is gone;
-// returns the exit code. -1 when not in worker mode.
+// returns the exit code (kEvictedExit when the coordinator gave up on it).
+// -1 when not in worker mode.
 int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster);
 
 // Runs the job `factory` declares, as the flags say: as a worker (--join),

@@ -138,8 +138,13 @@ StreamingContext::~StreamingContext() {
 
 DStream<Text> StreamingContext::socketTextStream(const std::string& host,
                                                         uint16_t port) {
+  return socketTextStream(host, port, SocketOptions{});
+}
+
+DStream<Text> StreamingContext::socketTextStream(const std::string& host, uint16_t port,
+                                                 const SocketOptions& options) {
   return receiverStream(
-      [host, port] { return std::make_unique<SocketReceiver>(host, port); },
+      [host, port, options] { return std::make_unique<SocketReceiver>(host, port, options); },
       "socketTextStream");
 }
 
@@ -253,6 +258,7 @@ void StreamingContext::start() {
   cfg.speculation = options_.speculation;
   cfg.min_workers = options_.min_workers;
   cfg.min_workers_wait_ms = options_.min_workers_wait_ms;
+  cfg.stop_after_batches = stop_after_batches_;
   runtime_->coordinator = spawn_coordinator(runtime_->system, std::move(cfg));
   if (options_.listen_port != 0) {
     auto published = publish_coordinator(runtime_->system, runtime_->coordinator, options_.listen_host,
@@ -326,9 +332,9 @@ void StreamingContext::runWorker(const std::string& host, uint16_t port,
       // same (machine + pid) and other workers' routes to it stay broken, so
       // fetching shuffle blocks from it fails for ever. A new process is a new node.
       monitor_->terminated("the coordinator at " + where + " gave up on this worker (" + detail +
-                           "): its tasks and state partitions moved to other workers; start the "
-                           "worker again to rejoin the job");
-      throw std::runtime_error(monitor_->error());
+                           "): its tasks and state partitions moved to other workers; a new worker "
+                           "process rejoins the job");
+      throw WorkerEvicted(monitor_->error());
     }
     spdlog::warn("lost the coordinator at {} ({}); trying to rejoin", where, detail);
   }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@ namespace trib {
 
 struct Checkpoint;          // recovery/checkpoint.hpp
 struct GeneratorOptions;    // io/generator_receiver.hpp
+struct SocketOptions;       // io/socket_receiver.hpp
 struct RedisStreamOptions;  // io/redis.hpp
 class JobMonitor;           // dstream/core/job_monitor.hpp
 
@@ -80,6 +82,14 @@ struct StreamingOptions {
   bool accept_wal_loss = false;
 };
 
+// runWorker(): the coordinator gave up on this worker (it was silent too
+// long). CAF 0.17 names a node by machine and process id, so only a new
+// process can join again (apps/worker_respawn.hpp does that).
+class WorkerEvicted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class StreamingContext {
  public:
   explicit StreamingContext(std::chrono::milliseconds batch_interval,
@@ -92,6 +102,8 @@ class StreamingContext {
   // ---- sources ------------------------------------------------------------
   // Lines of text from a TCP server (one record per line).
   DStream<Text> socketTextStream(const std::string& host, uint16_t port);
+  // With an idle timeout (include io/socket_receiver.hpp).
+  DStream<Text> socketTextStream(const std::string& host, uint16_t port, const SocketOptions& options);
   // Generated lines of words at a set rate; no server needed.
   DStream<Text> generatorStream();
   DStream<Text> generatorStream(const GeneratorOptions& options);  // include io/generator_receiver.hpp
@@ -149,13 +161,17 @@ class StreamingContext {
   bool awaitTerminationOrTimeout(std::chrono::milliseconds timeout);
   // Stops the job. graceful: first process every record already received.
   void stop(bool graceful = false);
+  // Ends the job once batches 0..n-1 are complete, counting batches from
+  // the job's first (across restarts from checkpoints): no later interval
+  // is closed, so exactly n batches are ever published. Call before start().
+  void stopAfterBatches(int64_t n) { stop_after_batches_ = n; }
 
   // Runs this process as a worker node of the coordinator at host:port
   // instead of running the job: declare the same pipeline first (the
   // coordinator refuses a worker whose graph differs). Retries connecting
   // until connect_timeout; returns when the coordinator is gone; throws if
   // it refused or gave up on this worker (e.g. it hung longer than the
-  // worker timeout): restart the process to rejoin.
+  // worker timeout; then WorkerEvicted): a new process rejoins as a new worker.
   void runWorker(const std::string& host, uint16_t port,
                  std::chrono::milliseconds connect_timeout = std::chrono::seconds(30));
 
@@ -192,6 +208,7 @@ class StreamingContext {
   std::string checkpoint_dir_;
   int checkpoint_every_ = 1;
   std::unique_ptr<Checkpoint> recovered_;
+  int64_t stop_after_batches_ = 0;
 };
 
 }  // namespace trib

@@ -1,6 +1,7 @@
 #include "io/direct_generator.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "dstream/core/text_block.hpp"
@@ -27,6 +28,9 @@ bool DirectGeneratorSource::poll(int64_t, Dataset& out) {
 void DirectGeneratorSource::seek(const std::string& position) {
   try {
     next_line_ = std::stoll(position);
+    // TEST HOOK, a planted bug: the fault-injection runner's own test
+    // (tests/test_chaos.cpp) must see it report lost batches. Never set it.
+    if (std::getenv("TRIB_BUG_SKIP_REPLAYED_BATCH")) next_line_ += opts_.lines_per_batch;
   } catch (const std::exception&) {
     throw std::runtime_error("direct generator: bad position '" + position + "' in checkpoint");
   }

@@ -44,6 +44,8 @@ class LineSplitter {
   void finish(std::vector<std::string>& out);
 
   std::size_t overlong_lines() const { return overlong_; }
+  // Bytes of the unfinished last line (what finish() would hand out).
+  std::size_t pending_bytes() const { return skipping_ ? 0 : used_ - line_start_; }
   std::size_t repaired_bytes() const { return repaired_; }
 
  private:

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -27,7 +28,7 @@ RedisConnection::RedisConnection(std::string host, uint16_t port)
     std::string why = ctx_ ? ctx_->errstr : "cannot allocate a connection";
     if (ctx_) redisFree(ctx_);
     ctx_ = nullptr;
-    throw std::runtime_error("redis " + where() + ": " + why);
+    throw RedisUnavailable("redis " + where() + ": " + why);
   }
   redisSetTimeout(ctx_, timeout);
 }
@@ -45,10 +46,14 @@ std::unique_ptr<RedisConnection::Reply> RedisConnection::command(const std::vect
   }
   auto* r = static_cast<redisReply*>(
       redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()));
-  if (!r) throw std::runtime_error("redis " + where() + ": " + args[0] + " failed: " + ctx_->errstr);
+  if (!r) throw RedisUnavailable("redis " + where() + ": " + args[0] + " failed: " + ctx_->errstr);
   auto reply = std::make_unique<Reply>(r);
-  if (r->type == REDIS_REPLY_ERROR)
-    throw std::runtime_error("redis " + where() + ": " + args[0] + ": " + std::string(r->str, r->len));
+  if (r->type == REDIS_REPLY_ERROR) {
+    std::string what = "redis " + where() + ": " + args[0] + ": " + std::string(r->str, r->len);
+    // A restarted server answers -LOADING until its data is back.
+    if (std::string(r->str, r->len).rfind("LOADING", 0) == 0) throw RedisUnavailable(what);
+    throw std::runtime_error(what);
+  }
   return reply;
 }
 
@@ -196,6 +201,31 @@ void write_redis_hash(RedisConnection& conn, const std::string& prefix, int64_t 
     conn.command(hset);
   }
   conn.command({"EXEC"});
+}
+
+void write_redis_hash_retrying(const std::string& host, uint16_t port, const std::string& prefix,
+                               int64_t batch_time_ms,
+                               const std::vector<std::pair<std::string, std::string>>& fields,
+                               const RedisSinkOptions& options) {
+  Backoff backoff;
+  auto started = std::chrono::steady_clock::now();
+  for (int attempt = 1;; ++attempt) {
+    try {
+      RedisConnection conn(host, port);
+      write_redis_hash(conn, prefix, batch_time_ms, fields);
+      if (attempt > 1)
+        spdlog::info("redis {}:{}: wrote batch {} after {} attempts", host, port, batch_time_ms, attempt);
+      return;
+    } catch (const RedisUnavailable& e) {
+      auto waited = std::chrono::steady_clock::now() - started;
+      if (waited + backoff.current() > options.give_up_after)
+        throw std::runtime_error(std::string(e.what()) + "; gave up writing batch " + std::to_string(batch_time_ms) +
+                                 " after " + std::to_string(attempt) + " attempts");
+      if (attempt == 1)
+        spdlog::warn("{}; retrying the write of batch {} with backoff", e.what(), batch_time_ms);
+      std::this_thread::sleep_for(backoff.take());
+    }
+  }
 }
 
 }  // namespace trib

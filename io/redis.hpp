@@ -16,12 +16,18 @@
 //
 // RedisHashSink writes each batch's (key, value) pairs to the hash
 // <prefix>:<batch time ms> in one MULTI/EXEC (delete, then set), so writing
-// a batch again after a restart leaves the same hash: idempotent.
+// a batch again after a restart leaves the same hash: idempotent. A write
+// that fails because the server is unreachable, went away or is still
+// loading its data is tried again with backoff (100 ms up to 5 s; the batch's
+// output waits) for up to give_up_after; a transaction cut short is never
+// applied (Redis drops a MULTI whose connection closes), so the retry
+// leaves the same hash as one clean write.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +39,14 @@
 struct redisContext;
 
 namespace trib {
+
+// The server cannot be reached, the connection broke, or it is loading its
+// data: it may be back soon. Other errors (a wrong type, a bad command) are
+// plain std::runtime_error.
+class RedisUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // One connection; commands return errors as exceptions naming the server.
 class RedisConnection {
@@ -104,25 +118,37 @@ class RedisStreamSource : public SourceNode {
 void write_redis_hash(RedisConnection& conn, const std::string& prefix, int64_t batch_time_ms,
                       const std::vector<std::pair<std::string, std::string>>& fields);
 
+struct RedisSinkOptions {
+  // An outage longer than this fails the job (with the last error).
+  std::chrono::milliseconds give_up_after = std::chrono::minutes(10);
+};
+
+// write_redis_hash on a new connection, tried again while the server is
+// unavailable (RedisUnavailable), as RedisHashSink does.
+void write_redis_hash_retrying(const std::string& host, uint16_t port, const std::string& prefix,
+                               int64_t batch_time_ms,
+                               const std::vector<std::pair<std::string, std::string>>& fields,
+                               const RedisSinkOptions& options);
+
 // For foreachRDD on a DStream<pair<K, V>>: rdd.foreachRDD(RedisHashSink(host, port, prefix)).
 class RedisHashSink {
  public:
-  RedisHashSink(std::string host, uint16_t port, std::string prefix)
-      : host_(std::move(host)), port_(port), prefix_(std::move(prefix)) {}
+  RedisHashSink(std::string host, uint16_t port, std::string prefix, RedisSinkOptions options = {})
+      : host_(std::move(host)), port_(port), prefix_(std::move(prefix)), options_(options) {}
 
   template <class K, class V>
   void operator()(const std::vector<std::pair<K, V>>& rows, int64_t batch_time_ms) const {
     std::vector<std::pair<std::string, std::string>> fields;
     fields.reserve(rows.size());
     for (const auto& [k, v] : rows) fields.emplace_back(format_value(k), format_value(v));
-    RedisConnection conn(host_, port_);
-    write_redis_hash(conn, prefix_, batch_time_ms, fields);
+    write_redis_hash_retrying(host_, port_, prefix_, batch_time_ms, fields, options_);
   }
 
  private:
   std::string host_;
   uint16_t port_;
   std::string prefix_;
+  RedisSinkOptions options_;
 };
 
 }  // namespace trib

@@ -90,36 +90,53 @@ void SocketReceiver::run(ReceiverContext& ctx) {
     auto hand_over = [&](TextBlock block) {
       if (!block.empty()) ctx.store(std::move(block));
     };
-    std::size_t reported = 0;  // repairs logged so far: log as they happen
+    std::size_t reported = 0, reported_cut = 0;  // logged so far: log as they happen
     auto report_repairs = [&] {
-      if (splitter.repaired_bytes() == reported) return;
-      spdlog::warn("{}: invalid UTF-8; replaced {} bytes with U+FFFD", describe(),
-                   splitter.repaired_bytes() - reported);
-      reported = splitter.repaired_bytes();
+      if (splitter.repaired_bytes() != reported) {
+        spdlog::warn("{}: invalid UTF-8; replaced {} bytes with U+FFFD", describe(),
+                     splitter.repaired_bytes() - reported);
+        reported = splitter.repaired_bytes();
+      }
+      if (splitter.overlong_lines() != reported_cut) {
+        spdlog::warn("{}: cut {} lines longer than 1 MiB", describe(), splitter.overlong_lines() - reported_cut);
+        reported_cut = splitter.overlong_lines();
+      }
     };
+    bool broken = false;  // not a clean close: the unfinished line is not a line
+    auto last_data = std::chrono::steady_clock::now();
     while (!ctx.stopping()) {
       pollfd p{fd, POLLIN, 0};
       int rc = poll(&p, 1, kPollMs);
-      if (rc == 0 || (rc < 0 && errno == EINTR)) continue;
+      if (rc == 0 || (rc < 0 && errno == EINTR)) {
+        auto silent = std::chrono::steady_clock::now() - last_data;
+        if (options_.idle_timeout_ms > 0 && silent >= std::chrono::milliseconds(options_.idle_timeout_ms)) {
+          spdlog::warn("{}: no data for {} ms (idle timeout); reconnecting", describe(), options_.idle_timeout_ms);
+          broken = peer_closed = true;
+          break;
+        }
+        continue;
+      }
       char* space = splitter.space();
       ssize_t n = read(fd, space, splitter.space_size());
       if (n > 0) {
+        last_data = std::chrono::steady_clock::now();
         hand_over(splitter.commit(static_cast<std::size_t>(n)));
       } else if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
         continue;
       } else {
         if (n < 0) spdlog::warn("{}: read failed: {}", describe(), std::strerror(errno));
+        broken = n < 0;
         peer_closed = true;
         break;
       }
       report_repairs();
     }
-    // The text after the last newline was received too: keep it.
-    hand_over(splitter.finish());
+    if (broken && splitter.pending_bytes() > 0)
+      spdlog::warn("{}: dropped an unfinished line of {} bytes: the connection broke before its end",
+                   describe(), splitter.pending_bytes());
+    else  // a clean close: the text after the last newline is a line too
+      hand_over(splitter.finish());
     report_repairs();
-    if (splitter.overlong_lines() > 0)
-      spdlog::warn("{}: cut {} lines longer than 1 MiB", describe(),
-                   splitter.overlong_lines());
     close(fd);
     if (peer_closed) {
       spdlog::warn("{}: connection closed by the server; reconnecting in {} ms",

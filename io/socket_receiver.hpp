@@ -1,6 +1,13 @@
 // socketTextStream's receiver: reads UTF-8 text lines from a TCP server.
 // An unreachable server or a dropped connection is logged and retried with
 // exponential backoff (100 ms up to 5 s), like Spark's receiver restarts.
+//
+// Where a connection ends decides what its unterminated last line is: at a
+// clean close (the server sent FIN, or the job stops) it is a line, as
+// Spark's readLine() returns it; when the connection breaks (reset, read
+// error, idle timeout) it is dropped with a warning giving its size, since
+// the server did not finish it and may send it again whole. Lines over
+// 1 MiB are cut and reported as they happen.
 #pragma once
 
 #include <cstdint>
@@ -10,10 +17,16 @@
 
 namespace trib {
 
+struct SocketOptions {
+  // > 0: a connection silent this long is taken as dead (a hung server, a
+  // half-open TCP connection) and made again.
+  int64_t idle_timeout_ms = 0;
+};
+
 class SocketReceiver : public Receiver {
  public:
-  SocketReceiver(std::string host, uint16_t port)
-      : host_(std::move(host)), port_(port) {}
+  SocketReceiver(std::string host, uint16_t port, SocketOptions options = {})
+      : host_(std::move(host)), port_(port), options_(options) {}
 
   std::string describe() const override;
   void run(ReceiverContext& ctx) override;
@@ -21,6 +34,7 @@ class SocketReceiver : public Receiver {
  private:
   std::string host_;
   uint16_t port_;
+  SocketOptions options_;
 };
 
 }  // namespace trib

@@ -35,9 +35,16 @@ std::string parent_of(const std::string& path) {
   return parent.empty() ? "." : parent.string();
 }
 
-}  // namespace
+// Fails like the system call would when a fault rule says so.
+void fail_if_injected(const FaultHit& f, const char* what, const std::string& path) {
+  if (f.action != FaultHit::Action::fail) return;
+  errno = f.error;
+  fail(what, path);
+}
 
-void write_file_synced(const std::string& path, const std::string& content) {
+// `injected`: what the durable-write fault point said for this file.
+void write_synced(const std::string& path, const std::string& content, const FaultHit& injected) {
+  fail_if_injected(injected, "cannot write", path);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot create", path);
   const char* p = content.data();
@@ -52,18 +59,36 @@ void write_file_synced(const std::string& path, const std::string& content) {
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  FaultHit fsync_fault = fault_point("durable-fsync");
+  if (fsync_fault.action == FaultHit::Action::fail) errno = fsync_fault.error;
+  if (fsync_fault.action == FaultHit::Action::fail || ::fsync(fd) != 0) {
+    int error = errno;
     ::close(fd);
+    errno = error;
     fail("cannot fsync", path);
   }
   ::close(fd);
 }
 
+}  // namespace
+
+void write_file_synced(const std::string& path, const std::string& content) {
+  write_synced(path, content, fault_point("durable-write"));
+}
+
 void write_file_durably(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  FaultHit injected = fault_point("durable-write");
+  if (injected.action == FaultHit::Action::torn) {
+    // What a disk that lost the tail of a renamed file leaves behind.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0 && ::write(fd, content.data(), content.size() / 2) >= 0) ::fsync(fd);
+    fault_crash_now();
+  }
   try {
-    write_file_synced(tmp, content);
+    write_synced(tmp, content, injected);
     crash_point("durable-write-before-rename");
+    fail_if_injected(fault_point("durable-rename"), "cannot rename to", path);
     if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename to", path);
   } catch (...) {
     // A full disk must not also be left holding the half-written file.

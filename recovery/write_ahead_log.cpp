@@ -19,6 +19,7 @@
 
 #include "dstream/core/checksum.hpp"
 #include "recovery/durable_file.hpp"
+#include "recovery/fault_injection.hpp"
 
 namespace fs = std::filesystem;
 
@@ -148,6 +149,11 @@ int64_t WriteAheadLog::append_payload(const std::string& payload, std::size_t re
   uint32_t check = header_checksum(entry.data());
   std::memcpy(entry.data() + 16, &check, 4);
   entry += payload;
+  FaultHit injected = fault_point("wal-append");
+  if (injected.action == FaultHit::Action::fail)
+    throw std::runtime_error(std::string("write-ahead log append failed: ") + std::strerror(injected.error));
+  if (injected.action == FaultHit::Action::corrupt && !payload.empty())
+    entry[kHeader + payload.size() / 2] ^= 0x5a;  // after the checksum: a bit rot on disk
   const char* p = entry.data();
   std::size_t left = entry.size();
   while (left > 0) {

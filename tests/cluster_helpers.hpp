@@ -135,7 +135,7 @@ struct ThreeProcesses {
         w1_log(dir.path + "/w1.log"),
         w2_log(dir.path + "/w2.log"),
         events(dir.path + "/events.jsonl") {
-    uint16_t port = unused_port();
+    port = unused_port();
     coordinator = spawn_app(program,
                             with(args(dir.path), with({"--listen", std::to_string(port), "--min-workers", "2",
                                                        "--events", events.path},
@@ -170,6 +170,7 @@ struct ThreeProcesses {
   LogFile coord_log, w1_log, w2_log;
   EventLog events;
   pid_t coordinator, w1, w2;
+  uint16_t port;  // the coordinator's --listen
 };
 
 }  // namespace testing

@@ -76,6 +76,13 @@ class TcpServer {
     return bytes;
   }
 
+  // Ends the connection with an RST instead of a FIN (a broken connection).
+  void reset_client() {
+    linger l{1, 0};
+    setsockopt(client_fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close_client();
+  }
+
   void close_client() {
     if (client_fd_ >= 0) ::close(client_fd_);
     client_fd_ = -1;

@@ -255,11 +255,13 @@ BOOST_AUTO_TEST_CASE(a_hung_worker_is_given_up_on_after_a_timeout_scaled_to_the_
   auto lost = c.events.find("worker_lost");
   BOOST_REQUIRE_MESSAGE(lost.size() == 1u, c.events.all());
   BOOST_TEST(std::regex_match(EventLog::text(lost[0], "reason"), std::regex(why)), lost[0]);
-  // Woken, it learns the truth and ends with an error, so a supervisor restarts it.
-  BOOST_TEST(testing::wait_exit(c.w1) == 1, c.w1_log.text());
+  // Woken, it learns the truth and rejoins as a new worker (a new process
+  // under the same one), which runs to the job's end.
+  BOOST_TEST(testing::wait_exit(c.w1) == 0, c.w1_log.text());
   BOOST_TEST(std::regex_search(c.w1_log.text(), std::regex("gave up on this worker \\(" + why + "\\)")),
              c.w1_log.text());
-  BOOST_TEST(!c.w1_log.has("stopped; worker stops"), c.w1_log.text());
+  BOOST_TEST(c.w1_log.has("rejoining the job as a new worker process"), c.w1_log.text());
+  BOOST_TEST(c.events.has("worker_joined", {{"worker", "worker-3"}}), c.events.all());
   BOOST_TEST(testing::wait_exit(c.w2) == 0);
   check_equal(job, mode, testing::read_output(c.dir.path), want);
 }
@@ -315,6 +317,42 @@ BOOST_AUTO_TEST_CASE(a_restarted_coordinator_resumes_and_the_workers_rejoin) {
   BOOST_TEST(events.find("workers_ready").size() == 2u, events.all());  // the worker rejoined the restarted one
   BOOST_TEST(w_log.has("trying to rejoin"), w_log.text());
   check_equal(job, mode, testing::read_output(cluster.path), want);
+}
+
+// A coordinator restarted after it lost a worker for good: --min-workers 2
+// can no longer be met, and the job goes on with the worker it has after a
+// short wait (max(5 s, the worker timeout)), not the first start's
+// --min-workers-wait (60 s here).
+BOOST_AUTO_TEST_CASE(a_restarted_coordinator_that_cannot_get_its_min_workers_starts_with_those_it_has) {
+  auto job = cluster_job();
+  job.total_lines = 12000;
+  job.batches = 36;
+  std::string mode = "running";
+  testing::ThreeProcesses c(job, mode, {"--min-workers-wait", "60"}, {"--join-timeout", "60"});
+  BOOST_REQUIRE_MESSAGE(c.started(), c.coord_log.text());
+  for (int i = 0; i < 1000 && !has_state_file_of_a_worker(c.dir.path + "/ckpt"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(c.coordinator, SIGKILL);
+  ::kill(c.w2, SIGKILL);
+  BOOST_TEST(testing::wait_exit(c.coordinator) == 128 + SIGKILL);
+  BOOST_TEST(testing::wait_exit(c.w2) == 128 + SIGKILL);
+  auto restarted_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  pid_t coordinator = testing::spawn_app(
+      "checkpointed_wordcount",
+      with(job.args(mode, c.dir.path, "info"), {"--listen", std::to_string(c.port), "--min-workers", "2",
+                                                "--min-workers-wait", "60", "--events", c.events.path}),
+      c.coord_log.fd, c.coord_log.fd);
+  BOOST_REQUIRE_MESSAGE(testing::wait_exit(coordinator) == 0, c.coord_log.text());
+  BOOST_TEST(testing::wait_exit(c.w1) == 0, c.w1_log.text());
+  auto ready = c.events.find("workers_ready");
+  BOOST_REQUIRE_MESSAGE(ready.size() == 2u, c.events.all());
+  BOOST_TEST(EventLog::number(ready[1], "workers") == 1, ready[1]);
+  BOOST_TEST(EventLog::number(ready[1], "wall_ms") - restarted_at < 20000, ready[1]);
+  BOOST_TEST(c.coord_log.has("only 1 of 2 workers joined within 5000 ms: starting anyway"), c.coord_log.text());
+  auto out = testing::read_output(c.dir.path);
+  job.check_against_oracle(mode, out);
+  BOOST_TEST(out.size() == 36u);
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_of_another_pipeline_is_refused) {

@@ -489,3 +489,28 @@ BOOST_AUTO_TEST_CASE(a_corrupt_write_ahead_log_record_stops_the_job_unless_the_l
   std::vector<std::string> kept(job.lines.begin() + static_cast<std::ptrdiff_t>(lost), job.lines.end());
   BOOST_TEST(out.back().second == testing::WordcountJob::as_text(oracle::word_counts(kept)));
 }
+
+// --stop-after N means N batches of the job, not of this process: a job
+// crashed mid-way and restarted with the same command publishes exactly N.
+// (20 ms batches: a stop requested after the N-th batch, as before, lets
+// more intervals close before it takes effect.)
+BOOST_AUTO_TEST_CASE(stop_after_counts_the_jobs_batches_across_restarts) {
+  TempDir dir;
+  testing::WordcountJob job;
+  job.batch_ms = 20;
+  job.batches = 30;
+  int log = ::open((dir.path + "/log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_t first = testing::spawn_app("checkpointed_wordcount", job.args("running", dir.path), log, log,
+                                   {"TRIB_CRASH_AT=after-output:12"});
+  BOOST_REQUIRE_EQUAL(testing::wait_exit(first), 128 + SIGKILL);
+  BOOST_REQUIRE_EQUAL(testing::wait_exit(testing::spawn_app("checkpointed_wordcount", job.args("running", dir.path),
+                                                            log, log)),
+                      0);
+  ::close(log);
+  auto out = testing::read_output(dir.path);
+  BOOST_TEST(out.size() == 30u);
+  job.check_against_oracle("running", out);
+  // A job that already published its N batches ends at once, publishing nothing.
+  BOOST_TEST(testing::run_app("checkpointed_wordcount", job.args("running", dir.path)).exit_code == 0);
+  BOOST_TEST(testing::read_output(dir.path).size() == 30u);
+}

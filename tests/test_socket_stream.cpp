@@ -4,8 +4,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include <random>
+#include <sstream>
 #include <thread>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "io/socket_receiver.hpp"
 #include "job_helpers.hpp"
 #include "oracle.hpp"
 #include "tcp_server.hpp"
@@ -237,4 +242,75 @@ BOOST_AUTO_TEST_CASE(text_views_survive_split_reads_batches_and_windows) {
                "window ending at batch " << i);
     BOOST_TEST((window_line_batches[i].second == in_window), "window of lines ending at batch " << i);
   }
+}
+
+// A connection that breaks (RST) in the middle of a line: the half line is
+// not a record, and the whole line the server sends again after the
+// reconnect is one record, not the second half of two. (A clean close keeps
+// an unterminated last line: reconnects_after_the_server_drops_the_connection.)
+BOOST_AUTO_TEST_CASE(a_line_cut_by_a_broken_connection_is_not_split_into_two_records) {
+  testing::TcpServer server;
+  trib::StreamingContext ssc(std::chrono::milliseconds(50));
+  WordCountJob job(ssc, "127.0.0.1", server.port());
+  ssc.start();
+  server.accept_client();
+  server.send("first line\nsecond li");
+  wait_received(ssc, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the half line is read too
+  server.reset_client();
+  server.accept_client();
+  server.send("second line\nthird line\n");
+  wait_received(ssc, 3);
+  ssc.stop(true);
+  job.check({"first line", "second line", "third line"});
+}
+
+// A server that stops sending without closing (hung, or a half-open TCP
+// connection after its machine vanished) is given up on after the idle
+// timeout and connected to again.
+BOOST_AUTO_TEST_CASE(a_silent_server_is_reconnected_after_the_idle_timeout) {
+  testing::TcpServer server;
+  trib::StreamingContext ssc(std::chrono::milliseconds(50));
+  trib::SocketOptions options;
+  options.idle_timeout_ms = 400;
+  auto lines = ssc.socketTextStream("127.0.0.1", server.port(), options);
+  auto raw = testing::collect(lines);
+  ssc.start();
+  server.accept_client();
+  server.send("before\n");
+  wait_received(ssc, 1);
+  // Nothing more on this connection: the receiver must come back on its own.
+  BOOST_REQUIRE(server.try_accept_client(5000));
+  server.send("after\n");
+  wait_received(ssc, 2);
+  ssc.stop(true);
+  Lines got;
+  for (auto& b : raw->get()) got.insert(got.end(), b.second.begin(), b.second.end());
+  BOOST_TEST((got == Lines{"before", "after"}));
+}
+
+// A line over 1 MiB is cut and reported while the connection is still open,
+// not only when it closes.
+BOOST_AUTO_TEST_CASE(over_long_lines_are_reported_when_they_happen) {
+  auto captured = std::make_shared<std::ostringstream>();
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*captured);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  testing::TcpServer server;
+  {
+    trib::StreamingContext ssc(std::chrono::milliseconds(50));
+    WordCountJob job(ssc, "127.0.0.1", server.port());
+    ssc.start();
+    server.accept_client();
+    server.send(std::string(1536 * 1024, 'x') + "\nshort\n");
+    bool reported = false;
+    for (int i = 0; i < 500 && !reported; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      sink->flush();
+      reported = captured->str().find("cut 1 lines longer than 1 MiB") != std::string::npos;
+    }
+    BOOST_TEST(reported, "reported with the connection open");
+    ssc.stop(true);
+  }
+  spdlog::set_default_logger(previous);
 }

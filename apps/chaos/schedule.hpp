@@ -1,0 +1,63 @@
+// The fault schedule of a tributary-chaos run, derived only from the seed:
+// the same seed, kinds, workers and duration always give the same faults,
+// so any run can be replayed. A schedule may be cut down to a subset of its
+// faults (by their numbers) for shrinking and for replaying a minimal one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace trib::chaos {
+
+enum class FaultKind {
+  kill,       // SIGKILL the target; the runner restarts it after restart_ms (a supervisor)
+  stop,       // SIGSTOP the target for duration_ms, then SIGCONT
+  reset,      // proxy: reset the target worker's connections to the coordinator
+  partition,  // proxy: forward nothing either way for duration_ms
+  oneway,     // proxy: forward nothing from the worker to the coordinator for duration_ms
+  delay,      // proxy: add param ms of latency to every chunk for duration_ms
+  slow,       // proxy: at most param bytes/s each way for duration_ms
+  disk,       // in-engine fault rule `rule` armed in the target from its start
+  slow_task,  // in-engine: tasks of the target sleep param ms, hits rule's range
+};
+
+const char* to_string(FaultKind kind);
+// Parses "kill,stop,..." (or "all"); `error` names an unknown kind.
+std::vector<FaultKind> parse_kinds(const std::string& text, std::string& error);
+std::string kinds_text(const std::vector<FaultKind>& kinds);
+
+struct Fault {
+  int id = 0;               // its number in the full schedule
+  FaultKind kind = FaultKind::kill;
+  int target = 0;           // 0: the coordinator (or the single process), i: worker i
+  int64_t at_ms = 0;        // from the start of the run (timed kinds)
+  int64_t duration_ms = 0;  // stop, partition, oneway, delay, slow
+  int64_t param = 0;        // delay: ms; slow: bytes/s; slow_task: ms
+  std::string rule;         // disk, slow_task: the TRIB_FAULTS rule
+  bool timed() const { return kind != FaultKind::disk && kind != FaultKind::slow_task; }
+  std::string describe() const;  // "kill worker-1 at 2.30 s"
+};
+
+std::string target_name(int target);
+
+struct ScheduleSpec {
+  uint64_t seed = 1;
+  std::vector<FaultKind> kinds;
+  int workers = 0;
+  int64_t duration_ms = 10000;
+  int faults = 0;              // how many (0: one per 2 s of duration, at least 1)
+  int64_t batches = 100;       // of the job: bounds the hit numbers of in-engine rules
+};
+
+// Faults only on targets that exist (network kinds need workers); sorted by id.
+std::vector<Fault> make_schedule(const ScheduleSpec& spec);
+
+// The faults whose ids are in `keep` (all when keep is empty).
+std::vector<Fault> keep_only(const std::vector<Fault>& all, const std::vector<int>& keep);
+
+// "1,4,7" <-> {1,4,7}; empty text: empty list. false on a malformed list.
+bool parse_ids(const std::string& text, std::vector<int>& ids);
+std::string ids_text(const std::vector<Fault>& faults);
+
+}  // namespace trib::chaos

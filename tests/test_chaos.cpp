@@ -1,0 +1,290 @@
+// tributary-chaos, the fault-injection runner: its parts (the seed's
+// schedule, fault rules, the fault proxy on real sockets) and the runner
+// itself on checkpointed_wordcount with a coordinator and workers as real
+// processes. The runner must pass a correct job (and its faulted output must
+// equal a plain count of the generator's lines, an oracle independent of the
+// runner), and must fail, with a minimal schedule, the same job with a bug
+// planted through a test hook (TRIB_BUG_SKIP_REPLAYED_BATCH: a restored
+// generator skips a batch).
+#define BOOST_TEST_MODULE chaos
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "apps/chaos/proxy.hpp"
+#include "apps/chaos/schedule.hpp"
+#include "process.hpp"
+#include "recovery/fault_injection.hpp"
+#include "temp_dir.hpp"
+#include "wordcount_job.hpp"
+
+using namespace trib::chaos;
+
+namespace {
+
+std::string describe_all(const std::vector<Fault>& faults) {
+  std::string s;
+  for (auto& f : faults) s += f.describe() + (f.rule.empty() ? "" : " " + f.rule) + "; ";
+  return s;
+}
+
+ScheduleSpec spec_of(uint64_t seed, const std::string& kinds, int workers) {
+  std::string error;
+  ScheduleSpec s;
+  s.seed = seed;
+  s.kinds = parse_kinds(kinds, error);
+  BOOST_REQUIRE(error.empty());
+  s.workers = workers;
+  s.duration_ms = 10000;
+  s.batches = 100;
+  return s;
+}
+
+// A listening socket on 127.0.0.1 and its port.
+int listen_any(uint16_t& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::listen(fd, 4);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+int connect_to(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+// Bytes readable from fd within `ms` (empty on timeout); "EOF" when closed.
+std::string read_within(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, ms) <= 0) return {};
+  char buf[256];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  return n <= 0 ? "EOF" : std::string(buf, static_cast<std::size_t>(n));
+}
+
+// The report's verdict field, read as text (the JSON is one line per report).
+std::string field(const std::string& json, const std::string& name) {
+  auto p = json.find("\"" + name + "\":");
+  if (p == std::string::npos) return {};
+  p += name.size() + 3;
+  if (json[p] == '"') return json.substr(p + 1, json.find('"', p + 1) - p - 1);
+  return json.substr(p, json.find_first_of(",}", p) - p);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_schedule_derives_only_from_the_seed) {
+  auto a = make_schedule(spec_of(7, "all", 2)), b = make_schedule(spec_of(7, "all", 2));
+  BOOST_TEST(describe_all(a) == describe_all(b));
+  BOOST_TEST(a.size() == 5u);  // one per 2 s of 10 s
+  BOOST_TEST(describe_all(a) != describe_all(make_schedule(spec_of(8, "all", 2))));
+  // Without workers there is no link to break: only process and disk faults.
+  for (uint64_t seed = 1; seed < 30; ++seed)
+    for (auto& f : make_schedule(spec_of(seed, "all", 0))) {
+      BOOST_TEST(f.target == 0);
+      BOOST_TEST((f.kind == FaultKind::kill || f.kind == FaultKind::stop || f.kind == FaultKind::disk ||
+                  f.kind == FaultKind::slow_task));
+    }
+  // Every in-engine rule the schedule makes is one the engine accepts.
+  for (uint64_t seed = 1; seed < 30; ++seed)
+    for (auto& f : make_schedule(spec_of(seed, "disk,slow-task", 2))) {
+      std::vector<std::string> errors;
+      BOOST_TEST(trib::parse_fault_rules(f.rule, &errors).size() == 1u, f.rule);
+      BOOST_TEST(errors.empty(), f.rule);
+    }
+  auto kept = keep_only(a, {1, 3});
+  BOOST_REQUIRE(kept.size() == 2u);
+  BOOST_TEST(kept[0].id == 1);
+  BOOST_TEST(ids_text(kept) == "1,3");
+  std::string error;
+  parse_kinds("kill,explode", error);
+  BOOST_TEST(error.find("explode") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(fault_rules_parse_and_name_what_is_wrong) {
+  std::vector<std::string> errors;
+  auto rules = trib::parse_fault_rules("durable-write=enospc@3, task=delay:200@2x*;wal-append=corrupt", &errors);
+  BOOST_REQUIRE(rules.size() == 3u);
+  BOOST_TEST(errors.empty());
+  BOOST_TEST(rules[0].point == "durable-write");
+  BOOST_TEST(rules[0].first == 3);
+  BOOST_TEST(rules[0].count == 1);
+  BOOST_TEST(rules[0].hit.error == ENOSPC);
+  BOOST_TEST(rules[1].hit.delay_ms == 200);
+  BOOST_TEST(rules[1].count == -1);
+  BOOST_TEST(rules[2].first == 1);
+  trib::parse_fault_rules("durable-write=melt,task=delay,=crash,x=crash@0", &errors);
+  BOOST_REQUIRE(errors.size() == 4u);
+  BOOST_TEST(errors[0].find("unknown action 'melt'") != std::string::npos);
+  BOOST_TEST(errors[1].find("milliseconds") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_proxy_forwards_holds_and_resets) {
+  uint16_t port = 0;
+  int server = listen_any(port);
+  FaultProxy proxy(port);
+  int client = connect_to(proxy.port());
+  int accepted = ::accept(server, nullptr, nullptr);
+  BOOST_REQUIRE(accepted >= 0);
+  ::send(client, "ping", 4, 0);
+  BOOST_TEST(read_within(accepted, 2000) == "ping");
+  ::send(accepted, "pong", 4, 0);
+  BOOST_TEST(read_within(client, 2000) == "pong");
+  // One way: worker -> coordinator held, the other way still flows.
+  proxy.hold(true, false);
+  ::send(client, "held", 4, 0);
+  ::send(accepted, "back", 4, 0);
+  BOOST_TEST(read_within(client, 2000) == "back");
+  BOOST_TEST(read_within(accepted, 300).empty());
+  proxy.heal();
+  BOOST_TEST(read_within(accepted, 2000) == "held");  // held, not lost
+  proxy.set_delay_ms(300);
+  auto sent = std::chrono::steady_clock::now();
+  ::send(client, "late", 4, 0);
+  BOOST_TEST(read_within(accepted, 2000) == "late");
+  BOOST_TEST((std::chrono::steady_clock::now() - sent >= std::chrono::milliseconds(300)));
+  proxy.heal();
+  proxy.reset();
+  BOOST_TEST(read_within(client, 2000) == "EOF");
+  BOOST_TEST(read_within(accepted, 2000) == "EOF");
+  ::close(client);
+  ::close(accepted);
+  ::close(server);
+}
+
+namespace {
+
+const testing::WordcountJob kJob = [] {
+  testing::WordcountJob job;
+  job.batch_ms = 100;
+  job.lines_per_batch = 300;
+  job.total_lines = 1000000;
+  job.batches = 40;
+  return job;
+}();
+
+// tributary-chaos over checkpointed_wordcount (running counts), 4 s of 100 ms batches.
+testing::ProcessResult chaos(const std::string& out, int workers, uint64_t seed, const std::string& kinds,
+                             int faults, const std::vector<std::string>& more = {}) {
+  std::vector<std::string> args = {"--workers", std::to_string(workers), "--seed", std::to_string(seed),
+                                   "--duration", "4", "--batch-ms", "100", "--faults", kinds,
+                                   "--fault-count", std::to_string(faults), "--out", out, "--log-level", "warn"};
+  args.insert(args.end(), more.begin(), more.end());
+  for (std::string a : std::vector<std::string>{"--", testing::bin_dir() + "/checkpointed_wordcount", "--checkpoint", "{checkpoint}",
+                        "--output", "{output}/out", "--mode", "running", "--batch-ms", "{batch_ms}",
+                        "--lines-per-batch", "300", "--stop-after", "{batches}", "--log-level", "warn", "{role}"})
+    args.push_back(a);
+  return testing::run_app("tributary-chaos", args);
+}
+
+// A seed whose schedule kills the coordinator among other faults.
+uint64_t seed_killing_the_coordinator(const std::string& kinds, int workers, int faults) {
+  for (uint64_t seed = 1;; ++seed) {
+    ScheduleSpec s = spec_of(seed, kinds, workers);
+    s.duration_ms = 4000;
+    s.batches = 40;
+    s.faults = faults;
+    auto schedule = make_schedule(s);
+    int kills = 0;
+    for (auto& f : schedule) kills += f.kind == FaultKind::kill && f.target == 0;
+    if (kills == 1) return seed;
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_correct_job_passes_and_its_output_is_a_plain_count) {
+  testing::TempDir dir;
+  uint64_t seed = seed_killing_the_coordinator("kill,stop,partition,reset", 2, 3);
+  auto r = chaos(dir.path, 2, seed, "kill,stop,partition,reset", 3);
+  BOOST_TEST_MESSAGE(r.out << r.err);
+  BOOST_TEST(r.exit_code == 0);
+  std::string seed_dir = dir.path + "/seed-" + std::to_string(seed);
+  std::string report = testing::slurp(seed_dir + "/report.json");
+  BOOST_TEST(field(report, "verdict") == "pass");
+  BOOST_TEST(field(report, "equal_batches") == "40");
+  BOOST_TEST(report.find("\"kind\":\"fault-start\"") != std::string::npos, "faults were injected");
+  BOOST_TEST(testing::slurp(seed_dir + "/report.html").find("<svg") != std::string::npos);
+  // The runner's verdict against an oracle of our own: every batch of the
+  // faulted run is the running count of the generator's lines so far.
+  auto out = testing::read_output(seed_dir + "/faulted/output");
+  BOOST_TEST(out.size() == 40u);
+  kJob.check_against_oracle("running", out);
+}
+
+BOOST_AUTO_TEST_CASE(a_planted_bug_fails_with_a_minimal_schedule) {
+  testing::TempDir dir;
+  const std::string kinds = "kill,stop,partition";
+  uint64_t seed = seed_killing_the_coordinator(kinds, 1, 3);
+  auto r = chaos(dir.path, 1, seed, kinds, 3, {"--env", "TRIB_BUG_SKIP_REPLAYED_BATCH=1"});
+  BOOST_TEST_MESSAGE(r.out << r.err);
+  BOOST_TEST(r.exit_code == 1);
+  std::string report = testing::slurp(dir.path + "/seed-" + std::to_string(seed) + "/report.json");
+  BOOST_TEST(field(report, "verdict") == "fail");
+  BOOST_TEST(report.find("\"invariant\":\"exactly-once\"") != std::string::npos);
+  // Shrunk to the one fault that restarts from a checkpoint: the coordinator's kill.
+  auto minimal = report.substr(report.find("\"minimal_schedule\":"));
+  minimal = minimal.substr(0, minimal.find(']'));
+  BOOST_TEST(minimal.find("\"kind\":\"kill\",\"target\":\"coordinator\"") != std::string::npos, minimal);
+  BOOST_TEST(std::count(minimal.begin(), minimal.end(), '{') == 1, minimal);
+  BOOST_TEST(r.out.find("replay: tributary-chaos") != std::string::npos);
+  BOOST_TEST(r.out.find("--keep") != std::string::npos);
+
+  // The same seed without the bug passes (no shrinking needed, no runs spent on it).
+  testing::TempDir clean;
+  BOOST_TEST(chaos(clean.path, 1, seed, kinds, 3).exit_code == 0);
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors_exit_2_and_say_what_is_wrong) {
+  auto r = testing::run_app("tributary-chaos", {"--workers", "2"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("no job command") != std::string::npos);
+  r = testing::run_app("tributary-chaos", {"--workers", "2", "--", "true", "{output}"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("{role}") != std::string::npos);
+  r = testing::run_app("tributary-chaos", {"--faults", "kill,boom", "--", "true", "{output}", "{role}"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("boom") != std::string::npos);
+  // A job that publishes nothing is a setup error, not a pass.
+  testing::TempDir dir;
+  r = testing::run_app("tributary-chaos", {"--workers", "0", "--duration", "1", "--out", dir.path, "--", "true", "{output}"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("published no batch") != std::string::npos);
+  BOOST_TEST(testing::run_app("tributary-chaos", {"--help"}).exit_code == 0);
+}
+
+// The suite's short campaign: a few seeds of every fault kind on a
+// coordinator and two workers; each faulted run's output must also be the
+// plain count.
+BOOST_AUTO_TEST_CASE(a_short_campaign_of_every_fault_kind_passes) {
+  testing::TempDir dir;
+  auto r = chaos(dir.path, 2, 100, "all", 3, {"--seeds", "3"});
+  BOOST_TEST_MESSAGE(r.out << r.err);
+  BOOST_TEST(r.exit_code == 0);
+  BOOST_TEST(field(testing::slurp(dir.path + "/summary.json"), "passed") == "3");
+  for (int seed = 100; seed < 103; ++seed) {
+    BOOST_TEST_CONTEXT("seed " << seed) {
+      auto out = testing::read_output(dir.path + "/seed-" + std::to_string(seed) + "/faulted/output");
+      BOOST_TEST(out.size() == 40u);
+      kJob.check_against_oracle("running", out);
+    }
+  }
+}
