@@ -37,7 +37,8 @@ namespace trib {
 // One connection; commands return errors as exceptions naming the server.
 class RedisConnection {
  public:
-  RedisConnection(std::string host, uint16_t port);
+  // Connecting, and each command, fail after `timeout_ms` without an answer.
+  RedisConnection(std::string host, uint16_t port, int64_t timeout_ms = 2000);
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
@@ -71,6 +72,10 @@ struct RedisStreamOptions {
   std::string start_after = "0-0";      // a new group reads the stream from its start
   std::string group = "tributary";
   std::string consumer = "tributary";
+  // A read that has no answer this long fails (the batch runs without it and
+  // the source reconnects with backoff). The read runs on a thread of its
+  // own: a slow server delays this stream's batches, not the coordinator.
+  int64_t timeout_ms = 2000;
 };
 
 class RedisStreamSource : public SourceNode {
@@ -80,6 +85,7 @@ class RedisStreamSource : public SourceNode {
   ~RedisStreamSource() override;
 
   bool poll(int64_t t, Dataset& out) override;
+  bool blocking() const override { return true; }
   std::string position() const override { return last_id_; }
   void seek(const std::string& position) override;
   void committed(const std::string& position) override;
