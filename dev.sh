@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(g++ cmake make libcaf-dev libcereal-dev libspdlog-dev libboost-test-dev
           libhiredis-dev redis-server libabsl-dev libxxhash-dev
-          libcaf-openssl0.17 libssl-dev openssl)
+          libcaf-openssl0.17 libssl-dev openssl libcli11-dev strace)
 
 install_deps() {
   local missing=()

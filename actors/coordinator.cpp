@@ -14,6 +14,7 @@
 #include "actors/partition_host.hpp"
 #include "actors/receiver_actor.hpp"
 #include "actors/sink_actor.hpp"
+#include "actors/source_poller.hpp"
 #include "actors/source_tracker.hpp"
 #include "actors/state_placement.hpp"
 #include "actors/task_dispatcher.hpp"
@@ -70,21 +71,29 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     caf::actor me = caf::actor_cast<caf::actor>(self_);
     sink_ = spawn_sink(self_->system(), graph_, me);
     local_host_ = spawn_partition_host(self_->system(), graph_, me);
+    self_->monitor(sink_);
+    self_->monitor(local_host_);
     auto events = [monitor = cfg_.monitor](JobEvent e) { monitor->event(std::move(e)); };
     dispatcher_.emplace(g, membership_.pool(), local_host_, *this,
                         SpeculationPolicy{cfg_.speculation, cfg_.speculation_min_ms}, events);
     placement_.emplace(g, membership_.pool(), local_host_, *this, cfg_.checkpoint_dir, events);
     std::vector<int> sources;
-    std::set<int> with_receiver;
+    std::set<int> with_receiver, polled_elsewhere;
     for (auto id : g.sources) {
       if (!executor_.needed(id)) continue;
       sources.push_back(id);
-      auto* factory = static_cast<const SourceNode&>(*g.nodes[id]).receiver();
+      auto& source = static_cast<const SourceNode&>(*g.nodes[id]);
+      if (source.blocking()) {  // a slow read must not stall this actor
+        polled_elsewhere.insert(id);
+        pollers_[id] = spawn_source_poller(self_->system(), graph_, id);
+        self_->monitor(pollers_[id]);
+      }
+      auto* factory = source.receiver();
       if (!factory) continue;
       with_receiver.insert(id);
       spawn_receiver_for(id, *factory);
     }
-    sources_.emplace(g, sources, with_receiver, cfg_.backpressure);
+    sources_.emplace(g, sources, with_receiver, polled_elsewhere, cfg_.backpressure);
     if (!cfg_.checkpoint_dir.empty()) checkpoints_.emplace(cfg_.checkpoint_dir);
     clock_.start(wall_ms());
     membership_.start(steady::now());
@@ -234,6 +243,17 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
         fail("receiver of stream " + std::to_string(id) + " died: " + self_->system().render(msg.reason));
         return;
       }
+    for (auto& [id, p] : pollers_)
+      if (p.address() == msg.source) {
+        fail("the poller of stream " + std::to_string(id) + " died: " + self_->system().render(msg.reason));
+        return;
+      }
+    // Without these the job cannot go on: end it with the reason rather
+    // than leave awaitTermination() and stop() waiting for ever.
+    if (msg.source == sink_.address())
+      fail("the output sink died: " + self_->system().render(msg.reason));
+    else if (msg.source == local_host_.address())
+      fail("this process's partition host died: " + self_->system().render(msg.reason));
   }
 
   // ---- ExecutorListener ----------------------------------------------------------
@@ -268,7 +288,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     if (checkpoints_ && (info.batch_index + 1) % cfg_.checkpoint_every == 0)
       take_checkpoint(info.batch_index, info.batch_time_ms, done.source_positions);
     else if (!checkpoints_)  // nothing will replay this batch: it is done
-      sources_->done_up_to(done.source_positions);
+      release_input(done.source_positions);
     start_ready_batches();
     maybe_finish_draining();
   }
@@ -320,17 +340,20 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
   void close_interval() {
     crash_point("interval-close");
     auto [t, k] = clock_.close_next();
-    for (int id : sources_->interval_closed(t, k, steady::now()))
-      self_->request(receivers_.at(id), caf::infinite, flush_atom::value)
-          .then(
-              [this, t = t](ReceivedBlock& block) {
-                sources_->delivered(t, std::move(block));
-                form(t);
-              },
-              [this, t = t, id](caf::error& err) {
-                fail("receiver of stream " + std::to_string(id) + " did not deliver batch " +
-                     std::to_string(t) + ": " + self_->system().render(err));
-              });
+    for (int id : sources_->interval_closed(t, k, steady::now())) {
+      auto on_block = [this, t = t](ReceivedBlock& block) {
+        sources_->delivered(t, std::move(block));
+        form(t);
+      };
+      auto on_error = [this, t = t, id](caf::error& err) {
+        fail("source of stream " + std::to_string(id) + " did not deliver batch " + std::to_string(t) +
+             ": " + self_->system().render(err));
+      };
+      if (auto r = receivers_.find(id); r != receivers_.end())
+        self_->request(r->second, caf::infinite, flush_atom::value).then(on_block, on_error);
+      else
+        self_->request(pollers_.at(id), caf::infinite, poll_atom::value, t).then(on_block, on_error);
+    }
     form(t);
   }
 
@@ -455,11 +478,17 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     }
     // Input before the oldest kept checkpoint is needed by none: a restart
     // may fall back from this one to any older one still kept.
-    for (auto [id, pos] : sources_->done_up_to(checkpoints_->replay_needed_from()))
-      self_->send(receivers_.at(id), truncate_atom::value, pos);
+    release_input(checkpoints_->replay_needed_from());
     phase_ = JobPhase::running;
     start_ready_batches();
     maybe_finish_draining();
+  }
+
+  // Input up to `positions` is durably done: tell the sources.
+  void release_input(const std::map<int32_t, std::string>& positions) {
+    auto release = sources_->done_up_to(positions);
+    for (auto& [id, pos] : release.truncate) self_->send(receivers_.at(id), truncate_atom::value, pos);
+    for (auto& [id, pos] : release.commit) self_->send(pollers_.at(id), commit_atom::value, pos);
   }
 
   // Puts the job back where checkpoint `cp` left it, before the first batch.
@@ -499,11 +528,13 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
   void finish(const std::string& error) {
     if (std::exchange(phase_, JobPhase::finished) == JobPhase::finished) return;
     for (auto& [id, r] : receivers_) self_->send_exit(r, caf::exit_reason::user_shutdown);
+    for (auto& [id, p] : pollers_) self_->send_exit(p, caf::exit_reason::user_shutdown);
     if (local_host_) self_->send_exit(local_host_, caf::exit_reason::user_shutdown);
     // Workers stop too, rather than waiting for this coordinator to come back.
     for (auto& w : membership_.pool().all()) self_->send(w.host, stop_atom::value);
     if (sink_) self_->send_exit(sink_, caf::exit_reason::user_shutdown);
     receivers_.clear();
+    pollers_.clear();
     cfg_.monitor->terminated(error);
     self_->quit();
   }
@@ -518,6 +549,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
   caf::actor sink_;
   caf::actor local_host_;
   std::map<int, caf::actor> receivers_;  // by source node id
+  std::map<int, caf::actor> pollers_;    // by source node id: sources whose poll may block
   std::set<int> stateless_operators_;    // actor operators that answer no snapshot
   BatchClock clock_;
   BatchExecutor executor_;
@@ -532,6 +564,19 @@ caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cf
   auto monitor = cfg.monitor;
   auto c = std::make_shared<Coordinator>(self, std::move(cfg));
   self->set_down_handler([c](caf::down_msg& msg) { c->on_down(msg); });
+  // An exception here (a record whose serialization throws at a checkpoint,
+  // a bug) ends the job with it, rather than killing this actor silently.
+  self->set_exception_handler([c](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(eptr);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    c->failed("the coordinator failed: " + what);
+    return caf::make_error(caf::sec::runtime_error, what);
+  });
   c->start();
   return {
       [c](tick_atom) { c->on_tick(); },
@@ -553,7 +598,14 @@ caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cf
 caf::actor spawn_coordinator(caf::actor_system& sys, CoordinatorConfig config) {
   // Detached: intervals close on time even when every scheduler thread is
   // busy with long tasks.
-  return sys.spawn<caf::detached>(coordinator_actor_fn, std::move(config));
+  auto monitor = config.monitor;
+  auto coordinator = sys.spawn<caf::detached>(coordinator_actor_fn, std::move(config));
+  // However it ends, awaitTermination() returns: a job that ended without
+  // saying why reports that (a no-op after a normal finish).
+  coordinator->attach_functor([monitor, &sys](const caf::error& reason) {
+    monitor->terminated("the coordinator ended without finishing the job (" + sys.render(reason) + ")");
+  });
+  return coordinator;
 }
 
 }  // namespace trib

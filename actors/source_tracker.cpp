@@ -5,8 +5,11 @@
 namespace trib {
 
 SourceTracker::SourceTracker(const Graph& graph, std::vector<int> sources, std::set<int> with_receiver,
-                             bool backpressure)
-    : graph_(graph), sources_(std::move(sources)), with_receiver_(std::move(with_receiver)) {
+                             std::set<int> polled_elsewhere, bool backpressure)
+    : graph_(graph),
+      sources_(std::move(sources)),
+      with_receiver_(std::move(with_receiver)),
+      polled_elsewhere_(std::move(polled_elsewhere)) {
   if (backpressure && !with_receiver_.empty()) estimator_.emplace(graph.batch_interval_ms);
 }
 
@@ -21,7 +24,7 @@ std::vector<int> SourceTracker::interval_closed(int64_t t, int64_t k, steady::ti
   f.batch.interval_end = now;
   std::vector<int> flush;
   for (auto id : sources_) {
-    if (with_receiver_.count(id)) {
+    if (with_receiver_.count(id) || polled_elsewhere_.count(id)) {
       flush.push_back(id);
       continue;
     }
@@ -65,12 +68,16 @@ void SourceTracker::seek(const std::map<int32_t, std::string>& positions) {
     if (!with_receiver_.count(id)) source(id).seek(pos);
 }
 
-std::vector<std::pair<int, int64_t>> SourceTracker::done_up_to(const std::map<int32_t, std::string>& positions) {
-  std::vector<std::pair<int, int64_t>> truncate;
+SourceTracker::Release SourceTracker::done_up_to(const std::map<int32_t, std::string>& positions) {
+  Release release;
   for (auto& [id, pos] : positions) {
     if (pos.empty()) continue;
     if (with_receiver_.count(id)) {
-      truncate.emplace_back(id, std::stoll(pos));
+      release.truncate.emplace_back(id, std::stoll(pos));
+      continue;
+    }
+    if (polled_elsewhere_.count(id)) {
+      release.commit.emplace_back(id, pos);
       continue;
     }
     try {
@@ -80,7 +87,7 @@ std::vector<std::pair<int, int64_t>> SourceTracker::done_up_to(const std::map<in
                    e.what());
     }
   }
-  return truncate;
+  return release;
 }
 
 std::optional<double> SourceTracker::receiver_rate(const BatchInfo& info) {

@@ -1,9 +1,10 @@
 // The source tracker (Spark's ReceiverTracker + ReceivedBlockTracker +
 // RateController): what each closed interval holds, from every source.
 //
-// When an interval closes, sources without a receiver (queueStream, files,
-// Redis) are polled at once; receivers are asked for what they accepted and
-// answer later. Once every source delivered, the batch is formed. After a
+// When an interval closes, sources without a receiver whose poll is quick
+// (queueStream, the direct generator) are polled at once; receivers, and
+// sources whose poll may block (files, Redis: polled by a source poller on a
+// thread of its own), are asked and answer later. Once every source delivered, the batch is formed. After a
 // batch completes (or is checkpointed) the sources are told how far their
 // input is durably done, and with backpressure the receivers get a new rate.
 #pragma once
@@ -27,15 +28,17 @@ namespace trib {
 class SourceTracker {
  public:
   // `sources`: the source nodes the job needs; `with_receiver`: those among
-  // them read by a receiver actor.
+  // them read by a receiver actor; `polled_elsewhere`: receiver-less ones
+  // polled off the coordinator's thread (SourceNode::blocking()).
   SourceTracker(const Graph& graph, std::vector<int> sources, std::set<int> with_receiver,
-                bool backpressure);
+                std::set<int> polled_elsewhere, bool backpressure);
 
-  // Interval k, ending at batch time t, closed at `now`. Polls the sources
-  // without a receiver; returns the receivers' sources to flush.
+  // Interval k, ending at batch time t, closed at `now`. Polls the quick
+  // receiver-less sources; returns the sources whose block for t must be
+  // asked for (receivers to flush, sources polled elsewhere to poll).
   std::vector<int> interval_closed(int64_t t, int64_t k, steady::time_point now);
 
-  // A receiver's block for batch t.
+  // A receiver's (or a source poller's) block for batch t.
   void delivered(int64_t t, ReceivedBlock block);
 
   // Batch t, if every source delivered (taken out of the tracker).
@@ -44,17 +47,23 @@ class SourceTracker {
   // Batches closed but not yet formed (a receiver has not answered).
   std::size_t forming() const { return forming_.size(); }
 
-  // Where each source's next batch starts now (for the first checkpoint).
+  // Where each source's next batch starts now (for the first checkpoint:
+  // called before the first interval closes, while no source is mid-poll).
   std::map<int32_t, std::string> positions() const;
 
   // After a restart: sources without a receiver go back to `positions`
   // (receivers replay their own write-ahead log).
   void seek(const std::map<int32_t, std::string>& positions);
 
-  // Input up to `positions` is durably done: sources without a receiver
-  // may release it upstream. Returns the receivers' (source, log position)
-  // whose write-ahead logs may be truncated there.
-  std::vector<std::pair<int, int64_t>> done_up_to(const std::map<int32_t, std::string>& positions);
+  // Input up to `positions` is durably done: quick sources without a
+  // receiver release it upstream now. Returns what the others must be told:
+  // the receivers' write-ahead logs may be truncated at a log position, the
+  // sources polled elsewhere may release input up to a position.
+  struct Release {
+    std::vector<std::pair<int, int64_t>> truncate;     // (source, log position)
+    std::vector<std::pair<int, std::string>> commit;  // (source, position)
+  };
+  Release done_up_to(const std::map<int32_t, std::string>& positions);
 
   // Backpressure: the per-receiver rate the completed batch shows the job
   // can sustain (Spark's PID estimator); none while it has no estimate.
@@ -70,6 +79,7 @@ class SourceTracker {
   const Graph& graph_;
   std::vector<int> sources_;
   std::set<int> with_receiver_;
+  std::set<int> polled_elsewhere_;
   std::map<int64_t, Forming> forming_;
   std::optional<PidRateEstimator> estimator_;
 };

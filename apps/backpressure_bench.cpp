@@ -68,6 +68,7 @@ double sustainable_rate(int64_t batch_ms, int64_t work) {
 
 void run_overloaded(bool backpressure, double rate, int64_t batch_ms, int64_t work, int64_t seconds) {
   trib::StreamingOptions opts;
+  opts.retained_batches = SIZE_MAX;  // the table sums every batch
   opts.backpressure = backpressure;
   trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), opts);
   trib::GeneratorOptions gen;

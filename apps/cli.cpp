@@ -9,7 +9,10 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <cctype>
 #include <sstream>
+
+#include <CLI/CLI.hpp>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -24,108 +27,121 @@ std::string to_text(const T& x) {
   return os.str();
 }
 
+// --batch-ms -> TRIB_BATCH_MS
+std::string env_name(const std::string& flag) {
+  std::string env = "TRIB_";
+  for (char c : flag) env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return env;
+}
+
+// Parses the whole of `v` as a number; false if it is not one.
+template <class T, class Parse>
+bool parse_number(const std::string& v, T& out, Parse parse) {
+  try {
+    std::size_t used = 0;
+    T x = parse(v, &used);
+    if (used != v.size()) return false;
+    out = x;
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 }  // namespace
 
 Flags& Flags::add(std::string name, std::string* target, std::string help) {
-  flags_.push_back({std::move(name), std::move(help), *target, false,
-                    [target](const std::string& v) {
-                      *target = v;
-                      return true;
-                    }});
+  flags_.push_back({std::move(name), std::move(help), *target, Flag::Kind::text, target});
   return *this;
 }
 
-// Parses the whole of `v` as a number into *target; false if it is not one.
-template <class T, class Parse>
-std::function<bool(const std::string&)> number_setter(T* target, Parse parse) {
-  return [target, parse](const std::string& v) {
-    try {
-      std::size_t used = 0;
-      T x = parse(v, &used);
-      if (used != v.size()) return false;
-      *target = x;
-      return true;
-    } catch (...) {
-      return false;
-    }
-  };
-}
-
 Flags& Flags::add(std::string name, int64_t* target, std::string help) {
-  flags_.push_back({std::move(name), std::move(help), to_text(*target), false,
-                    number_setter(target, [](const std::string& v, std::size_t* used) {
-                      return static_cast<int64_t>(std::stoll(v, used));
-                    })});
+  flags_.push_back({std::move(name), std::move(help), to_text(*target), Flag::Kind::integer, target});
   return *this;
 }
 
 Flags& Flags::add(std::string name, double* target, std::string help) {
-  flags_.push_back({std::move(name), std::move(help), to_text(*target), false,
-                    number_setter(target, [](const std::string& v, std::size_t* used) {
-                      return std::stod(v, used);
-                    })});
+  flags_.push_back({std::move(name), std::move(help), to_text(*target), Flag::Kind::real, target});
   return *this;
 }
 
 Flags& Flags::add_switch(std::string name, bool* target, std::string help) {
-  flags_.push_back({std::move(name), std::move(help), "", true,
-                    [target](const std::string&) {
-                      *target = true;
-                      return true;
-                    }});
+  flags_.push_back({std::move(name), std::move(help), *target ? "yes" : "no", Flag::Kind::boolean, target});
   return *this;
 }
 
+std::unique_ptr<CLI::App> Flags::make_app(std::string* bad_value) const {
+  auto app = std::make_unique<CLI::App>(summary_, program_);
+  app->get_formatter()->column_width(32);
+  app->get_formatter()->label("Usage", "usage");
+  app->allow_extras();  // reported as "unknown flag" below
+  app->allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key in --config is an error
+  app->set_config("--config", "", "read flags from FILE: lines `name = value` (# comments); flags given "
+                                  "on the command line win")
+      ->option_text("FILE");
+  app->footer("Every flag can also be set in the environment as TRIB_<FLAG> (TRIB_LOG_LEVEL=debug) or in "
+              "the --config file; the command line wins over the file, the file over the environment.");
+  for (const auto& f : flags_) {
+    std::string opt = "--" + f.name;
+    CLI::Option* o = nullptr;
+    if (f.kind == Flag::Kind::boolean) {
+      // --name, --name=yes|no|true|false|on|off|1|0
+      o = app->add_flag(opt, *static_cast<bool*>(f.target), f.help)->option_text("[=yes|no]");
+    } else {
+      auto set = [f, bad_value](const std::string& v) {
+        bool ok = true;
+        if (f.kind == Flag::Kind::text)
+          *static_cast<std::string*>(f.target) = v;
+        else if (f.kind == Flag::Kind::integer)
+          ok = parse_number(v, *static_cast<int64_t*>(f.target), [](const std::string& s, std::size_t* used) {
+            return static_cast<int64_t>(std::stoll(s, used));
+          });
+        else
+          ok = parse_number(v, *static_cast<double*>(f.target),
+                            [](const std::string& s, std::size_t* used) { return std::stod(s, used); });
+        if (!ok) {
+          *bad_value = "invalid value '" + v + "' for --" + f.name;
+          throw CLI::ValidationError(*bad_value);
+        }
+      };
+      const char* type = f.kind == Flag::Kind::text ? "TEXT" : f.kind == Flag::Kind::integer ? "INT" : "NUMBER";
+      std::string help = f.help;
+      if (!f.default_text.empty()) help += " (default: " + f.default_text + ")";
+      o = app->add_option_function<std::string>(opt, set, help)->option_text(type);
+    }
+    o->envname(env_name(f.name));
+  }
+  return app;
+}
+
 Flags::Result Flags::parse(int argc, char** argv, std::string& error) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return Result::help;
-    if (arg.rfind("--", 0) != 0) {
-      error = "unexpected argument '" + arg + "'";
-      return Result::error;
-    }
-    std::string name = arg.substr(2), value;
-    bool has_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    const Flag* flag = nullptr;
-    for (const auto& f : flags_)
-      if (f.name == name) flag = &f;
-    if (!flag) {
-      error = "unknown flag --" + name;
-      return Result::error;
-    }
-    if (!flag->is_switch && !has_value) {
-      if (i + 1 >= argc) {
-        error = "flag --" + name + " needs a value";
-        return Result::error;
-      }
-      value = argv[++i];
-    }
-    if (!flag->set(value)) {
-      error = "invalid value '" + value + "' for --" + name;
-      return Result::error;
-    }
+  std::string bad_value;
+  auto app = make_app(&bad_value);
+  try {
+    app->parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return Result::help;
+  } catch (const CLI::ArgumentMismatch& e) {
+    std::string what = e.what();  // "--partitions: 1 required TEXT missing"
+    error = "flag " + what.substr(0, what.find(':')) + " needs a value";
+    return Result::error;
+  } catch (const CLI::ParseError& e) {
+    error = bad_value.empty() ? std::string(e.what()) : bad_value;
+    return Result::error;
+  }
+  if (auto extra = app->remaining(); !extra.empty()) {
+    const std::string& arg = extra.front();
+    error = arg.rfind("--", 0) == 0 ? "unknown flag " + arg.substr(0, arg.find('='))
+                                    : "unexpected argument '" + arg + "'";
+    return Result::error;
   }
   return Result::ok;
 }
 
 std::string Flags::usage() const {
-  std::ostringstream os;
-  os << "usage: " << program_ << " [flags]\n\n" << summary_ << "\n\nflags:\n";
-  for (const auto& f : flags_) {
-    std::string left = "  --" + f.name + (f.is_switch ? "" : " VALUE");
-    os << left;
-    for (std::size_t pad = left.size(); pad < 26; ++pad) os << ' ';
-    os << f.help;
-    if (!f.is_switch && !f.default_text.empty()) os << " (default: " << f.default_text << ")";
-    os << '\n';
-  }
-  os << "  --help                  show this message\n";
-  return os.str();
+  std::string unused;
+  auto app = make_app(&unused);
+  return app->help();
 }
 
 int usage_error(const Flags& flags, const std::string& what) {
@@ -152,7 +168,7 @@ bool init_logging(const std::string& level) {
   auto parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") return false;
   // Logs go to stderr; stdout carries the job's output (print()).
-  static auto logger = spdlog::stderr_color_mt("tributary");
+  static auto logger = spdlog::get("tributary") ? spdlog::get("tributary") : spdlog::stderr_color_mt("tributary");
   spdlog::set_default_logger(logger);
   spdlog::set_level(parsed);
   return true;
@@ -318,14 +334,9 @@ int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster) {
   return 0;
 }
 
-namespace {
-std::atomic<bool> interrupted{false};
-void on_signal(int) { interrupted = true; }
-}  // namespace
-
+// SIGINT/SIGTERM: the context stops the job gracefully itself
+// (StreamingOptions::stop_on_signal), and awaitTerminationOrTimeout sees it end.
 int run_job(StreamingContext& ssc, int64_t duration_s, std::function<bool()> should_stop) {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   auto started = std::chrono::steady_clock::now();
   try {
     ssc.start();
@@ -333,9 +344,8 @@ int run_job(StreamingContext& ssc, int64_t duration_s, std::function<bool()> sho
       bool timed_out = duration_s > 0 && std::chrono::steady_clock::now() - started >=
                                              std::chrono::seconds(duration_s);
       bool asked = should_stop && should_stop();
-      if (interrupted || timed_out || asked) {
-        spdlog::info("{}; stopping gracefully",
-                     interrupted ? "interrupted" : timed_out ? "duration reached" : "done");
+      if (timed_out || asked) {
+        spdlog::info("{}; stopping gracefully", timed_out ? "duration reached" : "done");
         ssc.stop(/*graceful=*/true);
         break;
       }

@@ -1,5 +1,10 @@
-// A small command-line flag parser shared by the apps: --name value or
-// --name=value, --help, and a usage text built from the declared flags.
+// The apps' flags, parsed by CLI11: --name value or --name=value, switches
+// as --name or --name=yes|no|true|false|1|0, --help with aligned columns.
+// Every flag can also come from the environment (TRIB_<NAME>, dashes as
+// underscores: TRIB_BATCH_MS=500) or from a file given with --config FILE
+// (lines `batch-ms = 500`, `# comments`). The command line wins over the
+// file, the file over the environment, and the environment over the
+// default: the value the target variable holds when the flag is declared.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +16,10 @@
 
 #include "dstream/streaming_context.hpp"
 #include "io/generator_receiver.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace trib::cli {
 
@@ -33,9 +42,12 @@ class Flags {
  private:
   struct Flag {
     std::string name, help, default_text;
-    bool is_switch = false;
-    std::function<bool(const std::string&)> set;  // false: bad value
+    enum class Kind { text, integer, real, boolean } kind;
+    void* target;  // std::string, int64_t, double or bool, as `kind` says
   };
+  // A CLI11 parser over the declared flags, writing to their targets.
+  std::unique_ptr<CLI::App> make_app(std::string* bad_value) const;
+
   std::string program_, summary_;
   std::vector<Flag> flags_;
 };

@@ -52,10 +52,16 @@ class SensorFleet : public trib::Receiver {
   double rate_;
 };
 
+// Records need Cereal serialization: they can cross processes and go into
+// checkpoints (the library refuses a record type without it at compile time).
 struct Reading {
   std::string sensor;
   double celsius = 0;
   bool ok = false;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(sensor, celsius, ok);
+  }
 };
 
 Reading parse(const std::string& line) {

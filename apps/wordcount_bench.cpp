@@ -82,6 +82,7 @@ Row plain_loop(const std::vector<Lines>& batches, int64_t& total_words) {
 Row run_engine(const std::vector<Lines>& batches, int64_t batch_ms, int partitions, int threads,
                bool stateful, const std::string& checkpoint_dir, int64_t expected_words) {
   trib::StreamingOptions opts;
+  opts.retained_batches = SIZE_MAX;  // the report reads every batch
   opts.partitions = partitions;
   opts.worker_threads = threads;
   trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), opts);

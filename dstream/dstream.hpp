@@ -106,6 +106,14 @@ class EventTimeStream;  // dstream/event_time.hpp
 
 template <class T>
 class DStream {
+  // Records travel between processes and into checkpoints as Cereal bytes.
+  static_assert(serializable_record_v<T>,
+                "Tributary: records need Cereal serialization. Give the record type a member "
+                "`template <class Archive> void serialize(Archive& ar) { ar(field1, field2); }` "
+                "(or a free serialize(Archive&, T&)), and for standard containers other than "
+                "string, vector, map, unordered_map, pair, tuple and optional include the matching "
+                "<cereal/types/...hpp>");
+
  public:
   using value_type = T;
   using Pipe = trib::Pipe<T>;

@@ -1,12 +1,15 @@
 #include "dstream/streaming_context.hpp"
 
 #include <algorithm>
+#include <csignal>
+#include <mutex>
 #include <stdexcept>
 #include <future>
 #include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "actors/coordinator.hpp"
@@ -16,6 +19,7 @@
 #include "dstream/core/backoff.hpp"
 #include "dstream/core/job_monitor.hpp"
 #include "dstream/nodes.hpp"
+#include "dstream/signal_stop.hpp"
 #include "io/direct_generator.hpp"
 #include "io/directory_source.hpp"
 #include "io/generator_receiver.hpp"
@@ -27,6 +31,21 @@
 namespace trib {
 
 namespace {
+
+// spdlog's own default logger writes to stdout, where print() output goes:
+// unless the program set a default logger of its own, logs go to stderr
+// (at the level the program set, info by default).
+void default_logs_to_stderr() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto current = spdlog::default_logger();
+    if (current && !current->name().empty()) return;  // the program's own
+    auto logger = spdlog::get("tributary");
+    if (!logger) logger = spdlog::stderr_color_mt("tributary");
+    if (current) logger->set_level(current->level());
+    spdlog::set_default_logger(logger);
+  });
+}
 
 int cores() {
   unsigned n = std::thread::hardware_concurrency();
@@ -113,8 +132,9 @@ struct StreamingContext::Runtime {
 StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
                                    StreamingOptions options)
     : job_(std::make_shared<JobBuilder>()),
-      monitor_(std::make_shared<JobMonitor>()),
+      monitor_(std::make_shared<JobMonitor>(options.retained_batches)),
       options_(options) {
+  default_logs_to_stderr();
   if (batch_interval.count() <= 0)
     throw std::invalid_argument("batch interval must be positive, got " +
                                 std::to_string(batch_interval.count()) + " ms");
@@ -133,6 +153,7 @@ StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
 
 StreamingContext::~StreamingContext() {
   if (runtime_) stop(false);
+  signal_guard_.reset();
   runtime_.reset();  // joins every actor
 }
 
@@ -159,9 +180,10 @@ DStream<Text> StreamingContext::generatorStream(const GeneratorOptions& options)
       "generatorStream");
 }
 
-DStream<Text> StreamingContext::textFileStream(const std::string& dir) {
+DStream<Text> StreamingContext::textFileStream(const std::string& dir, std::chrono::milliseconds remember) {
   if (dir.empty()) throw std::invalid_argument("textFileStream: empty directory name");
-  return add_source<Text>(std::make_shared<DirectorySource>(dir, partitions()));
+  if (remember.count() <= 0) throw std::invalid_argument("textFileStream: the remember window must be positive");
+  return add_source<Text>(std::make_shared<DirectorySource>(dir, partitions(), remember));
 }
 
 DStream<Text> StreamingContext::redisStream(const std::string& host, uint16_t port, const std::string& key) {
@@ -274,6 +296,17 @@ void StreamingContext::start() {
     spdlog::info("coordinator listening for workers on {}:{} ({})", options_.listen_host, runtime_->published->port(),
                  transport.tls.enabled() ? "mutual TLS" : "no TLS");
   }
+  if (options_.stop_on_signal) {
+    // Runs on the signal watcher's thread: ask, as stop(true) does, without waiting.
+    auto coordinator = caf::actor_cast<caf::weak_actor_ptr>(runtime_->coordinator);
+    signal_guard_ = stop_on_signal([monitor = monitor_, coordinator](int sig) {
+      if (monitor->is_terminated()) return;
+      spdlog::info("{}: stopping gracefully (processing everything received; a second signal ends the "
+                   "process at once)", sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+      monitor->request_stop(true);
+      if (auto c = caf::actor_cast<caf::actor>(coordinator.lock())) caf::anon_send(c, stop_atom::value, true);
+    });
+  }
 }
 
 void StreamingContext::runWorker(const std::string& host, uint16_t port,
@@ -364,6 +397,7 @@ void StreamingContext::stop(bool graceful) {
     caf::anon_send(runtime_->coordinator, stop_atom::value, graceful);
   }
   monitor_->wait_terminated();
+  signal_guard_.reset();
   release_coordinator();
   runtime_->system.await_all_actors_done();
 }
@@ -391,6 +425,8 @@ bool StreamingContext::awaitBatches(std::size_t n, std::chrono::milliseconds tim
 std::vector<BatchInfo> StreamingContext::completedBatches() const {
   return monitor_->completed();
 }
+
+std::size_t StreamingContext::completedBatchCount() const { return monitor_->completed_count(); }
 
 int64_t StreamingContext::receivedRecords() const {
   return monitor_->received_records.load();

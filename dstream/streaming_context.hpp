@@ -72,6 +72,9 @@ struct StreamingOptions {
   int min_workers = 0;
   int64_t min_workers_wait_ms = 30000;
   std::ostream* print_out = nullptr;  // where print() writes; nullptr: stdout
+  // completedBatches() keeps this many of the most recent batches (Spark's
+  // ui.retainedBatches), so a long-running job's history stays bounded.
+  std::size_t retained_batches = 1000;
   // getOrCreate() on a directory that holds checkpoints, none of them
   // readable: false refuses to start (restoring nothing would silently drop
   // the state and the write-ahead log they cover); true starts a new job.
@@ -80,6 +83,9 @@ struct StreamingOptions {
   // hold corrupt entries after it: false refuses to start, naming each file
   // and byte offset; true goes on without those records, reporting how many.
   bool accept_wal_loss = false;
+  // SIGINT/SIGTERM stop the job gracefully (a second one ends the process
+  // at once), as the bundled apps do; false leaves the signals to you.
+  bool stop_on_signal = true;
 };
 
 // runWorker(): the coordinator gave up on this worker (it was silent too
@@ -108,7 +114,10 @@ class StreamingContext {
   DStream<Text> generatorStream();
   DStream<Text> generatorStream(const GeneratorOptions& options);  // include io/generator_receiver.hpp
   // Lines of the files moved into `dir`, each file once (io/directory_source.hpp).
-  DStream<Text> textFileStream(const std::string& dir);
+  // Files modified more than `remember` before the newest file read are
+  // ignored and forgotten, so what the source remembers stays bounded.
+  DStream<Text> textFileStream(const std::string& dir,
+                               std::chrono::milliseconds remember = std::chrono::minutes(10));
   // Entries of a Redis stream, exactly once with checkpoints (io/redis.hpp).
   DStream<Text> redisStream(const std::string& host, uint16_t port, const std::string& key);
   DStream<Text> redisStream(const std::string& host, uint16_t port, const std::string& key,
@@ -184,7 +193,10 @@ class StreamingContext {
   void addEventListener(std::function<void(const JobEvent&)> listener);
   // Waits until n batches completed; false on timeout or if the job ended first.
   bool awaitBatches(std::size_t n, std::chrono::milliseconds timeout);
+  // The most recent StreamingOptions::retained_batches batches, oldest first.
   std::vector<BatchInfo> completedBatches() const;
+  // Every batch completed since start(), including those no longer retained.
+  std::size_t completedBatchCount() const;
   int64_t receivedRecords() const;  // records accepted by all receivers so far
 
   std::chrono::milliseconds batchInterval() const;
@@ -209,6 +221,7 @@ class StreamingContext {
   int checkpoint_every_ = 1;
   std::unique_ptr<Checkpoint> recovered_;
   int64_t stop_after_batches_ = 0;
+  std::shared_ptr<void> signal_guard_;  // while set, SIGINT/SIGTERM stop this job
 };
 
 }  // namespace trib

@@ -20,9 +20,9 @@ struct RedisConnection::Reply {
   redisReply* raw;
 };
 
-RedisConnection::RedisConnection(std::string host, uint16_t port)
+RedisConnection::RedisConnection(std::string host, uint16_t port, int64_t timeout_ms)
     : host_(std::move(host)), port_(port) {
-  timeval timeout{2, 0};
+  timeval timeout{static_cast<time_t>(timeout_ms / 1000), static_cast<suseconds_t>(timeout_ms % 1000 * 1000)};
   ctx_ = redisConnectWithTimeout(host_.c_str(), port_, timeout);
   if (!ctx_ || ctx_->err) {
     std::string why = ctx_ ? ctx_->errstr : "cannot allocate a connection";
@@ -126,7 +126,7 @@ bool RedisStreamSource::poll(int64_t, Dataset& out) {
   if (now >= retry_at_) {
     try {
       if (!conn_) {
-        conn_ = std::make_unique<RedisConnection>(host_, port_);
+        conn_ = std::make_unique<RedisConnection>(host_, port_, opts_.timeout_ms);
         try {
           conn_->command({"XGROUP", "CREATE", key_, opts_.group, opts_.start_after, "MKSTREAM"});
         } catch (const std::runtime_error& e) {

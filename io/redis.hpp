@@ -51,7 +51,8 @@ class RedisUnavailable : public std::runtime_error {
 // One connection; commands return errors as exceptions naming the server.
 class RedisConnection {
  public:
-  RedisConnection(std::string host, uint16_t port);
+  // Connecting, and each command, fail after `timeout_ms` without an answer.
+  RedisConnection(std::string host, uint16_t port, int64_t timeout_ms = 2000);
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
@@ -85,6 +86,10 @@ struct RedisStreamOptions {
   std::string start_after = "0-0";      // a new group reads the stream from its start
   std::string group = "tributary";
   std::string consumer = "tributary";
+  // A read that has no answer this long fails (the batch runs without it and
+  // the source reconnects with backoff). The read runs on a thread of its
+  // own: a slow server delays this stream's batches, not the coordinator.
+  int64_t timeout_ms = 2000;
 };
 
 class RedisStreamSource : public SourceNode {
@@ -94,6 +99,7 @@ class RedisStreamSource : public SourceNode {
   ~RedisStreamSource() override;
 
   bool poll(int64_t t, Dataset& out) override;
+  bool blocking() const override { return true; }
   std::string position() const override { return last_id_; }
   void seek(const std::string& position) override;
   void committed(const std::string& position) override;

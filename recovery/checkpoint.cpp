@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 namespace trib {
 namespace {
 
-constexpr FrameKind kCheckpoint{"TRIBCKPT", CheckpointStore::kFormatVersion, "checkpoint"};
+// Version 2 had the same payload under an FNV-1a checksum.
+constexpr FrameKind kCheckpoint{"TRIBCKPT", CheckpointStore::kFormatVersion, 2, "checkpoint"};
 
 // "checkpoint-<ms>.bin" -> ms, or -1.
 int64_t time_of(const std::string& name) {

@@ -52,7 +52,7 @@ int64_t replay_position(const Checkpoint& cp, int32_t source);
 
 class CheckpointStore {
  public:
-  static constexpr uint32_t kFormatVersion = 2;
+  static constexpr uint32_t kFormatVersion = 3;  // 3: XXH3 checksum (2: FNV-1a, still read)
 
   explicit CheckpointStore(std::string dir, int keep = 3);
 

@@ -99,6 +99,8 @@ void write_file_durably(const std::string& path, const std::string& content) {
   fsync_path(parent_of(path), O_RDONLY | O_DIRECTORY);
 }
 
+void sync_directory(const std::string& path) { fsync_path(path, O_RDONLY | O_DIRECTORY); }
+
 void make_directories(const std::string& path) {
   std::error_code ec;
   fs::create_directories(path, ec);

@@ -15,6 +15,10 @@ void write_file_durably(const std::string& path, const std::string& content);
 // directory that is itself committed by rename).
 void write_file_synced(const std::string& path, const std::string& content);
 
+// fsyncs a directory, so the names created in it (a new file) survive a
+// power loss. Throws std::runtime_error naming the path.
+void sync_directory(const std::string& path);
+
 // Creates the directory and its parents if needed.
 void make_directories(const std::string& path);
 

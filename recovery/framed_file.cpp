@@ -31,7 +31,7 @@ std::string frame(const FrameKind& kind, const std::string& payload) {
   put<uint32_t>(file, kind.version);
   put<uint64_t>(file, payload.size());
   file += payload;
-  put<uint64_t>(file, fnv1a64(payload));
+  put<uint64_t>(file, checksum64(payload));
   return file;
 }
 
@@ -41,14 +41,16 @@ std::string unframe(const FrameKind& kind, const std::string& data, const std::s
     throw std::runtime_error(what + " is not a Tributary " + kind.noun + " (bad magic)");
   std::size_t pos = 8;
   auto version = get<uint32_t>(data, pos, what);
-  if (version != kind.version)
+  bool fnv = kind.fnv_version != 0 && version == kind.fnv_version;
+  if (version != kind.version && !fnv)
     throw std::runtime_error(what + " has format version " + std::to_string(version) +
-                             "; this build reads version " + std::to_string(kind.version));
+                             "; this build reads version " + std::to_string(kind.version) +
+                             (kind.fnv_version ? " and " + std::to_string(kind.fnv_version) : std::string()));
   auto size = get<uint64_t>(data, pos, what);
   if (size > data.size() - pos) throw std::runtime_error(what + " is truncated");
   std::string payload = data.substr(pos, size);
   pos += size;
-  if (get<uint64_t>(data, pos, what) != fnv1a64(payload))
+  if (get<uint64_t>(data, pos, what) != (fnv ? fnv1a64(payload) : checksum64(payload)))
     throw std::runtime_error(what + " is corrupt (checksum mismatch)");
   return payload;
 }

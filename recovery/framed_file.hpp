@@ -1,7 +1,9 @@
 // The frame every binary file Tributary writes for itself shares
 // (checkpoints, per-node state snapshots):
-//   magic (8 bytes) | format version (u32) | payload size (u64) | payload | FNV-1a 64 of payload
+//   magic (8 bytes) | format version (u32) | payload size (u64) | payload | checksum (u64)
 // so a truncated, corrupt, foreign or too-new file is told apart from a good one.
+// The checksum is XXH3 64 of the payload; files of the kind's `fnv_version`
+// (written before the switch, same payload) carry FNV-1a 64 and still read.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +13,8 @@ namespace trib {
 
 struct FrameKind {
   const char* magic;  // exactly 8 characters
-  uint32_t version;
+  uint32_t version;      // written, XXH3 checksum
+  uint32_t fnv_version;  // also read: the same payload with an FNV-1a checksum; 0: none
   const char* noun;   // "checkpoint", "state snapshot": names the file in errors
 };
 

@@ -14,7 +14,8 @@
 namespace trib {
 namespace {
 
-constexpr FrameKind kStateSnapshot{"TRIBSTAT", 1, "state snapshot"};
+// Version 1 had the same payload under an FNV-1a checksum.
+constexpr FrameKind kStateSnapshot{"TRIBSTAT", 2, 1, "state snapshot"};
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
@@ -29,8 +30,14 @@ namespace {
 constexpr int64_t kSegmentRecords = 1 << 20;  // start a new file after this many
 constexpr std::size_t kHeader = 20;           // size, records, payload checksum, header checksum
 
-uint32_t header_checksum(const char* first16) {
-  return static_cast<uint32_t>(fnv1a64(std::string(first16, 16)));
+// Segments start with this; a segment without it was written before the
+// switch to XXH3 and carries FNV-1a checksums.
+constexpr char kSegmentMagic[8] = {'T', 'R', 'I', 'B', 'W', 'A', 'L', '2'};
+
+uint64_t payload_checksum(std::string_view data, bool fnv) { return fnv ? fnv1a64(data) : checksum64(data); }
+
+uint32_t header_checksum(const char* first16, bool fnv) {
+  return static_cast<uint32_t>(payload_checksum(std::string_view(first16, 16), fnv));
 }
 
 // One entry as read back: the records it held (per its checksummed
@@ -54,6 +61,8 @@ SegmentScan scan_segment(const std::string& path) {
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   SegmentScan scan;
   std::size_t pos = 0;
+  bool fnv = data.size() < sizeof kSegmentMagic || std::memcmp(data.data(), kSegmentMagic, sizeof kSegmentMagic) != 0;
+  if (!fnv) pos = sizeof kSegmentMagic;
   while (pos + kHeader <= data.size()) {
     uint32_t size, count, check;
     uint64_t checksum;
@@ -61,14 +70,14 @@ SegmentScan scan_segment(const std::string& path) {
     std::memcpy(&count, data.data() + pos + 4, 4);
     std::memcpy(&checksum, data.data() + pos + 8, 8);
     std::memcpy(&check, data.data() + pos + 16, 4);
-    if (check != header_checksum(data.data() + pos)) {
+    if (check != header_checksum(data.data() + pos, fnv)) {
       scan.unreadable_from = pos;
       return scan;
     }
     if (pos + kHeader + size > data.size()) break;  // torn
     Entry e{pos, count, false, {}};
     std::string payload = data.substr(pos + kHeader, size);
-    e.corrupt = fnv1a64(payload) != checksum;
+    e.corrupt = payload_checksum(payload, fnv) != checksum;
     if (!e.corrupt) {
       std::istringstream stream(payload);
       cereal::BinaryInputArchive archive(stream);
@@ -81,6 +90,18 @@ SegmentScan scan_segment(const std::string& path) {
   if (pos < data.size())
     spdlog::warn("write-ahead log {}: ignoring {} bytes of a torn last entry", path, data.size() - pos);
   return scan;
+}
+
+void write_all(int fd, std::string_view bytes) {
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(std::string("write-ahead log append failed: ") + std::strerror(errno));
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
 }
 
 // A corrupt stretch of the log holding `records` (-1: unknown) records not
@@ -120,6 +141,10 @@ void WriteAheadLog::start_segment() {
   std::string path = dir_ + "/wal-" + std::to_string(stream_) + "-" + std::to_string(end_) + ".log";
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw std::runtime_error("cannot open write-ahead log " + path + ": " + std::strerror(errno));
+  write_all(fd_, std::string_view(kSegmentMagic, sizeof kSegmentMagic));
+  // The entries are fdatasync'ed as they are appended, but the segment's name
+  // lives in the directory: without this a power loss can lose the file.
+  sync_directory(dir_);
   segment_records_ = 0;
 }
 
@@ -142,11 +167,11 @@ int64_t WriteAheadLog::append_records(const Records& records) {
 int64_t WriteAheadLog::append_payload(const std::string& payload, std::size_t records) {
   std::string entry(kHeader, '\0');
   uint32_t size = static_cast<uint32_t>(payload.size()), count = static_cast<uint32_t>(records);
-  uint64_t checksum = fnv1a64(payload);
+  uint64_t checksum = checksum64(payload);
   std::memcpy(entry.data(), &size, 4);
   std::memcpy(entry.data() + 4, &count, 4);
   std::memcpy(entry.data() + 8, &checksum, 8);
-  uint32_t check = header_checksum(entry.data());
+  uint32_t check = header_checksum(entry.data(), /*fnv=*/false);
   std::memcpy(entry.data() + 16, &check, 4);
   entry += payload;
   FaultHit injected = fault_point("wal-append");
@@ -154,15 +179,7 @@ int64_t WriteAheadLog::append_payload(const std::string& payload, std::size_t re
     throw std::runtime_error(std::string("write-ahead log append failed: ") + std::strerror(injected.error));
   if (injected.action == FaultHit::Action::corrupt && !payload.empty())
     entry[kHeader + payload.size() / 2] ^= 0x5a;  // after the checksum: a bit rot on disk
-  const char* p = entry.data();
-  std::size_t left = entry.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::runtime_error(std::string("write-ahead log append failed: ") + std::strerror(errno));
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
+  write_all(fd_, entry);
   if (::fdatasync(fd_) != 0)
     throw std::runtime_error(std::string("write-ahead log fsync failed: ") + std::strerror(errno));
   end_ += static_cast<int64_t>(records);

@@ -4,9 +4,11 @@
 //
 // Records are numbered from 0 in arrival order; a position is such a number.
 // The log is a series of segment files wal-<stream>-<first record>.log in the
-// checkpoint directory; each entry is
-//   payload size (u32) | records (u32) | FNV-1a 64 of payload (u64) |
-//   low 32 bits of FNV-1a 64 of the 16 bytes before (u32) | Cereal vector<string>
+// checkpoint directory; each starts with the 8 bytes "TRIBWAL2", then entries
+//   payload size (u32) | records (u32) | XXH3 64 of payload (u64) |
+//   low 32 bits of XXH3 64 of the 16 bytes before (u32) | Cereal vector<string>
+// (A segment without the magic was written by an earlier build: the same
+// entries with FNV-1a 64 in place of XXH3; it still reads.)
 // A torn last entry (crash mid-append) is detected and ignored. A corrupt
 // entry is an error naming the file and byte offset, unless the reader
 // accepts the loss: its own checksummed header says how many records it

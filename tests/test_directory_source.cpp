@@ -3,10 +3,15 @@
 #define BOOST_TEST_MODULE directory_source
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "io/directory_source.hpp"
 #include "io/utf8.hpp"
 #include "job_helpers.hpp"
 #include "temp_dir.hpp"
@@ -64,7 +69,7 @@ BOOST_AUTO_TEST_CASE(each_file_moved_in_is_read_once_in_arrival_order) {
     wait_for_records(*records, sent.size());
     BOOST_REQUIRE_EQUAL(all_records(*records).size(), sent.size());
   }
-  BOOST_REQUIRE(ssc.awaitBatches(ssc.completedBatches().size() + 3, std::chrono::seconds(30)));
+  BOOST_REQUIRE(ssc.awaitBatches(ssc.completedBatchCount() + 3, std::chrono::seconds(30)));
   ssc.stop(true);
   BOOST_TEST(all_records(*records) == sent, "every line once, files in arrival order");
   // A file is never split across batches: each batch ends with a file's last line.
@@ -119,4 +124,64 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_is_replaced_not_dropped) {
   wait_for_records(*records, 2);
   ssc.stop(true);
   BOOST_TEST((all_records(*records) == Lines{"na\xEF\xBF\xBDve", "fine"}));
+}
+
+namespace {
+
+// Sets a file's modification time to `ms` since the epoch.
+void set_mtime(const std::string& path, int64_t ms) {
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = ms / 1000;
+  times[0].tv_nsec = times[1].tv_nsec = (ms % 1000) * 1000000;
+  BOOST_REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+std::size_t lines_in(const std::string& position) {
+  return static_cast<std::size_t>(std::count(position.begin(), position.end(), '\n'));
+}
+
+std::size_t records_of(trib::DirectorySource& src) {
+  trib::Dataset out;
+  src.poll(0, out);
+  std::size_t n = 0;
+  for (auto& p : out) n += p.size();
+  return n;
+}
+
+}  // namespace
+
+// What the source remembers (its position, kept in checkpoints) stays
+// bounded over a long run: files beyond the remember window, and files that
+// left the directory, are forgotten, and are never read twice.
+BOOST_AUTO_TEST_CASE(the_files_remembered_stay_bounded) {
+  testing::TempDir dir;
+  trib::DirectorySource src(dir.path, 2, std::chrono::seconds(60));
+  const int64_t t0 = 1700000000000;
+  std::size_t read = 0, most_remembered = 0;
+  // 300 files, one per simulated 10 s, each kept in the directory.
+  for (int f = 0; f < 300; ++f) {
+    std::string path = dir.path + "/f" + std::to_string(f);
+    std::ofstream(path) << "a\nb\n";
+    set_mtime(path, t0 + f * 10000);
+    read += records_of(src);
+    most_remembered = std::max(most_remembered, lines_in(src.position()));
+  }
+  BOOST_TEST(read == 600u, "every file read once");
+  BOOST_TEST(most_remembered <= 8u, "at most the files of the last 60 s (+1) are remembered");
+  BOOST_TEST(records_of(src) == 0u, "forgotten files are not read again");
+  // A restarted source (from the position) reads nothing old either.
+  trib::DirectorySource again(dir.path, 2, std::chrono::seconds(60));
+  again.seek(src.position());
+  BOOST_TEST(records_of(again) == 0u);
+  // A file moved in with an old modification time is beyond the window: ignored.
+  std::string old = dir.path + "/late";
+  std::ofstream(old) << "x\n";
+  set_mtime(old, t0);
+  BOOST_TEST(records_of(src) == 0u);
+  set_mtime(old, t0 + 300 * 10000);  // touched: read
+  BOOST_TEST(records_of(src) == 1u);
+  // Files removed from the directory are forgotten at once.
+  for (int f = 0; f < 300; ++f) fs::remove(dir.path + "/f" + std::to_string(f));
+  records_of(src);
+  BOOST_TEST(lines_in(src.position()) == 1u);
 }

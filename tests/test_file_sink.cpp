@@ -3,6 +3,9 @@
 #define BOOST_TEST_MODULE file_sink
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -93,4 +96,43 @@ BOOST_AUTO_TEST_CASE(an_unwritable_prefix_fails_the_job_with_the_path) {
   } catch (const std::runtime_error& e) {
     BOOST_TEST(std::string(e.what()).find("/proc/no-such-dir/out") != std::string::npos, e.what());
   }
+}
+
+// Doubles are written so they read back exactly (print and the Redis sink
+// format through the same format_value): 1234567.89, not 1.23457e+06.
+BOOST_AUTO_TEST_CASE(doubles_read_back_exactly) {
+  std::mt19937_64 rng(9);
+  std::vector<double> xs{1234567.89, 0.1, 1e300, -2.5e-310, 123456789012345678.0, 3.0};
+  std::uniform_real_distribution<double> uniform(-1e9, 1e9);
+  for (int i = 0; i < 200; ++i) xs.push_back(uniform(rng));
+  for (int i = 0; i < 200; ++i) {  // any bit pattern that is a finite double
+    uint64_t bits = rng();
+    double d;
+    std::memcpy(&d, &bits, sizeof d);
+    if (std::isfinite(d)) xs.push_back(d);
+  }
+  for (double x : xs) {
+    std::string text = trib::format_value(x);
+    BOOST_TEST(std::strtod(text.c_str(), nullptr) == x, text);
+  }
+  BOOST_TEST(trib::format_value(1234567.89) == "1234567.89");
+  BOOST_TEST(trib::format_value(std::pair<std::string, double>("t", 0.1)) == "(t, 0.1)");
+  BOOST_TEST(std::strtof(trib::format_value(0.1f).c_str(), nullptr) == 0.1f);
+
+  TempDir tmp;
+  trib::StreamingContext ssc(std::chrono::milliseconds(20));
+  auto queue = std::make_shared<trib::BatchQueue<double>>();
+  queue->push(xs);
+  auto stream = ssc.queueStream(queue);
+  stream.saveAsTextFiles(tmp.path + "/out");
+  auto times = testing::collect(stream);
+  testing::run_batches(ssc, 1);
+  std::string dir = tmp.path + "/out-" + std::to_string(times->get().at(0).first);
+  std::vector<double> back;
+  for (auto& entry : fs::directory_iterator(dir))
+    if (entry.path().filename().string().rfind("part-", 0) == 0)
+      for (auto& line : read_lines(entry.path().string())) back.push_back(std::strtod(line.c_str(), nullptr));
+  std::sort(back.begin(), back.end());
+  std::sort(xs.begin(), xs.end());
+  BOOST_TEST(back == xs, boost::test_tools::per_element());
 }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <random>
 
+#include "dstream/core/job_monitor.hpp"
 #include "job_helpers.hpp"
 #include "oracle.hpp"
 
@@ -304,4 +305,35 @@ BOOST_AUTO_TEST_CASE(batches_are_sliced_into_partitions_as_spark_slices_a_collec
   BOOST_TEST((got.at(0).second == P{{1}, {2}, {3, 4}}));
   BOOST_TEST((got.at(1).second == P{{1, 2}, {3, 4}, {5, 6, 7}}));
   BOOST_TEST((got.at(2).second == P{{}, {}, {1}}));
+}
+
+// The completed-batch history is a ring of the most recent batches: a job
+// that runs for months does not grow with it; awaitBatches counts them all.
+BOOST_AUTO_TEST_CASE(the_batch_history_keeps_the_most_recent_batches) {
+  trib::JobMonitor monitor(100);
+  for (int64_t i = 0; i < 2500; ++i) {
+    trib::BatchInfo b;
+    b.batch_index = i;
+    monitor.batch_completed(b);
+  }
+  auto kept = monitor.completed();
+  BOOST_REQUIRE_EQUAL(kept.size(), 100u);
+  BOOST_TEST(kept.front().batch_index == 2400);
+  BOOST_TEST(kept.back().batch_index == 2499);
+  BOOST_TEST(monitor.completed_count() == 2500u);
+  BOOST_TEST(monitor.wait_batches(2500, std::chrono::milliseconds(0)));
+
+  trib::StreamingOptions opts;
+  opts.retained_batches = 3;
+  trib::StreamingContext ssc(std::chrono::milliseconds(10), opts);
+  auto queue = std::make_shared<trib::BatchQueue<int>>();
+  auto times = testing::collect(ssc.queueStream(queue));
+  testing::run_batches(ssc, 8);
+  auto recent = ssc.completedBatches();
+  BOOST_REQUIRE_EQUAL(recent.size(), 3u);
+  BOOST_TEST(ssc.completedBatchCount() >= 8u);
+  auto seen = times->get();
+  BOOST_REQUIRE(seen.size() >= 3u);
+  // The ring ends with the last batch completed, oldest first.
+  BOOST_TEST(recent[2].batch_index == recent[0].batch_index + 2);
 }

@@ -62,6 +62,10 @@ class RedisServer {
 
   uint16_t port() const { return port_; }
 
+  // SIGSTOP / SIGCONT: connections stay open and commands get no answer.
+  void pause() { ::kill(pid_, SIGSTOP); }
+  void resume() { ::kill(pid_, SIGCONT); }
+
   // XADD key * line <text> for each line, with a real client.
   void add(const std::string& key, const std::vector<std::string>& lines) {
     redisContext* c = redisConnect("127.0.0.1", port_);
@@ -133,7 +137,7 @@ BOOST_AUTO_TEST_CASE(entries_are_read_once_in_order_across_a_server_restart) {
   redis.add("events", lines_from(500, 300));  // while it runs
   wait_for(*records, 800);
   redis.stop();  // down mid-stream: batches run empty, nothing moves
-  BOOST_REQUIRE(ssc.awaitBatches(ssc.completedBatches().size() + 4, std::chrono::seconds(30)));
+  BOOST_REQUIRE(ssc.awaitBatches(ssc.completedBatchCount() + 4, std::chrono::seconds(30)));
   redis.start();  // same port, same data
   redis.add("events", lines_from(800, 200));
   wait_for(*records, 1000);
@@ -157,7 +161,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_job_resumes_after_its_checkpointed_position) {
     });
     ssc->start();
     wait_for(*records, expect);
-    BOOST_REQUIRE(ssc->awaitBatches(ssc->completedBatches().size() + 2, std::chrono::seconds(30)));
+    BOOST_REQUIRE(ssc->awaitBatches(ssc->completedBatchCount() + 2, std::chrono::seconds(30)));
     ssc->stop(false);  // not graceful: as good as a crash after the last checkpoint
     return all_records(*records);
   };
@@ -262,4 +266,27 @@ BOOST_AUTO_TEST_CASE(a_sink_outage_is_retried_and_the_job_goes_on) {
   }
   BOOST_TEST(saw_outage_batch);
   BOOST_TEST(saw_after);
+}
+
+// The source is read on a thread of its own: a server that stops answering
+// (connections open, no reply: SIGSTOP) delays the stream's batches but not
+// the coordinator, which still obeys a stop while a read hangs.
+BOOST_AUTO_TEST_CASE(a_stalled_server_does_not_stall_the_coordinator) {
+  testing::TempDir dir;
+  RedisServer redis(dir.path);
+  redis.add("events", lines_from(0, 10));
+  trib::StreamingContext ssc(std::chrono::milliseconds(50));
+  trib::RedisStreamOptions ro;
+  ro.timeout_ms = 120000;  // a read waits for as long as the server is stopped
+  auto records = testing::collect(ssc.redisStream("127.0.0.1", redis.port(), "events", ro));
+  ssc.start();
+  wait_for(*records, 10);
+  redis.pause();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a read is under way, and hangs
+  std::thread stopper([&] { ssc.stop(false); });  // returns once the hung read is over
+  bool ended = ssc.awaitTerminationOrTimeout(std::chrono::seconds(30));
+  redis.resume();
+  stopper.join();
+  BOOST_TEST(ended, "the coordinator did not end the job while a Redis read hung");
+  BOOST_TEST(all_records(*records) == lines_from(0, 10));
 }

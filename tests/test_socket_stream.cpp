@@ -103,7 +103,7 @@ BOOST_AUTO_TEST_CASE(every_line_counted_once_across_interval_boundaries) {
     sent.insert(sent.end(), lines.begin(), lines.end());
     // Let a batch close before the next part, so the data spans batches.
     wait_received(ssc, static_cast<int64_t>(sent.size()));
-    std::size_t done = ssc.completedBatches().size();
+    std::size_t done = ssc.completedBatchCount();
     BOOST_REQUIRE(ssc.awaitBatches(done + 2, std::chrono::seconds(30)));
   }
   ssc.stop(/*graceful=*/true);
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(graceful_stop_processes_everything_received) {
   BOOST_TEST(ssc.completedBatches().empty());
   ssc.stop(/*graceful=*/true);
   job.check(lines);
-  BOOST_TEST(ssc.completedBatches().size() == 1u);
+  BOOST_TEST(ssc.completedBatchCount() == 1u);
 }
 
 // Lines reach the engine as views into the blocks the receiver read. They
@@ -210,13 +210,13 @@ BOOST_AUTO_TEST_CASE(text_views_survive_split_reads_batches_and_windows) {
     pos += n;
     // Now and then stop mid-line (often mid-character) until a batch closes.
     if (pos < bytes.size() && bytes[pos - 1] != '\n' && rng() % 40 == 0) {
-      std::size_t done = ssc.completedBatches().size();
+      std::size_t done = ssc.completedBatchCount();
       BOOST_REQUIRE(ssc.awaitBatches(done + 1, std::chrono::seconds(30)));
       ++pauses;
     }
   }
   wait_received(ssc, static_cast<int64_t>(sent.size()));
-  std::size_t done = ssc.completedBatches().size();
+  std::size_t done = ssc.completedBatchCount();
   BOOST_REQUIRE(ssc.awaitBatches(done + 3, std::chrono::seconds(30)));  // windows drain
   ssc.stop(true);
   BOOST_TEST(pauses > 3u);

@@ -25,5 +25,7 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using evicted_atom = caf::atom_constant<caf::atom("evicted")>;
 using process_atom = caf::atom_constant<caf::atom("process")>;
+using poll_atom = caf::atom_constant<caf::atom("poll")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
 
 }  // namespace trib

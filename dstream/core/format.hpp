@@ -1,6 +1,8 @@
-// How print() renders a record: strings as they are, numbers as numbers,
-// pairs as (a, b), sequences as [a, b]. User types render through their
-// operator<< when they have one.
+// How print(), saveAsTextFiles and the Redis sink render a record: strings
+// as they are, numbers as numbers (floating point in the shortest form that
+// reads back to the same value: 1234567.89, not 1.23457e+06), pairs as
+// (a, b), sequences as [a, b]. User types render through their operator<<
+// when they have one.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <spdlog/fmt/fmt.h>
 
 #include "dstream/core/text.hpp"
 
@@ -27,6 +31,10 @@ inline void format_into(std::ostream& os, const std::string& s) { os << s; }
 inline void format_into(std::ostream& os, const Text& s) { os << static_cast<std::string_view>(s); }
 inline void format_into(std::ostream& os, const char* s) { os << s; }
 inline void format_into(std::ostream& os, bool b) { os << (b ? "true" : "false"); }
+// {fmt}'s "{}" is the shortest round-trip form; ostream's default keeps 6 digits.
+inline void format_into(std::ostream& os, double x) { os << fmt::format("{}", x); }
+inline void format_into(std::ostream& os, float x) { os << fmt::format("{}", x); }
+inline void format_into(std::ostream& os, long double x) { os << fmt::format("{}", x); }
 
 // Declared up front so nested types (a vector of pairs, ...) find each other.
 template <class T>

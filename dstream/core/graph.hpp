@@ -128,9 +128,13 @@ class Node {
 // A node fed directly by a source instead of by other nodes.
 class SourceNode : public Node {
  public:
-  // Receiver-less sources (queueStream) hand over their batch here, on the
-  // coordinator, when the interval closes. Receiver-based ones return false.
+  // Receiver-less sources (queueStream) hand over their batch here when the
+  // interval closes (on the coordinator's thread unless blocking()). Receiver-based ones return false.
   virtual bool poll(int64_t t, Dataset& out) { (void)t; (void)out; return false; }
+  // True when poll may block (a network server, files on disk): the runtime
+  // then calls poll, position and committed on a thread of its own, in
+  // order, so the coordinator never waits for it.
+  virtual bool blocking() const { return false; }
   // Receiver-based sources: how to make the receiver the runtime runs in
   // its own actor (dstream/core/receiver.hpp); nullptr for polled ones.
   virtual const ReceiverFactory* receiver() const { return nullptr; }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -20,6 +21,10 @@ namespace trib {
 class JobMonitor {
  public:
   using Listener = std::function<void(const BatchInfo&)>;
+
+  // Keeps the reports of the `retained` most recent batches (Spark's
+  // ui.retainedBatches): a job that runs for months must not grow with them.
+  explicit JobMonitor(std::size_t retained = 1000) : retained_(retained < 1 ? 1 : retained) {}
 
   std::atomic<int64_t> received_records{0};   // accepted by receivers
   std::atomic<int64_t> processed_records{0};  // input of completed batches
@@ -36,6 +41,8 @@ class JobMonitor {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       completed_.push_back(info);
+      if (completed_.size() > retained_) completed_.pop_front();
+      ++completed_count_;
       listeners = listeners_;
     }
     for (auto& l : listeners) l(info);
@@ -100,8 +107,8 @@ class JobMonitor {
   bool wait_batches(std::size_t n, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);
     return cv_.wait_for(lock, timeout,
-                        [&] { return completed_.size() >= n || terminated_; }) &&
-           completed_.size() >= n;
+                        [&] { return completed_count_ >= n || terminated_; }) &&
+           completed_count_ >= n;
   }
 
   bool is_terminated() const {
@@ -114,9 +121,15 @@ class JobMonitor {
     return error_;
   }
 
+  // The most recent completed batches, oldest first (at most `retained`).
   std::vector<BatchInfo> completed() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return completed_;
+    return {completed_.begin(), completed_.end()};
+  }
+  // Every batch completed since the start, retained or not.
+  std::size_t completed_count() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return completed_count_;
   }
 
  private:
@@ -124,7 +137,9 @@ class JobMonitor {
   std::condition_variable cv_;
   std::vector<Listener> listeners_;
   std::vector<EventListener> event_listeners_;
-  std::vector<BatchInfo> completed_;
+  std::size_t retained_;
+  std::deque<BatchInfo> completed_;
+  std::size_t completed_count_ = 0;
   bool terminated_ = false;
   std::optional<bool> stop_request_;  // graceful?
   std::string error_;

@@ -46,6 +46,13 @@ namespace trib {
 
 using Pin = std::shared_ptr<const void>;
 
+// Whether records of type T can cross processes and go into checkpoints:
+// Cereal can write T and read its owned form.
+template <class T>
+inline constexpr bool serializable_record_v =
+    cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
+    cereal::traits::is_input_serializable<owned_t<T>, cereal::BinaryInputArchive>::value;
+
 class PartitionBase {
  public:
   virtual ~PartitionBase() = default;

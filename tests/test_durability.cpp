@@ -1,0 +1,183 @@
+// On-disk durability: what the write-ahead log and the checksummed files
+// promise beyond their contents (a new segment's name is synced into its
+// directory; the checksum format and its versions).
+#define BOOST_TEST_MODULE durability
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <cereal/archives/binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "process.hpp"
+#include "recovery/checkpoint.hpp"
+#include "recovery/state_snapshot.hpp"
+#include "recovery/write_ahead_log.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using testing::TempDir;
+
+// The system calls of this test binary re-run with one test case, as strace
+// records them (the one way to see an fsync from outside).
+std::string strace_of(const std::string& test_case, const std::string& dir) {
+  TempDir tmp;
+  std::string log = tmp.path + "/strace.log";
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  BOOST_REQUIRE(n > 0);
+  self[n] = '\0';
+  std::string cmd = "TRIB_DURABILITY_CHILD='" + dir + "' strace -f -qq -e trace=openat,fsync,fdatasync -o " +
+                    log + " '" + self + "' --run_test=" + test_case + " >/dev/null 2>&1";
+  BOOST_REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd);
+  return testing::slurp(log);
+}
+
+const char* child_dir() { return std::getenv("TRIB_DURABILITY_CHILD"); }
+
+}  // namespace
+
+// Run as a child under strace by the next test: opens a log (one segment).
+BOOST_AUTO_TEST_CASE(open_a_log) {
+  if (!child_dir()) return;  // only meaningful as the child
+  trib::WriteAheadLog wal(child_dir(), 0);
+  wal.append(std::vector<std::string>{"a", "b"});
+}
+
+BOOST_AUTO_TEST_CASE(a_new_segment_is_synced_into_its_directory) {
+  if (child_dir()) return;
+  TempDir tmp;
+  std::string trace = strace_of("open_a_log", tmp.path);
+  // The segment is created, then its directory opened and fsynced.
+  std::smatch m;
+  std::regex created("openat\\(AT_FDCWD, \"" + tmp.path + "/wal-0-0\\.log\", O_WRONLY\\|O_CREAT");
+  BOOST_REQUIRE_MESSAGE(std::regex_search(trace, m, created), trace);
+  std::string after = m.suffix();
+  std::regex dir_sync("openat\\(AT_FDCWD, \"" + tmp.path +
+                      "\", O_RDONLY[^)]*O_DIRECTORY[^)]*\\) = (\\d+)\\n(?:.*\\n)*?\\d+ +fsync\\((\\d+)\\)");
+  BOOST_REQUIRE_MESSAGE(std::regex_search(after, m, dir_sync), after);
+  BOOST_TEST(m[1].str() == m[2].str());
+}
+
+namespace {
+
+// The reference FNV-1a 64 (as earlier builds wrote it), written out here.
+uint64_t reference_fnv(const std::string& s) {
+  uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+uint64_t u64_at(const std::string& s, std::size_t at) {
+  uint64_t v;
+  std::memcpy(&v, s.data() + at, 8);
+  return v;
+}
+
+void set_u32(std::string& s, std::size_t at, uint32_t v) { std::memcpy(s.data() + at, &v, 4); }
+void set_u64(std::string& s, std::size_t at, uint64_t v) { std::memcpy(s.data() + at, &v, 8); }
+
+void write(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+// A frame (magic | version | size | payload | checksum) rewritten as an
+// earlier build wrote it: version `old`, FNV-1a over the payload.
+std::string as_fnv_frame(std::string file, uint32_t old) {
+  uint64_t size = u64_at(file, 12);
+  std::string payload = file.substr(20, size);
+  set_u32(file, 8, old);
+  set_u64(file, 20 + size, reference_fnv(payload));
+  return file;
+}
+
+trib::Checkpoint sample(const std::string& dir) {
+  std::string state = trib::state_snapshot_name(500, "coordinator");
+  trib::write_state_snapshot(dir + "/" + state, {{{3, 1}, std::string("\0state\xff", 7)}});
+  trib::Checkpoint cp;
+  cp.state_files[{3, 1}] = state;
+  cp.graph_fingerprint = "abc";
+  cp.batch_interval_ms = 100;
+  cp.last_batch_time_ms = 500;
+  cp.source_positions[0] = "42";
+  return cp;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(checkpoints_carry_xxh3_and_fnv_ones_of_earlier_builds_still_read) {
+  if (child_dir()) return;
+  BOOST_TEST(reference_fnv("a") == 0xaf63dc4c8601ec8cULL);  // the published test vector
+  TempDir dir;
+  trib::CheckpointStore store(dir.path);
+  store.save(sample(dir.path));
+  std::string ckpt = dir.path + "/checkpoint-500.bin";
+  std::string state = dir.path + "/" + trib::state_snapshot_name(500, "coordinator");
+  for (const std::string& path : {ckpt, state}) {
+    std::string file = testing::slurp(path);
+    uint64_t size = u64_at(file, 12);
+    BOOST_TEST(u64_at(file, 20 + size) == XXH3_64bits(file.data() + 20, size), path);
+  }
+  write(ckpt, as_fnv_frame(testing::slurp(ckpt), 2));
+  write(state, as_fnv_frame(testing::slurp(state), 1));
+  auto cp = store.load_latest();
+  BOOST_REQUIRE(cp);
+  BOOST_TEST(cp->source_positions.at(0) == "42");
+  BOOST_TEST((cp->partition_states.at({3, 1}) == std::string("\0state\xff", 7)));
+  // An FNV file with a flipped payload byte is still caught.
+  std::string bad = testing::slurp(ckpt);
+  bad[24] ^= 1;
+  write(ckpt, bad);
+  BOOST_CHECK_EXCEPTION(trib::CheckpointStore::read_file(ckpt), std::runtime_error,
+                        [](const std::runtime_error& e) {
+                          return std::string(e.what()).find("checksum mismatch") != std::string::npos;
+                        });
+}
+
+BOOST_AUTO_TEST_CASE(wal_entries_carry_xxh3_and_fnv_segments_of_earlier_builds_still_read) {
+  if (child_dir()) return;
+  TempDir dir;
+  {
+    trib::WriteAheadLog wal(dir.path, 0);
+    wal.append(std::vector<std::string>{"one", "two"});
+  }
+  std::string seg = testing::slurp(dir.path + "/wal-0-0.log");
+  BOOST_REQUIRE(seg.size() > 28);
+  BOOST_TEST(seg.substr(0, 8) == "TRIBWAL2");
+  uint32_t size;
+  std::memcpy(&size, seg.data() + 8, 4);
+  BOOST_TEST(u64_at(seg, 16) == XXH3_64bits(seg.data() + 28, size));
+
+  // An earlier build's segment: no magic, FNV-1a checksums.
+  std::ostringstream payload_stream;
+  {
+    cereal::BinaryOutputArchive archive(payload_stream);
+    archive(std::vector<std::string>{"three", "four", "five"});
+  }
+  std::string payload = payload_stream.str(), old(20, '\0');
+  set_u32(old, 0, static_cast<uint32_t>(payload.size()));
+  set_u32(old, 4, 3);
+  set_u64(old, 8, reference_fnv(payload));
+  set_u32(old, 16, static_cast<uint32_t>(reference_fnv(old.substr(0, 16))));
+  old += payload;
+  TempDir before;
+  write(before.path + "/wal-0-0.log", old);
+  auto records = trib::WriteAheadLog::read(before.path, 0, 0);
+  BOOST_TEST(records == (std::vector<std::string>{"three", "four", "five"}), boost::test_tools::per_element());
+  // A new log opened there continues after them, in a segment of the new format.
+  trib::WriteAheadLog wal(before.path, 0);
+  BOOST_TEST(wal.end() == 3);
+  wal.append(std::vector<std::string>{"six"});
+  records = trib::WriteAheadLog::read(before.path, 0, 1);
+  BOOST_TEST(records == (std::vector<std::string>{"four", "five", "six"}), boost::test_tools::per_element());
+}
