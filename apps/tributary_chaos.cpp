@@ -186,8 +186,8 @@ int main(int argc, char** argv) {
     }
   for (int i = split + 1; i < argc; ++i) o.command.push_back(argv[i]);
   trib::cli::Flags flags(
-      "tributary-chaos [flags] -- JOB COMMAND...",
-      "Fault-injection runs of a Tributary job: a reference run, then a run under faults derived from the "
+      "tributary-chaos",
+      "tributary-chaos [flags] -- JOB COMMAND...: fault-injection runs of a Tributary job: a reference run, then a run under faults derived from the "
       "seed; checks exactly-once output, order, liveness and recovery; shrinks a failure to a minimal "
       "schedule; writes report.json and report.html per seed. Placeholders in the job command: {role} "
       "(--listen/--min-workers for the coordinator, --join through the fault proxy for a worker, nothing "

@@ -48,7 +48,12 @@ int respawn_worker() {
   argv.push_back(nullptr);
   std::signal(SIGINT, forward);
   std::signal(SIGTERM, forward);
-  for (;;) {
+  for (int respawns = 1;; ++respawns) {
+    if (respawns > kMaxRespawns) {
+      spdlog::error("given up on {} times: not rejoining again; start the worker again when its machine is "
+                    "healthy", respawns);
+      return 1;
+    }
     spdlog::warn("rejoining the job as a new worker process");
     pid_t pid = ::fork();
     if (pid < 0) {

@@ -2,15 +2,17 @@
 // rejoins as a new worker. CAF 0.17 names a node by machine and process id,
 // so the same process cannot: the first process stays (a supervisor keeps
 // its pid) and runs this program again as a child with the same arguments,
-// again whenever that child is given up on in turn, and exits with the
-// child's exit code. Signals that stop the job (SIGINT, SIGTERM) go on to
-// the child.
+// again whenever that child is given up on in turn (at most kMaxRespawns
+// times: a worker that keeps hanging, e.g. on a sick machine, must not keep
+// taking state partitions only to lose them), and exits with the child's
+// exit code. Signals that stop the job (SIGINT, SIGTERM) go on to the child.
 #pragma once
 
 namespace trib::cli {
 
 // The exit code of a respawned worker given up on again.
 inline constexpr int kEvictedExit = 75;
+inline constexpr int kMaxRespawns = 3;
 
 // True in a process respawn_worker() started.
 bool is_respawned_worker();
