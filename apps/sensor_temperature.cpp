@@ -84,6 +84,9 @@ struct TimedReading {
   int64_t ts = 0;
   double celsius = 0;
   bool ok = false;
+
+  template <class Archive>
+  void serialize(Archive& ar) { ar(sensor, ts, celsius, ok); }
 };
 
 TimedReading parse_timed(const std::string& line) {
