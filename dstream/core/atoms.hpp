@@ -25,5 +25,6 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 using drop_atom = caf::atom_constant<caf::atom("drop")>;
 using evicted_atom = caf::atom_constant<caf::atom("evicted")>;
 using process_atom = caf::atom_constant<caf::atom("process")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
 
 }  // namespace trib
