@@ -21,8 +21,13 @@ struct StatusServer::Impl {
 StatusServer::StatusServer(std::shared_ptr<const StatusBoard> board, const std::string& host, uint16_t port)
     : impl_(std::make_unique<Impl>()) {
   auto& svr = impl_->server;
-  // Two threads are plenty for a page and a scraper; the job keeps the cores.
-  svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // A few threads are plenty for a page and a scraper; the job keeps the
+  // cores. A thread serves one connection at a time, so connections close
+  // after each answer and idle ones (a browser's spare sockets) are dropped
+  // after a second, rather than holding the threads.
+  svr.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  svr.set_keep_alive_max_count(1);
+  svr.set_read_timeout(1, 0);
   auto json = [board](std::string (*render)(const JobStatus&)) {
     return [board, render](const httplib::Request&, httplib::Response& res) {
       res.set_header("Cache-Control", "no-store");

@@ -16,6 +16,8 @@
 #include <httplib.h>
 
 #include "dstream/core/receiver.hpp"
+#include "dstream/core/text.hpp"
+#include "dstream/streaming_context.hpp"
 
 namespace testing {
 
@@ -71,5 +73,29 @@ class OnceThenFail : public trib::Receiver {
   std::string error_;
   std::shared_ptr<std::atomic<int>> runs_;
 };
+
+// A running word count (updateStateByKey, checkpointed into `checkpoint_dir`,
+// two partitions, 100 ms batches) over OnceThenFail's records, serving its
+// web UI on a free port (uiPort()).
+inline std::unique_ptr<trib::StreamingContext> word_count_job(const std::string& checkpoint_dir, int lines,
+                                                              std::shared_ptr<std::atomic<int>> runs,
+                                                              const std::string& error) {
+  trib::StreamingOptions o;
+  o.partitions = 2;
+  o.progress_seconds = 0;
+  o.ui_port = 0;
+  auto ssc = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(100), o);
+  ssc->checkpoint(checkpoint_dir);
+  ssc->receiverStream([=] { return std::make_unique<OnceThenFail>(lines, error, runs); })
+      .flatMap(trib::split_words)
+      .map([](trib::Text w) { return std::pair<std::string, int64_t>(std::string(w), 1); })
+      .updateStateByKey([](const std::vector<int64_t>& fresh, const std::optional<int64_t>& total) {
+        int64_t sum = total.value_or(0);
+        for (auto n : fresh) sum += n;
+        return std::optional<int64_t>(sum);
+      })
+      .foreachRDD([](const std::vector<std::pair<std::string, int64_t>>&, int64_t) {});
+  return ssc;
+}
 
 }  // namespace testing

@@ -91,27 +91,6 @@ double value_of(const std::vector<PromSample>& samples, const std::string& name,
   return -1;
 }
 
-std::unique_ptr<trib::StreamingContext> word_count_job(const std::string& checkpoint_dir, int lines,
-                                                       std::shared_ptr<std::atomic<int>> runs,
-                                                       const std::string& error) {
-  trib::StreamingOptions o;
-  o.partitions = 2;
-  o.progress_seconds = 0;
-  o.ui_port = 0;  // any free port
-  auto ssc = std::make_unique<trib::StreamingContext>(100ms, o);
-  ssc->checkpoint(checkpoint_dir);
-  ssc->receiverStream([=] { return std::make_unique<testing::OnceThenFail>(lines, error, runs); })
-      .flatMap(trib::split_words)
-      .map([](trib::Text w) { return std::pair<std::string, int64_t>(std::string(w), 1); })
-      .updateStateByKey([](const std::vector<int64_t>& fresh, const std::optional<int64_t>& total) {
-        int64_t sum = total.value_or(0);
-        for (auto n : fresh) sum += n;
-        return std::optional<int64_t>(sum);
-      })
-      .foreachRDD([](const std::vector<std::pair<std::string, int64_t>>&, int64_t) {});
-  return ssc;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(api_and_metrics_match_the_job) {
@@ -119,7 +98,7 @@ BOOST_AUTO_TEST_CASE(api_and_metrics_match_the_job) {
   const int lines = 5000;
   const std::string error = "disk \"on fire\"\\ at line\n2";
   auto runs = std::make_shared<std::atomic<int>>(0);
-  auto ssc = word_count_job(dir.path, lines, runs, error);
+  auto ssc = testing::word_count_job(dir.path, lines, runs, error);
   std::mutex mutex;
   std::vector<int64_t> checkpoint_batches;
   ssc->addEventListener([&](const trib::JobEvent& e) {
