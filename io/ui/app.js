@@ -79,7 +79,8 @@ function histogram(values) {
   const width = max / bins;
   const counts = new Array(bins).fill(0);
   for (const v of values) counts[Math.min(bins - 1, Math.floor(v / width))]++;
-  const labels = counts.map((_, i) => (width * i).toPrecision(3) + "–" + (width * (i + 1)).toPrecision(3));
+  const num = (x) => x >= 10 ? Math.round(x).toLocaleString("en-US") : x.toFixed(x >= 1 ? 1 : 2);
+  const labels = counts.map((_, i) => num(width * i) + "–" + num(width * (i + 1)));
   return { labels, counts };
 }
 
@@ -150,7 +151,7 @@ async function refresh() {
 
   drawBatches(batches, status.batch_interval_ms);
   fillTable("batches", batches.slice(-20).reverse(), (b) => [
-    [dateTime(b.batch_time_ms), "text"], [fmtInt(b.batch_index)], [fmtInt(b.input_records)],
+    [clock(b.batch_time_ms), "text"], [fmtInt(b.batch_index)], [fmtInt(b.input_records)],
     [fmtMs(b.scheduling_delay_ms)], [fmtMs(b.processing_time_ms)], [fmtMs(b.total_delay_ms)]],
     (b) => ({ batchTime: b.batch_time_ms, records: b.input_records, processingMs: b.processing_time_ms }));
   fillTable("receivers", receivers, (r) => [
@@ -165,15 +166,15 @@ async function refresh() {
   const last = checkpoints.last;
   $("checkpoint-summary").textContent = !checkpoints.enabled ? "Checkpoints are off."
     : fmtInt(checkpoints.written) + " written to " + checkpoints.dir +
-      (last ? "; the last after batch " + dateTime(last.batch_time_ms) + ", " + fmtMs(last.duration_ms) + ", " + fmtBytes(last.bytes) : "");
-  fillTable("checkpoints", checkpoints.recent.slice().reverse(), (c) => [
-    [c.batch_time_ms < 0 ? "(before the first)" : dateTime(c.batch_time_ms), "text"], [dateTime(c.wall_ms), "text"],
+      (last ? "; the last after batch " + clock(last.batch_time_ms) + ", " + fmtMs(last.duration_ms) + ", " + fmtBytes(last.bytes) : "");
+  fillTable("checkpoints", checkpoints.recent.slice(-8).reverse(), (c) => [
+    [c.batch_time_ms < 0 ? "(before the first)" : clock(c.batch_time_ms), "text"], [clock(c.wall_ms), "text"],
     [fmtMs(c.duration_ms)], [fmtBytes(c.bytes)]],
     (c) => ({ batchTime: c.batch_time_ms, bytes: c.bytes }));
   fillTable("operators", operators, (o) => [
     [String(o.node)], [o.name, "text"], [fmtInt(o.partitions)],
     [o.state_bytes === null ? "no checkpoint yet" : fmtBytes(o.state_bytes)],
-    [o.measured_batch_ms === null ? "-" : dateTime(o.measured_batch_ms), "text"]],
+    [o.measured_batch_ms === null ? "-" : clock(o.measured_batch_ms), "text"]],
     (o) => ({ node: o.node, partitions: o.partitions }));
   document.body.dataset.updates = String(Number(document.body.dataset.updates) + 1);
 }
