@@ -289,7 +289,8 @@ void apply_recovery_flags(const RecoveryFlags& recovery, StreamingOptions& optio
 
 void add_ui_flags(Flags& flags, UiFlags* ui) {
   flags.add("ui-port", &ui->ui_port,
-            "serve the web UI, /metrics and /api/v1/* on this port (-1: off; 0: any free port, logged)")
+            "serve the job's web UI, /metrics and /api/v1/* on this port (-1: off; 0: any free port, "
+            "logged); a worker (--join) serves none")
       .add("ui-host", &ui->ui_host, "the address the web UI listens on (it has no login: keep it on loopback)")
       .add("progress-seconds", &ui->progress_seconds,
            "log a progress line (rates, last batch's times, falling behind) this often (0: never)");

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "dstream/streaming_context.hpp"
 #include "io/status_render.hpp"
 #include "job_helpers.hpp"
+#include "process.hpp"
 #include "status_api.hpp"
 #include "temp_dir.hpp"
 
@@ -306,4 +308,40 @@ BOOST_AUTO_TEST_CASE(progress_warns_when_the_job_falls_behind) {
   BOOST_CHECK_MESSAGE(stuck.warning.find("no batch completed in the last 10 s while 3 wait") != std::string::npos,
                       stuck.warning);
   BOOST_CHECK_MESSAGE(stuck.line.find("0 batches in the last 10 s (16 in all)") != std::string::npos, stuck.line);
+}
+
+// The flags as a user runs an app: the UI on a free port, the progress line
+// at the default log level, a bad port refused by name.
+BOOST_AUTO_TEST_CASE(app_serves_its_status_and_logs_progress) {
+  testing::TempDir dir;
+  std::string out = dir.path + "/out.txt", err = dir.path + "/err.txt";
+  int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = testing::spawn_app("network_wordcount",
+                                 {"--ui-port", "0", "--progress-seconds", "1", "--duration", "4", "--batch-ms",
+                                  "200", "--lines-per-batch", "100", "--print", "0"},
+                                 out_fd, err_fd);
+  std::smatch m;
+  static const std::regex served(R"(web UI at http://127\.0\.0\.1:(\d+)/)");
+  std::string log;
+  BOOST_REQUIRE(testing::eventually([&] {
+    log = testing::slurp(err);
+    return std::regex_search(log, m, served);
+  }, 20s));
+  auto port = static_cast<uint16_t>(std::stoi(m[1]));
+  BOOST_REQUIRE(testing::eventually([&] { return get_json(port, "/api/v1/status").get<int64_t>("batches_completed") >= 2; }, 20s));
+  auto status = get_json(port, "/api/v1/status");
+  BOOST_CHECK_EQUAL(status.get<int64_t>("batch_interval_ms"), 200);
+  BOOST_CHECK_EQUAL(status.get<int64_t>("last_batch.input_records"), 100);  // --lines-per-batch
+  BOOST_CHECK_EQUAL(testing::wait_exit(pid), 0);
+  ::close(out_fd);
+  ::close(err_fd);
+  log = testing::slurp(err);
+  BOOST_CHECK_MESSAGE(std::regex_search(log, std::regex(R"(\[info\] progress: \d+ batches in the last 1 s)")), log);
+
+  auto bad = testing::run_app("network_wordcount", {"--ui-port", "70000"});
+  BOOST_CHECK_EQUAL(bad.exit_code, 2);
+  BOOST_CHECK_MESSAGE(bad.err.find("--ui-port must be -1 (off), 0 (any free port) or 1..65535, got 70000") !=
+                          std::string::npos,
+                      bad.err);
 }
