@@ -13,7 +13,8 @@ cd "$(dirname "$0")"
 
 PACKAGES=(g++ cmake make libcaf-dev libcereal-dev libspdlog-dev libboost-test-dev
           libhiredis-dev redis-server libabsl-dev libxxhash-dev
-          libcaf-openssl0.17 libssl-dev openssl libcli11-dev strace)
+          libcaf-openssl0.17 libssl-dev openssl libcli11-dev strace pkg-config
+          libcpp-httplib-dev libjs-chart.js chromium)
 
 install_deps() {
   local missing=()

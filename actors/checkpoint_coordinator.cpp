@@ -1,5 +1,8 @@
 #include "actors/checkpoint_coordinator.hpp"
 
+#include <filesystem>
+#include <set>
+
 #include "recovery/state_snapshot.hpp"
 
 namespace trib {
@@ -45,6 +48,18 @@ Checkpoint CheckpointCoordinator::write() {
   pending_.reset();
   store_.save(cp);
   return cp;
+}
+
+int64_t CheckpointCoordinator::bytes_on_disk(const Checkpoint& cp) const {
+  std::set<std::string> files{"checkpoint-" + std::to_string(cp.last_batch_time_ms) + ".bin"};
+  for (auto& [key, file] : cp.state_files) files.insert(file);
+  int64_t total = 0;
+  for (auto& f : files) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(store_.dir() + "/" + f, ec);
+    if (!ec) total += static_cast<int64_t>(size);
+  }
+  return total;
 }
 
 }  // namespace trib

@@ -57,6 +57,9 @@ class CheckpointCoordinator {
   // either way.
   Checkpoint write();
 
+  // Bytes on disk of a written checkpoint: its file and the state files it names.
+  int64_t bytes_on_disk(const Checkpoint& cp) const;
+
   // Where the oldest kept checkpoint resumes each source: input before it
   // is needed by no checkpoint a restart may fall back to.
   std::map<int32_t, std::string> replay_needed_from() const { return store_.oldest_positions(); }

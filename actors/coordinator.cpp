@@ -17,6 +17,7 @@
 #include "actors/source_poller.hpp"
 #include "actors/source_tracker.hpp"
 #include "actors/state_placement.hpp"
+#include "actors/status_reporter.hpp"
 #include "actors/task_dispatcher.hpp"
 #include "actors/worker_membership.hpp"
 #include "recovery/fault_injection.hpp"
@@ -73,6 +74,8 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     local_host_ = spawn_partition_host(self_->system(), graph_, me);
     self_->monitor(sink_);
     self_->monitor(local_host_);
+    if (!cfg_.status) cfg_.status = std::make_shared<StatusBoard>();
+    status_.emplace(cfg_.status, g, cfg_.checkpoint_dir, cfg_.progress_ms, wall_ms(), steady::now());
     auto events = [monitor = cfg_.monitor](JobEvent e) { monitor->event(std::move(e)); };
     dispatcher_.emplace(g, membership_.pool(), local_host_, *this,
                         SpeculationPolicy{cfg_.speculation, cfg_.speculation_min_ms}, events);
@@ -110,6 +113,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     spdlog::info("job started: {} nodes, {} outputs, {} receivers, batch interval {} ms", g.nodes.size(),
                  g.outputs.size(), receivers_.size(), g.batch_interval_ms);
     schedule_tick();
+    self_->delayed_send(self_, std::chrono::seconds(1), status_atom::value);
   }
 
   // ---- messages ----------------------------------------------------------------
@@ -132,6 +136,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
 
   void on_task_result(TaskResult& res) {
     auto now = steady::now();
+    if (auto& sender = self_->current_sender()) status_->task_answered(sender->node());
     // Kept map outputs live on the worker that sent the result.
     caf::actor keeper;
     if (res.kept && res.error.empty()) {
@@ -202,6 +207,13 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     }
     dispatcher_->speculate(now);
     schedule_check();
+  }
+
+  // Every second: the status page's figures, and the progress line when due.
+  void on_status() {
+    if (phase_ == JobPhase::finished) return;
+    publish_status();
+    self_->delayed_send(self_, std::chrono::seconds(1), status_atom::value);
   }
 
   void on_stop(bool graceful) {
@@ -284,6 +296,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
       spdlog::debug("backpressure: ingest rate {:.0f} records/s per receiver", *rate);
       for (auto& [id, r] : receivers_) self_->send(r, rate_atom::value, *rate);
     }
+    status_->board().batch_completed(info, cfg_.monitor->received_records.load());
     cfg_.monitor->batch_completed(info);
     if (checkpoints_ && (info.batch_index + 1) % cfg_.checkpoint_every == 0)
       take_checkpoint(info.batch_index, info.batch_time_ms, done.source_positions);
@@ -299,7 +312,10 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
 
   // ---- TaskOutbox --------------------------------------------------------------------
 
-  void send_task(const caf::actor& host, TaskSpec spec) override { self_->send(host, std::move(spec)); }
+  void send_task(const caf::actor& host, TaskSpec spec) override {
+    status_->task_sent(host.node());
+    self_->send(host, std::move(spec));
+  }
 
   void send_restore(const caf::actor& host, const PartitionKey& key, std::string bytes) override {
     self_->send(host, restore_atom::value, key.first, key.second, std::move(bytes));
@@ -321,6 +337,8 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
       if (opts.resume) opts.replay_from = replay_position(*cfg_.recovered, id);
       opts.accept_wal_loss = cfg_.accept_wal_loss;
     }
+    opts.health = std::make_shared<ReceiverHealth>();
+    status_->receiver_started(id, opts.health);
     auto r = spawn_receiver(self_->system(), id, factory, cfg_.receiver_partitions, cfg_.monitor, opts);
     self_->monitor(r);
     receivers_[id] = r;
@@ -342,6 +360,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     auto [t, k] = clock_.close_next();
     for (int id : sources_->interval_closed(t, k, steady::now())) {
       auto on_block = [this, t = t](ReceivedBlock& block) {
+        status_->block_delivered(block.source_node, block.records, graph_->batch_interval_ms);
         sources_->delivered(t, std::move(block));
         form(t);
       };
@@ -393,6 +412,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     lost.tasks = static_cast<int64_t>(dispatcher_->on(host));
     lost.partitions = static_cast<int64_t>(placement_->on(host));
     lost.workers = static_cast<int64_t>(membership_.pool().size());
+    status_->worker_lost(label, host.node(), why);
     spdlog::warn("lost {} ({}); running its {} unfinished tasks again and restoring its {} state "
                  "partitions from the last checkpoint; {} workers left",
                  label, why, lost.tasks, lost.partitions, lost.workers);
@@ -406,8 +426,24 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
       return true;
     }
     // Snapshots being collected may miss the lost worker's: start over.
-    if (checkpoints_ && checkpoints_->in_progress()) request_snapshots(checkpoints_->retake(snapshot_hosts()));
+    if (checkpoints_ && checkpoints_->in_progress()) {
+      snapshots_.clear();
+      request_snapshots(checkpoints_->retake(snapshot_hosts()));
+    }
     return true;
+  }
+
+  void publish_status() {
+    if (!sources_ || !dispatcher_ || !placement_) return;  // start() did not get that far
+    StatusReporter::Parts parts;
+    parts.state = phase_ == JobPhase::checkpointing ? "checkpointing" : draining_ ? "stopping" : "running";
+    parts.batches_in_flight = static_cast<int64_t>(executor_.batches() + sources_->forming());
+    parts.received_records = cfg_.monitor->received_records.load();
+    parts.local_host = local_host_;
+    parts.workers = &membership_.pool();
+    parts.dispatcher = &*dispatcher_;
+    parts.placement = &*placement_;
+    status_->publish(parts, wall_ms(), steady::now());
   }
 
   // ---- checkpoints ----------------------------------------------------------------
@@ -424,6 +460,8 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
   // file; the checkpoint names them. Batches wait until it is written.
   void take_checkpoint(int64_t index, int64_t time, std::map<int32_t, std::string> positions) {
     phase_ = JobPhase::checkpointing;
+    status_->checkpoint_started(steady::now());
+    snapshots_.clear();
     placement_->place_unplaced();  // restored at start-up, not used since
     Checkpoint cp;
     cp.graph_fingerprint = fingerprint(*graph_);
@@ -447,6 +485,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
                   if (stateless_operators_.insert(id).second)
                     spdlog::warn("operator {} answers no snapshot_atom; its state is not checkpointed",
                                  graph_->nodes[id]->name);
+                if (checkpoints_->current(round)) snapshots_.push_back(snap);
                 if (checkpoints_->snapshot_written(round, path, snap)) write_checkpoint();
               },
               [this, round = req.round, label = req.label](caf::error& err) {
@@ -466,6 +505,9 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
       return;
     }
     spdlog::debug("checkpoint written after batch {}", cp.last_batch_time_ms);
+    status_->checkpoint_written(cp.last_batch_time_ms, checkpoints_->bytes_on_disk(cp), snapshots_, wall_ms(),
+                                steady::now());
+    snapshots_.clear();
     JobEvent written;
     written.kind = JobEvent::Kind::checkpoint_written;
     written.batch_time = cp.last_batch_time_ms;
@@ -535,6 +577,10 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     if (sink_) self_->send_exit(sink_, caf::exit_reason::user_shutdown);
     receivers_.clear();
     pollers_.clear();
+    if (status_) {
+      publish_status();
+      status_->finished(error, wall_ms());
+    }
     cfg_.monitor->terminated(error);
     self_->quit();
   }
@@ -558,6 +604,8 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
   std::optional<StatePlacement> placement_;
   std::optional<SourceTracker> sources_;
   std::optional<CheckpointCoordinator> checkpoints_;
+  std::vector<HostSnapshot> snapshots_;  // of the checkpoint being taken, for its status
+  std::optional<StatusReporter> status_;
 };
 
 caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cfg) {
@@ -590,6 +638,7 @@ caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cf
       },
       [c](join_atom, const caf::actor& host, const std::string& graph) { return c->on_join(host, graph); },
       [c](check_atom) { c->on_check(); },
+      [c](status_atom) { c->on_status(); },
   };
 }
 

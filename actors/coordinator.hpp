@@ -15,6 +15,8 @@
 // coordinator pauses (no batch runs), collects the partition executors'
 // state and the source positions, and writes a checkpoint before going on.
 //
+//   (status_atom)                every second: publishes the job's status
+//                                (actors/status_reporter.hpp)
 //   (stop_atom, bool graceful)   stop; graceful stops the receivers, closes
 //                                one last interval with everything they
 //                                accepted, and finishes every batch first.
@@ -29,6 +31,7 @@
 #include <caf/all.hpp>
 
 #include "dstream/core/job_monitor.hpp"
+#include "dstream/core/job_status.hpp"
 #include "dstream/core/graph.hpp"
 #include "recovery/checkpoint.hpp"
 
@@ -59,6 +62,11 @@ struct CoordinatorConfig {
   // > 0: the job ends once batches 0..n-1 are complete (indexes count from
   // the job's first batch, across restarts); no later interval is closed.
   int64_t stop_after_batches = 0;
+  // Where the job's status is published every second and after each batch
+  // (the web UI, /metrics); null: a board of its own. A progress line is
+  // logged every progress_ms (0: never).
+  std::shared_ptr<StatusBoard> status;
+  int64_t progress_ms = 10000;
 };
 
 caf::actor spawn_coordinator(caf::actor_system& sys, CoordinatorConfig config);

@@ -96,6 +96,7 @@ struct TaskResult {
 struct HostSnapshot {
   std::vector<int32_t> nodes;       // nodes[i], partitions[i]: one partition
   std::vector<int32_t> partitions;
+  std::vector<int64_t> bytes;       // bytes[i]: partition i's serialized state (the status page)
   std::vector<int32_t> stateless_nodes;
 };
 
@@ -178,7 +179,7 @@ typename Inspector::result_type inspect(Inspector& f, TaskResult& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, HostSnapshot& x) {
-  return f(caf::meta::type_name("host_snapshot"), x.nodes, x.partitions, x.stateless_nodes);
+  return f(caf::meta::type_name("host_snapshot"), x.nodes, x.partitions, x.bytes, x.stateless_nodes);
 }
 
 template <class Inspector>

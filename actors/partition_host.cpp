@@ -197,6 +197,7 @@ caf::behavior partition_host(host_actor* self, std::shared_ptr<const Graph> grap
           for (auto& [key, bytes] : c->states) {
             reply.nodes.push_back(key.first);
             reply.partitions.push_back(key.second);
+            reply.bytes.push_back(static_cast<int64_t>(bytes.size()));
           }
           rp.deliver(std::move(reply));
         };

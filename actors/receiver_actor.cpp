@@ -80,21 +80,35 @@ class ReaderContext : public ReceiverContext {
 // Runs the receiver until stopped, restarting it with backoff when it fails.
 void reader_loop(caf::blocking_actor* self, caf::actor owner,
                  std::shared_ptr<Receiver> receiver, std::shared_ptr<StopSignal> stop,
-                 std::shared_ptr<RateLimiter> limiter) {
+                 std::shared_ptr<RateLimiter> limiter, std::shared_ptr<ReceiverHealth> health) {
   ReaderContext ctx(self, owner, stop, std::move(limiter));
   Backoff backoff;
+  auto failed = [&](std::string why) {
+    if (!health) return;
+    std::lock_guard<std::mutex> lock(health->mutex);
+    health->last_error = std::move(why);
+    health->last_error_wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+    ++health->errors;
+    health->state = ReceiverHealth::restarting;
+  };
   while (!stop->requested()) {
+    if (health) health->state = ReceiverHealth::running;
     try {
       receiver->run(ctx);
       if (stop->requested()) break;
       spdlog::warn("receiver {} returned while the job runs; restarting in {} ms",
                    receiver->describe(), backoff.current().count());
+      failed("returned while the job runs");
     } catch (const std::exception& e) {
       spdlog::error("receiver {} failed: {}; restarting in {} ms",
                     receiver->describe(), e.what(), backoff.current().count());
+      failed(e.what());
     }
     stop->wait_for(backoff.take());
   }
+  if (health) health->state = ReceiverHealth::stopped;
   // Sent after every RecordChunk of this thread: when the owner sees it,
   // everything the receiver stored is in the owner's buffer.
   self->send(owner, done_atom::value);
@@ -128,8 +142,13 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
   }
   std::shared_ptr<Receiver> receiver = factory();
   spdlog::debug("starting receiver {} for stream {}", receiver->describe(), source_node);
+  auto health = options.health;
+  if (health) {
+    std::lock_guard<std::mutex> lock(health->mutex);
+    health->name = receiver->describe();
+  }
   caf::actor me = caf::actor_cast<caf::actor>(self);
-  self->system().spawn<caf::detached>(reader_loop, me, receiver, stop, limiter);
+  self->system().spawn<caf::detached>(reader_loop, me, receiver, stop, limiter, health);
   // However this actor ends, the reader thread must end too.
   self->attach_functor([stop] { stop->request(); });
   return {
@@ -139,6 +158,7 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
         // A failing log throws, which ends this actor and fails the job.
         if (self->state.wal) self->state.wal->append(lines);
         monitor->received_records += static_cast<int64_t>(lines.size());
+        if (health) health->records += static_cast<int64_t>(lines.size());
         self->state.buffer.add(std::move(chunk.lines));
       },
       [=](flush_atom) {

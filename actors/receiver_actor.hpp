@@ -16,7 +16,10 @@
 // accepted before a crash go into the first batch after the restart.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include <caf/all.hpp>
 
@@ -25,6 +28,19 @@
 
 namespace trib {
 
+// How a receiver is doing, for the job's status (dstream/core/job_status.hpp):
+// written by its actor and reader thread, read by the coordinator.
+struct ReceiverHealth {
+  enum State { running = 0, restarting = 1, stopped = 2 };
+  std::atomic<int> state{running};
+  std::atomic<int64_t> records{0};
+  std::atomic<int64_t> errors{0};
+  mutable std::mutex mutex;  // guards the strings
+  std::string name;          // Receiver::describe()
+  std::string last_error;
+  int64_t last_error_wall_ms = 0;
+};
+
 struct ReceiverOptions {
   std::string log_dir;      // write-ahead log directory; empty: no log
   bool resume = false;      // false: a new job; an old log in log_dir is discarded
@@ -32,6 +48,7 @@ struct ReceiverOptions {
   double max_rate = 0;      // records/s this receiver may store; 0: unlimited
   // Replay past corrupt log entries (getOrCreate reported them) rather than fail.
   bool accept_wal_loss = false;
+  std::shared_ptr<ReceiverHealth> health;  // optional
 };
 
 caf::actor spawn_receiver(caf::actor_system& sys, int source_node,

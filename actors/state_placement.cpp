@@ -183,4 +183,10 @@ std::size_t StatePlacement::on(const caf::actor_addr& host) const {
   return n;
 }
 
+std::vector<std::pair<PartitionKey, caf::actor_addr>> StatePlacement::placed() const {
+  std::vector<std::pair<PartitionKey, caf::actor_addr>> out;
+  for (auto& [key, p] : placements_) out.emplace_back(key, p.host.address());
+  return out;
+}
+
 }  // namespace trib

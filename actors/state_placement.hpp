@@ -65,6 +65,9 @@ class StatePlacement {
   // How many partitions `host` holds.
   std::size_t on(const caf::actor_addr& host) const;
 
+  // Every placed partition and the host holding it (the status page).
+  std::vector<std::pair<PartitionKey, caf::actor_addr>> placed() const;
+
  private:
   struct Placement {
     caf::actor host;

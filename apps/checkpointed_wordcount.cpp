@@ -83,6 +83,8 @@ int main(int argc, char** argv) {
   trib::cli::add_cluster_flags(flags, &cluster);
   trib::cli::RecoveryFlags recovery;
   trib::cli::add_recovery_flags(flags, &recovery);
+  trib::cli::UiFlags ui;
+  trib::cli::add_ui_flags(flags, &ui);
   if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
   auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
   if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
   trib::StreamingOptions options;
   if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty())
     return usage_error(error);
+  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return usage_error(error);
   trib::cli::apply_recovery_flags(recovery, options);
   trib::GeneratorOptions gen;
   gen.lines_per_batch = lines_per_batch;

@@ -317,6 +317,25 @@ void apply_recovery_flags(const RecoveryFlags& recovery, StreamingOptions& optio
   options.accept_wal_loss = recovery.accept_wal_loss;
 }
 
+void add_ui_flags(Flags& flags, UiFlags* ui) {
+  flags.add("ui-port", &ui->ui_port,
+            "serve the job's web UI, /metrics and /api/v1/* on this port (-1: off; 0: any free port, "
+            "logged); a worker (--join) serves none")
+      .add("ui-host", &ui->ui_host, "the address the web UI listens on (it has no login: keep it on loopback)")
+      .add("progress-seconds", &ui->progress_seconds,
+           "log a progress line (rates, last batch's times, falling behind) this often (0: never)");
+}
+
+std::string apply_ui_flags(const UiFlags& ui, StreamingOptions& options) {
+  if (ui.ui_port < -1 || ui.ui_port > 65535)
+    return "--ui-port must be -1 (off), 0 (any free port) or 1..65535, got " + std::to_string(ui.ui_port);
+  if (ui.progress_seconds < 0) return "--progress-seconds must be >= 0";
+  options.ui_port = static_cast<int>(ui.ui_port);
+  options.ui_host = ui.ui_host;
+  options.progress_seconds = ui.progress_seconds;
+  return {};
+}
+
 int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster) {
   if (cluster.join.empty()) return -1;
   std::string host;

@@ -101,6 +101,17 @@ struct RecoveryFlags {
 void add_recovery_flags(Flags& flags, RecoveryFlags* recovery);
 void apply_recovery_flags(const RecoveryFlags& recovery, StreamingOptions& options);
 
+// --ui-port, --ui-host, --progress-seconds: the job's web UI, /metrics and
+// JSON status API, and its progress line (StreamingOptions::ui_port, ...).
+struct UiFlags {
+  int64_t ui_port = -1;  // -1: off; 0: any free port
+  std::string ui_host = "127.0.0.1";
+  int64_t progress_seconds = 10;
+};
+void add_ui_flags(Flags& flags, UiFlags* ui);
+// Checks them and sets the options; empty on success, else what is wrong.
+std::string apply_ui_flags(const UiFlags& ui, StreamingOptions& options);
+
 // In worker mode (--join): runs as a worker until the coordinator is gone;
 // returns the exit code (kEvictedExit when the coordinator gave up on it).
 // -1 when not in worker mode.

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
       .add("log-level", &log_level, "trace, debug, info, warn, error or off");
   trib::cli::ClusterFlags cluster;
   trib::cli::add_cluster_flags(flags, &cluster);
+  trib::cli::UiFlags ui;
+  trib::cli::add_ui_flags(flags, &ui);
   if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
 
   auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
   options.partitions = static_cast<int>(partitions);
   if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty())
     return usage_error(error);
+  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return usage_error(error);
   trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
   trib::GeneratorOptions gen;
   gen.lines_per_second = rate;

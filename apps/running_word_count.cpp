@@ -20,12 +20,16 @@ int main(int argc, char** argv) {
       .add("print", &print_n, "records printed per batch")
       .add("duration", &duration, "seconds to run (0: until Ctrl-C)")
       .add("log-level", &log_level, "trace, debug, info, warn, error or off");
+  trib::cli::UiFlags ui;
+  trib::cli::add_ui_flags(flags, &ui);
   if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
   if (!trib::cli::init_logging(log_level))
     return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
   if (batch_ms <= 0 || duration < 0 || print_n < 0)
     return trib::cli::usage_error(flags, "--batch-ms must be positive, --duration and --print >= 0");
-  trib::StreamingContext ssc{std::chrono::milliseconds(batch_ms)};
+  trib::StreamingOptions options;
+  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return trib::cli::usage_error(flags, error);
+  trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
   trib::GeneratorOptions gen;
   gen.lines_per_second = rate;
   std::string error;

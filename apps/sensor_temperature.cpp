@@ -253,13 +253,17 @@ int main(int argc, char** argv) {
       .add("rate", &rate, "simulated readings per second")
       .add("duration", &duration, "seconds to run (0: until Ctrl-C)")
       .add("log-level", &log_level, "trace, debug, info, warn, error or off");
+  trib::cli::UiFlags ui;
+  trib::cli::add_ui_flags(flags, &ui);
   if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
   if (!trib::cli::init_logging(log_level))
     return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
   if (window_s <= 0 || sensors <= 0 || duration < 0)
     return trib::cli::usage_error(flags, "--window and --sensors must be positive, --duration >= 0");
 
-  trib::StreamingContext ssc(std::chrono::seconds(1));
+  trib::StreamingOptions options;
+  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return trib::cli::usage_error(flags, error);
+  trib::StreamingContext ssc(std::chrono::seconds(1), options);
   std::optional<trib::DStream<trib::Text>> lines;
   std::string error = "--source must be 'simulated' or socket://HOST:PORT";
   if (source == "simulated")

@@ -20,12 +20,16 @@ int main(int argc, char** argv) {
       .add("rate", &rate, "generator lines per second")
       .add("duration", &duration, "seconds to run (0: until Ctrl-C)")
       .add("log-level", &log_level, "trace, debug, info, warn, error or off");
+  trib::cli::UiFlags ui;
+  trib::cli::add_ui_flags(flags, &ui);
   if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
   if (!trib::cli::init_logging(log_level))
     return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
   if (k <= 0 || batch_ms <= 0 || duration < 0)
     return trib::cli::usage_error(flags, "--k and --batch-ms must be positive, --duration >= 0");
-  trib::StreamingContext ssc{std::chrono::milliseconds(batch_ms)};
+  trib::StreamingOptions options;
+  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return trib::cli::usage_error(flags, error);
+  trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
   trib::GeneratorOptions gen;
   gen.lines_per_second = rate;
   using Count = std::pair<std::string, int64_t>;

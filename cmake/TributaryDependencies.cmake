@@ -8,6 +8,12 @@ find_dependency(Threads)
 find_dependency(OpenSSL)
 find_dependency(spdlog)
 find_dependency(absl)
+# The status page's HTTP server: libcpp-httplib-dev, a compiled library in
+# Debian, found through pkg-config.
+find_dependency(PkgConfig)
+if(NOT TARGET PkgConfig::TRIBUTARY_HTTPLIB)
+  pkg_check_modules(TRIBUTARY_HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
+endif()
 
 if(NOT TARGET Tributary::dep_caf)
   find_path(TRIBUTARY_CAF_INCLUDE_DIR caf/all.hpp)

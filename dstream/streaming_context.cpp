@@ -25,6 +25,7 @@
 #include "io/generator_receiver.hpp"
 #include "io/redis.hpp"
 #include "io/socket_receiver.hpp"
+#include "io/status_server.hpp"
 #include "recovery/checkpoint.hpp"
 #include "recovery/write_ahead_log.hpp"
 
@@ -140,10 +141,16 @@ StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
                                 std::to_string(batch_interval.count()) + " ms");
   if (options_.partitions < 0 || options_.worker_threads < 0 ||
       options_.max_concurrent_batches < 1 || options_.max_rate_per_receiver < 0 ||
-      options_.worker_timeout_ms < 0)
+      options_.worker_timeout_ms < 0 || options_.progress_seconds < 0)
     throw std::invalid_argument(
-        "StreamingOptions: partitions, worker_threads, max_rate_per_receiver and worker_timeout_ms "
-        "must be >= 0, max_concurrent_batches >= 1");
+        "StreamingOptions: partitions, worker_threads, max_rate_per_receiver, worker_timeout_ms and "
+        "progress_seconds must be >= 0, max_concurrent_batches >= 1");
+  if (options_.ui_port < -1 || options_.ui_port > 65535)
+    throw std::invalid_argument("StreamingOptions: ui_port must be -1 (off), 0 (any free port) or a port "
+                                "1..65535, got " + std::to_string(options_.ui_port));
+  if (options_.retained_batches < 1)
+    throw std::invalid_argument("StreamingOptions: retained_batches must be >= 1");
+  status_ = std::make_shared<StatusBoard>(static_cast<std::size_t>(options_.retained_batches));
   if (options_.worker_timeout_ms == 0)
     options_.worker_timeout_ms = std::max<int64_t>(2000, 10 * batch_interval.count());
   job_->graph.batch_interval_ms = batch_interval.count();
@@ -154,6 +161,7 @@ StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
 StreamingContext::~StreamingContext() {
   if (runtime_) stop(false);
   signal_guard_.reset();
+  ui_.reset();       // it served the final status until now
   runtime_.reset();  // joins every actor
 }
 
@@ -261,6 +269,16 @@ void StreamingContext::start() {
         "foreachRDD() or saveAsTextFiles() before start()");
   bool listening = options_.listen_port != 0;
   check_transport(options_, listening);
+  if (options_.ui_port >= 0) {
+    // Before any actor exists: a port in use is an error the caller sees.
+    ui_ = std::make_unique<StatusServer>(status_, options_.ui_host, static_cast<uint16_t>(options_.ui_port));
+    std::string host = options_.ui_host.find(':') != std::string::npos ? "[" + options_.ui_host + "]" : options_.ui_host;
+    spdlog::info("web UI at http://{}:{}/ (metrics at /metrics, JSON at /api/v1/status)", host, ui_->port());
+    if (!is_loopback_host(options_.ui_host))
+      spdlog::warn("the web UI listens on {}, not loopback: it has no login, so anyone who can reach the "
+                   "port sees the job's figures, workers and errors",
+                   options_.ui_host.empty() ? "every interface" : options_.ui_host);
+  }
   job_->started = true;
   int threads = options_.worker_threads > 0 ? options_.worker_threads : cores();
   auto transport = transport_of(options_);
@@ -281,6 +299,8 @@ void StreamingContext::start() {
   cfg.min_workers = options_.min_workers;
   cfg.min_workers_wait_ms = options_.min_workers_wait_ms;
   cfg.stop_after_batches = stop_after_batches_;
+  cfg.status = status_;
+  cfg.progress_ms = options_.progress_seconds * 1000;
   runtime_->coordinator = spawn_coordinator(runtime_->system, std::move(cfg));
   if (options_.listen_port != 0) {
     auto published = publish_coordinator(runtime_->system, runtime_->coordinator, options_.listen_host,
@@ -435,6 +455,16 @@ int64_t StreamingContext::receivedRecords() const {
 std::chrono::milliseconds StreamingContext::batchInterval() const {
   return std::chrono::milliseconds(job_->graph.batch_interval_ms);
 }
+
+void StreamingContext::enableUi(uint16_t port, const std::string& host) {
+  if (job_->started) throw std::logic_error("enableUi() must be called before start()");
+  options_.ui_port = port;
+  options_.ui_host = host;
+}
+
+uint16_t StreamingContext::uiPort() const { return ui_ ? ui_->port() : 0; }
+
+JobStatus StreamingContext::status() const { return status_->snapshot(); }
 
 int StreamingContext::partitions() const { return job_->graph.default_partitions; }
 

@@ -24,6 +24,7 @@
 #include "dstream/cluster_options.hpp"
 #include "dstream/core/batch_info.hpp"
 #include "dstream/core/job_events.hpp"
+#include "dstream/core/job_status.hpp"
 #include "dstream/core/receiver.hpp"
 #include "dstream/dstream.hpp"
 
@@ -34,6 +35,7 @@ struct GeneratorOptions;    // io/generator_receiver.hpp
 struct SocketOptions;       // io/socket_receiver.hpp
 struct RedisStreamOptions;  // io/redis.hpp
 class JobMonitor;           // dstream/core/job_monitor.hpp
+class StatusServer;         // io/status_server.hpp
 
 struct StreamingOptions {
   int partitions = 0;              // per source and shuffle; 0: number of cores
@@ -86,6 +88,15 @@ struct StreamingOptions {
   // SIGINT/SIGTERM stop the job gracefully (a second one ends the process
   // at once), as the bundled apps do; false leaves the signals to you.
   bool stop_on_signal = true;
+  // The web UI, /metrics and the JSON status API (io/status_server.hpp),
+  // served by the job itself: -1 off (the default: a library does not open
+  // ports unasked, and the page has no login); 0 any free port (uiPort()
+  // tells which); else that port, on ui_host (loopback unless set).
+  int ui_port = -1;
+  std::string ui_host = "127.0.0.1";
+  // Log a progress line (rate, last batch's times, falling behind) every
+  // this many seconds at info level; 0: never.
+  int64_t progress_seconds = 10;
 };
 
 // runWorker(): the coordinator gave up on this worker (it was silent too
@@ -199,6 +210,14 @@ class StreamingContext {
   std::size_t completedBatchCount() const;
   int64_t receivedRecords() const;  // records accepted by all receivers so far
 
+  // Serves the web UI, /metrics and /api/v1/* on host:port while the job runs
+  // (the same as StreamingOptions::ui_port; 0: any free port). Before start().
+  void enableUi(uint16_t port = 4040, const std::string& host = "127.0.0.1");
+  // The port the web UI is served on; 0 when it is off.
+  uint16_t uiPort() const;
+  // The job's status as the web UI shows it (dstream/core/job_status.hpp).
+  JobStatus status() const;
+
   std::chrono::milliseconds batchInterval() const;
   int partitions() const;
 
@@ -214,6 +233,8 @@ class StreamingContext {
 
   std::shared_ptr<JobBuilder> job_;
   std::shared_ptr<JobMonitor> monitor_;
+  std::shared_ptr<StatusBoard> status_;
+  std::unique_ptr<StatusServer> ui_;
   struct Runtime;
   std::unique_ptr<Runtime> runtime_;
   StreamingOptions options_;

@@ -27,5 +27,6 @@ using evicted_atom = caf::atom_constant<caf::atom("evicted")>;
 using process_atom = caf::atom_constant<caf::atom("process")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
 
 }  // namespace trib

@@ -1,6 +1,6 @@
 #include "dstream/core/job_events.hpp"
 
-#include <cstdio>
+#include "dstream/core/json.hpp"
 
 namespace trib {
 
@@ -26,20 +26,8 @@ void add_string(std::string& out, const char* name, const std::string& value) {
   if (value.empty()) return;
   out += ",\"";
   out += name;
-  out += "\":\"";
-  for (char c : value) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof(esc), "\\u%04x", c);
-      out += esc;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
+  out += "\":";
+  append_json_string(out, value);
 }
 
 void add_number(std::string& out, const char* name, int64_t value) {
