@@ -558,11 +558,11 @@ BOOST_AUTO_TEST_CASE(a_corrupt_write_ahead_log_record_stops_the_job_unless_the_l
   job.accept_lines_then_crash();
   std::string segment = job.ckpt() + "/wal-0-0.log";
   std::string data = testing::slurp(segment);
-  data[30] ^= 0x5a;  // inside the first entry's records (after its 20-byte header)
+  data[38] ^= 0x5a;  // inside the first entry's records (after the 8-byte magic and its 20-byte header)
   std::ofstream(segment, std::ios::binary | std::ios::trunc) << data;
 
   BOOST_TEST(job.run("2") == 1);
-  BOOST_TEST(job.log().find("write-ahead log " + segment + ": corrupt entry at byte 0") != std::string::npos,
+  BOOST_TEST(job.log().find("write-ahead log " + segment + ": corrupt entry at byte 8") != std::string::npos,
              job.log());
   BOOST_TEST(read_output(dir.path).empty(), "no batch ran");
 
