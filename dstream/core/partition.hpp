@@ -41,6 +41,7 @@
 
 #include "dstream/core/cereal_bytes.hpp"
 #include "dstream/core/owned.hpp"
+#include "dstream/core/view_decode.hpp"
 
 namespace trib {
 
@@ -80,11 +81,18 @@ class TypedPartition final : public PartitionBase {
     }
   }
 
-  // Records holding views decode as their owned form, which the new
-  // partition keeps as its owner.
-  static std::shared_ptr<const TypedPartition> decode(const std::string& bytes) {
+  // Records holding views point into the bytes themselves where their
+  // layout allows (view_decode.hpp), else decode as their owned form; the
+  // new partition keeps whichever they point into as its owner.
+  static std::shared_ptr<const TypedPartition> decode(std::shared_ptr<const std::string> kept) {
     using O = owned_t<T>;
-    if constexpr (cereal::traits::is_input_serializable<
+    const std::string& bytes = *kept;
+    if constexpr (holds_views_v<T> && view_decodable_v<T>) {
+      ViewReader reader(bytes.data(), bytes.size());
+      auto rows = reader.template read_vector<T>();
+      return std::make_shared<const TypedPartition>(std::move(rows), std::vector<uint64_t>{},
+                                                    std::move(kept));
+    } else if constexpr (cereal::traits::is_input_serializable<
                       O, cereal::BinaryInputArchive>::value) {
       auto decoded = std::make_shared<std::vector<O>>();
       from_cereal_bytes(bytes, *decoded);
@@ -188,7 +196,7 @@ class Partition {
     if (!data_ && bytes_) {
       // Caching the decode is safe: a Partition object is only ever used
       // by the one actor that currently owns the message holding it.
-      data_ = TypedPartition<T>::decode(*bytes_);
+      data_ = TypedPartition<T>::decode(bytes_);
       views_ = holds_views_v<T>;
     }
     if (!data_) {

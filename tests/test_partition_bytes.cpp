@@ -1,0 +1,141 @@
+// Partitions as bytes: what crosses processes and goes into checkpoints.
+// The oracle is Cereal's own archives over standard string streams: the
+// bytes must be identical to theirs, and records read back as views
+// (dstream/core/view_decode.hpp) must equal what Cereal's reader decodes
+// into owned records. Corrupt bytes fail with cereal::Exception.
+#define BOOST_TEST_MODULE partition_bytes
+#include <boost/test/unit_test.hpp>
+
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <cereal/archives/binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+
+#include "dstream/core/cereal_bytes.hpp"
+#include "dstream/core/partition.hpp"
+
+namespace {
+
+// Strings of every length class, multi-byte UTF-8 and embedded NULs included.
+std::vector<std::string> make_strings(std::mt19937& rng, int n) {
+  std::vector<std::string> out;
+  std::uniform_int_distribution<int> len(0, 40), byte(0, 255);
+  for (int i = 0; i < n; ++i) {
+    std::string s(static_cast<std::size_t>(len(rng)), '\0');
+    for (auto& c : s) c = static_cast<char>(byte(rng));
+    if (i % 7 == 0) s = "é€𝄞 " + s;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+template <class T>
+std::string cereal_oracle_bytes(const std::vector<T>& rows) {
+  std::ostringstream out;
+  {
+    cereal::BinaryOutputArchive archive(out);
+    archive(rows);
+  }
+  return out.str();
+}
+
+template <class T>
+std::vector<trib::owned_t<T>> cereal_oracle_decode(const std::string& bytes) {
+  std::istringstream in(bytes);
+  cereal::BinaryInputArchive archive(in);
+  std::vector<trib::owned_t<T>> rows;
+  archive(rows);
+  return rows;
+}
+
+// Encodes rows through a Partition, decodes the bytes as a fresh partition
+// after the original strings are gone, and checks both against Cereal.
+template <class T, class MakeRow>
+void check_round_trip(MakeRow make_row) {
+  std::mt19937 rng(7);
+  auto strings = std::make_unique<std::vector<std::string>>(make_strings(rng, 500));
+  std::vector<T> rows;
+  for (std::size_t i = 0; i < strings->size(); ++i) rows.push_back(make_row((*strings)[i], i));
+  std::string bytes = trib::Partition::of(rows).encode();
+  BOOST_TEST(bytes == cereal_oracle_bytes(rows));
+  auto expected = cereal_oracle_decode<T>(bytes);
+  strings.reset();  // the records' original bytes are gone: views must not point there
+  rows.clear();
+
+  auto decoded = trib::Partition::from_bytes(std::move(bytes));
+  const auto& back = decoded.rows<T>();
+  BOOST_REQUIRE_EQUAL(back.size(), expected.size());
+  for (std::size_t i = 0; i < back.size(); ++i)
+    BOOST_TEST((trib::owned<T>::view(expected[i]) == back[i]), "record " << i);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(text_lines_decode_as_views_equal_to_cereals_strings) {
+  check_round_trip<trib::Text>([](const std::string& s, std::size_t) { return trib::Text(s.data(), s.size()); });
+}
+
+BOOST_AUTO_TEST_CASE(keyed_records_of_every_layout_decode_equal_to_cereal) {
+  check_round_trip<std::pair<trib::Text, int64_t>>([](const std::string& s, std::size_t i) {
+    return std::pair<trib::Text, int64_t>(trib::Text(s.data(), s.size()), static_cast<int64_t>(i) * -977);
+  });
+  check_round_trip<std::pair<trib::Text, double>>([](const std::string& s, std::size_t i) {
+    return std::pair<trib::Text, double>(trib::Text(s.data(), s.size()), 1.0 / (static_cast<double>(i) + 3));
+  });
+  check_round_trip<std::pair<int32_t, trib::Text>>([](const std::string& s, std::size_t i) {
+    return std::pair<int32_t, trib::Text>(static_cast<int32_t>(i), trib::Text(s.data(), s.size()));
+  });
+  check_round_trip<std::pair<trib::Text, std::string>>([](const std::string& s, std::size_t i) {
+    return std::pair<trib::Text, std::string>(trib::Text(s.data(), s.size()), std::to_string(i) + s);
+  });
+  // A layout the view reader does not cover goes through the owned form.
+  check_round_trip<std::pair<trib::Text, std::vector<int64_t>>>([](const std::string& s, std::size_t i) {
+    return std::pair<trib::Text, std::vector<int64_t>>(trib::Text(s.data(), s.size()),
+                                                       std::vector<int64_t>(i % 4, static_cast<int64_t>(i)));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(cut_or_corrupt_partition_bytes_fail_with_a_cereal_exception) {
+  using Keyed = std::pair<trib::Text, int64_t>;
+  std::vector<Keyed> rows = {{trib::Text("alpha"), 1}, {trib::Text("beta"), 2}};
+  std::string bytes = trib::Partition::of(rows).encode();
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+    auto p = trib::Partition::from_bytes(bytes.substr(0, cut));
+    BOOST_CHECK_THROW(p.rows<Keyed>(), cereal::Exception);
+  }
+  // A record count far beyond the bytes must not be trusted (no huge reserve).
+  std::string huge = bytes;
+  huge[7] = '\x7f';
+  BOOST_CHECK_THROW(trib::Partition::from_bytes(huge).rows<Keyed>(), cereal::Exception);
+  // A string length past the end.
+  std::string long_key = bytes;
+  long_key[8] = '\x70';
+  BOOST_CHECK_THROW(trib::Partition::from_bytes(long_key).rows<Keyed>(), cereal::Exception);
+}
+
+BOOST_AUTO_TEST_CASE(cereal_bytes_helpers_write_and_read_what_cereals_streams_do) {
+  std::mt19937 rng(11);
+  auto strings = make_strings(rng, 300);
+  int64_t number = -42;
+  std::string bytes = trib::to_cereal_bytes(strings, number);
+  std::ostringstream oracle;
+  {
+    cereal::BinaryOutputArchive archive(oracle);
+    archive(strings, number);
+  }
+  BOOST_TEST(bytes == oracle.str());
+  std::vector<std::string> back;
+  int64_t number_back = 0;
+  trib::from_cereal_bytes(bytes, back, number_back);
+  BOOST_TEST(back == strings);
+  BOOST_TEST(number_back == number);
+  std::vector<std::string> cut;
+  BOOST_CHECK_THROW(trib::from_cereal_bytes(bytes.substr(0, bytes.size() / 2), cut), cereal::Exception);
+}
