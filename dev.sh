@@ -40,7 +40,7 @@ shift || true
 case "$cmd" in
   wordcount) install_deps; build network_wordcount >/dev/null; exec build/network_wordcount "$@" ;;
   bench)
-    install_deps; build socket_wordcount_bench wordcount_bench engine_overhead_bench >/dev/null
+    install_deps; build socket_wordcount_bench wordcount_bench engine_overhead_bench network_wordcount >/dev/null
     input=$(mktemp /tmp/tributary-bench-XXXXXX.txt)
     trap 'rm -f "$input"' EXIT
     build/socket_wordcount_bench --role generate --out "$input" --lines 2000000 --seed 1
@@ -48,7 +48,9 @@ case "$cmd" in
     build/socket_wordcount_bench --file "$input" --markdown --rate 2000000 "$@"
     build/socket_wordcount_bench --file "$input" --markdown --rate 1000000 --batch-ms 10 "$@"
     build/wordcount_bench --markdown --checkpoints
-    build/engine_overhead_bench --markdown ;;
+    build/engine_overhead_bench --markdown
+    echo; echo "word count, coordinator and 2 worker processes on this machine against one process (100000 lines per 1 s batch):"
+    WORKERS="0 2" bench/cluster_throughput.sh 100000 8 ;;
   test)      install_deps; build; cd build && exec ctest --output-on-failure ;;
   *) echo "usage: ./dev.sh wordcount [flags] | test | bench [socket bench flags]" >&2; exit 2 ;;
 esac

@@ -5,6 +5,8 @@
 # lines per batch; the shuffle goes worker to worker. Reads the coordinator's
 # per-batch timings (--log-level debug) and prints records/s.
 #   bench/cluster_throughput.sh [lines-per-batch] [seconds]
+# WORKERS="0 2": the worker counts to run (default 0 1 2 3). Each row gives
+# its records/s as a ratio to the single-process run (0 workers).
 # TLS=1 in the environment: mutual TLS between the nodes (certificates made
 # by bench/make-certs.sh in a temporary directory). BIN: another build's
 # network_wordcount (to compare two versions of the code). DIRECT=1: the
@@ -27,9 +29,10 @@ if [[ ${TLS:-0} == 1 ]]; then
   tls_coordinator=(--tls-ca "$certs/ca.pem" --tls-cert "$certs/coordinator.pem" --tls-key "$certs/coordinator.key")
   tls_worker=(--tls-ca "$certs/ca.pem" --tls-cert "$certs/worker.pem" --tls-key "$certs/worker.key")
 fi
-echo "| workers | records/s | batch processing p50 |"
-echo "|---:|---:|---:|"
-for workers in 0 1 2 3; do
+echo "| workers | records/s | vs one process | batch processing p50 |"
+echo "|---:|---:|---:|---:|"
+single=""
+for workers in ${WORKERS:-0 1 2 3}; do
   log=$(mktemp)
   wait_for=()
   ((workers > 0)) && wait_for=(--min-workers "$workers")
@@ -53,7 +56,9 @@ for workers in 0 1 2 3; do
   stats=$(grep -o 'batch [0-9]*: [0-9]* records, processing [0-9.]* ms' "$log" | awk '$3 > 0 { print $3, $6 }')
   rate=$(awk '{ r += $1; p += $2 } END { printf "%.0f", (p > 0 ? r / p * 1000 : 0) }' <<<"$stats")
   median=$(awk '{ print $2 }' <<<"$stats" | sort -n | awk '{ v[NR] = $1 } END { printf "%.0f", v[int((NR + 1) / 2)] }')
-  echo "| $workers | $rate | $median ms |"
+  ((workers == 0)) && single=$rate
+  ratio=$(awk -v r="$rate" -v s="$single" 'BEGIN { if (s > 0) printf "%.2fx", r / s; else printf "-" }')
+  echo "| $workers | $rate | $ratio | $median ms |"
   rm -f "$log"
   port=$((port + 1))
 done
