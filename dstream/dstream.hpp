@@ -24,6 +24,7 @@
 #include "dstream/combine_table.hpp"
 #include "dstream/core/format.hpp"
 #include "dstream/core/graph.hpp"
+#include "dstream/core/partition_codec.hpp"
 #include "dstream/nodes.hpp"
 #include "dstream/core/text.hpp"
 #include "io/text_file_sink.hpp"
