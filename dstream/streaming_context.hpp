@@ -226,7 +226,7 @@ class StreamingContext {
   DStream<T> add_source(std::shared_ptr<SourceNode> node) {
     auto n = job_->add(node);
     job_->graph.sources.push_back(n->id);
-    return DStream<T>::of_node(job_, n);
+    return detail::of_node<T>(job_, n);
   }
 
   void release_coordinator();
