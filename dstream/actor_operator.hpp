@@ -69,24 +69,24 @@ class TypedActorOperatorNode : public ActorOperatorNode {
 template <class T>
 template <class Out, class SpawnFn>
 DStream<Out> DStream<T>::actorOperator(SpawnFn spawn, int partitions) const {
-  int n = resolve_partitions(partitions);
+  int n = job_->partitions(partitions);
   auto node = std::make_shared<TypedActorOperatorNode<T, Out>>(
       n, typename TypedActorOperatorNode<T, Out>::Spawn(std::move(spawn)));
   if constexpr (pair_traits<T>::value) {
-    add_edge(*node, Edge{base_, hash_partition_edge(n)});
+    detail::add_edge(*this, *node, detail::hash_partition_edge(*this, n));
   } else {
     // Input partition i goes to operator i % n, keeping record order.
     auto pipe = pipe_;
-    add_edge(*node, Edge{base_, [pipe, n](const Partition& in, const TaskContext& ctx) {
-                           std::vector<std::vector<T>> out(n);
-                           for_each_record<T>(pipe, in, ctx, [&](const T& x) { out[ctx.partition % n].push_back(x); });
-                           std::vector<Partition> parts;
-                           for (auto& rows : out) parts.push_back(Partition::of(std::move(rows)));
-                           return parts;
-                         }});
+    detail::add_edge(*this, *node, [pipe, n](const Partition& in, const TaskContext& ctx) {
+      std::vector<std::vector<T>> out(n);
+      for_each_record<T>(pipe, in, ctx, [&](const T& x) { out[ctx.partition % n].push_back(x); });
+      std::vector<Partition> parts;
+      for (auto& rows : out) parts.push_back(Partition::of(std::move(rows)));
+      return parts;
+    });
   }
-  inherit_slide(*node);
-  return DStream<Out>::of_node(job_, job_->add(node));
+  detail::inherit_slide(*this, *node);
+  return detail::add_node<Out>(*this, node);
 }
 
 }  // namespace trib

@@ -338,7 +338,7 @@ class EventWindowDStream : public DStream<WindowResult<K, R>> {
   // The records dropped as later than the allowed lateness (Flink's side
   // output), each batch: (key, value).
   DStream<T> lateRecords() const {
-    if (this->job()->started)
+    if (detail::StreamAccess::job(*this)->started)
       throw std::logic_error("cannot call lateRecords() after the StreamingContext has started");
     node_->late_wanted = true;
     return late_;
@@ -359,13 +359,12 @@ EventWindowDStream<typename EventWindowedStream<T>::K, R, T> EventWindowedStream
   using Node_ = EventWindowNode<K, V, A, R>;
   using Batch = typename Node_::Batch;
   using Bucket = EventBucket<K, V>;
-  int n = stream_.resolve_partitions(partitions_);
+  int n = detail::resolve_partitions(stream_, partitions_);
   auto node = std::make_shared<Node_>(n, windows_, bound_ms_, idle_ms_, lateness_ms_, mode_,
                                       std::move(agg));
-  auto pipe = stream_.pipe();
+  auto pipe = detail::StreamAccess::pipe(stream_);
   auto extract = extract_;
-  stream_.add_edge(*node, Edge{stream_.base(), [pipe, extract, n](const Partition& in,
-                                                                  const TaskContext& ctx) {
+  detail::add_edge(stream_, *node, [pipe, extract, n](const Partition& in, const TaskContext& ctx) {
     std::vector<Bucket> buckets(n);
     int64_t mx = kNoWatermark;
     for_each_record<T>(pipe, in, ctx, [&](const T& kv) {
@@ -380,22 +379,23 @@ EventWindowDStream<typename EventWindowedStream<T>::K, R, T> EventWindowedStream
       out.push_back(Partition::of(std::vector<Bucket>{std::move(b)}));
     }
     return out;
-  }});
-  stream_.inherit_slide(*node);
-  auto job = stream_.job();
+  });
+  detail::inherit_slide(stream_, *node);
+  auto job = detail::StreamAccess::job(stream_);
   job->add(node);
   using Result = WindowResult<K, R>;
-  DStream<Result> results(job, node,
-                          [](const Partition& in, const TaskContext&, const ChunkEmit<Result>& emit) {
-                            for (const auto& b : in.rows<Batch>())
-                              if (!b.results.empty()) emit(b.results);
-                          });
-  DStream<T> late(job, node,
-                  [](const Partition& in, const TaskContext&, const ChunkEmit<T>& emit) {
-                    for (const auto& b : in.rows<Batch>())
-                      if (!b.late.empty()) emit(b.late);
-                  },
-                  ".lateRecords");
+  auto results = detail::StreamAccess::make<Result>(
+      job, node, [](const Partition& in, const TaskContext&, const ChunkEmit<Result>& emit) {
+        for (const auto& b : in.rows<Batch>())
+          if (!b.results.empty()) emit(b.results);
+      });
+  auto late = detail::StreamAccess::make<T>(
+      job, node,
+      [](const Partition& in, const TaskContext&, const ChunkEmit<T>& emit) {
+        for (const auto& b : in.rows<Batch>())
+          if (!b.late.empty()) emit(b.late);
+      },
+      ".lateRecords");
   return EventWindowDStream<K, R, T>(std::move(results), std::move(late), node);
 }
 

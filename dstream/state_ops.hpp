@@ -9,8 +9,9 @@
 //
 //   updateStateByKey(update, partitions)   (partitions 0: the context's default)
 //   updateStateByKey(update, partitions, initial)  (Spark's initialRDD: a
-//     std::vector<std::pair<K, S>> the keys start with; update runs for them
-//     from the first batch, with or without new values)
+//     std::vector<std::pair<K, S>> the keys start with, a key listed twice
+//     keeping the later state; update runs for them from the first batch,
+//     with or without new values)
 //     update(const std::vector<V>& new_values, const std::optional<S>& state)
 //       -> std::optional<S>
 //     Called every batch for every key with new values or existing state
@@ -257,11 +258,11 @@ auto DStream<T>::updateStateByKey(F update, int partitions, std::vector<KS> init
   static_assert(std::is_same_v<KS, std::pair<K, S>>,
                 "updateStateByKey: the initial state must be std::vector<std::pair<K, S>> with "
                 "the stream's key type K and the state type S update returns");
-  int n = resolve_partitions(partitions);
+  int n = job_->partitions(partitions);
   auto node = std::make_shared<UpdateStateNode<K, V, S>>(n, std::move(update), std::move(initial));
-  add_edge(*node, Edge{base_, hash_partition_edge(n)});
-  inherit_slide(*node);
-  return DStream<std::pair<K, S>>::of_node(job_, job_->add(node));
+  detail::add_edge(*this, *node, detail::hash_partition_edge(*this, n));
+  detail::inherit_slide(*this, *node);
+  return detail::add_node<std::pair<K, S>>(*this, node);
 }
 
 // ---- mapWithState ------------------------------------------------------------------
@@ -513,7 +514,7 @@ class MapWithStateDStream : public DStream<M> {
   // Every key's current state, every batch (after the batch's records and
   // timeouts were applied).
   DStream<std::pair<K, S>> stateSnapshots() const {
-    if (this->job()->started)
+    if (detail::StreamAccess::job(*this)->started)
       throw std::logic_error(
           "cannot call stateSnapshots() after the StreamingContext has started");
     node_->snapshots_wanted = true;
@@ -538,18 +539,18 @@ auto DStream<T>::mapWithState(const Spec& spec) const {
                 "mapWithState: the stream's records must be std::pair<K, V> with the K and V "
                 "of the StateSpec's function");
   using Batch = MapWithStateBatch<K, S, M>;
-  int n = resolve_partitions(spec.partitions());
+  int n = job_->partitions(spec.partitions());
   auto node = std::make_shared<MapWithStateNode<K, V, S, M>>(n, spec);
-  add_edge(*node, Edge{base_, hash_partition_edge(n)});
-  inherit_slide(*node);
+  detail::add_edge(*this, *node, detail::hash_partition_edge(*this, n));
+  detail::inherit_slide(*this, *node);
   job_->add(node);
   // Both streams read the node's one output partition per reduce partition.
-  DStream<M> mapped(job_, node,
-                    [](const Partition& in, const TaskContext&, const ChunkEmit<M>& emit) {
-                      for (const auto& b : in.rows<Batch>())
-                        if (!b.mapped.empty()) emit(b.mapped);
-                    });
-  DStream<std::pair<K, S>> snapshots(
+  auto mapped = detail::StreamAccess::make<M>(
+      job_, node, [](const Partition& in, const TaskContext&, const ChunkEmit<M>& emit) {
+        for (const auto& b : in.rows<Batch>())
+          if (!b.mapped.empty()) emit(b.mapped);
+      });
+  auto snapshots = detail::StreamAccess::make<std::pair<K, S>>(
       job_, node,
       [](const Partition& in, const TaskContext&, const ChunkEmit<std::pair<K, S>>& emit) {
         for (const auto& b : in.rows<Batch>())

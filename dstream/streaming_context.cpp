@@ -26,7 +26,6 @@
 #include "io/direct_generator.hpp"
 #include "io/directory_source.hpp"
 #include "io/generator_receiver.hpp"
-#include "io/redis.hpp"
 #include "io/socket_receiver.hpp"
 #include "io/status_server.hpp"
 #include "recovery/checkpoint.hpp"
@@ -212,15 +211,6 @@ DStream<Text> StreamingContext::textFileStream(const std::string& dir, std::chro
   if (dir.empty()) throw std::invalid_argument("textFileStream: empty directory name");
   if (remember.count() <= 0) throw std::invalid_argument("textFileStream: the remember window must be positive");
   return add_source<Text>(std::make_shared<DirectorySource>(dir, partitions(), remember));
-}
-
-DStream<Text> StreamingContext::redisStream(const std::string& host, uint16_t port, const std::string& key) {
-  return redisStream(host, port, key, RedisStreamOptions{});
-}
-
-DStream<Text> StreamingContext::redisStream(const std::string& host, uint16_t port, const std::string& key,
-                                            const RedisStreamOptions& options) {
-  return add_source<Text>(std::make_shared<RedisStreamSource>(host, port, key, options, partitions()));
 }
 
 DStream<Text> StreamingContext::receiverStream(ReceiverFactory factory,

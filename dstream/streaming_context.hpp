@@ -33,7 +33,6 @@ namespace trib {
 struct Checkpoint;          // recovery/checkpoint.hpp
 struct GeneratorOptions;    // io/generator_receiver.hpp
 struct SocketOptions;       // io/socket_receiver.hpp
-struct RedisStreamOptions;  // io/redis.hpp
 class JobMonitor;           // dstream/core/job_monitor.hpp
 class StatusServer;         // io/status_server.hpp
 
@@ -129,10 +128,7 @@ class StreamingContext {
   // ignored and forgotten, so what the source remembers stays bounded.
   DStream<Text> textFileStream(const std::string& dir,
                                std::chrono::milliseconds remember = std::chrono::minutes(10));
-  // Entries of a Redis stream, exactly once with checkpoints (io/redis.hpp).
-  DStream<Text> redisStream(const std::string& host, uint16_t port, const std::string& key);
-  DStream<Text> redisStream(const std::string& host, uint16_t port, const std::string& key,
-                            const RedisStreamOptions& options);  // include io/redis.hpp
+  // Redis Streams: trib::redisStream(ssc, host, port, key) in io/redis.hpp.
   // Records from any receiver (see dstream/core/receiver.hpp).
   DStream<Text> receiverStream(ReceiverFactory factory, std::string name = "receiverStream");
   // Each batch takes the next queued batch (or all queued batches).
@@ -226,7 +222,7 @@ class StreamingContext {
   DStream<T> add_source(std::shared_ptr<SourceNode> node) {
     auto n = job_->add(node);
     job_->graph.sources.push_back(n->id);
-    return DStream<T>::of_node(job_, n);
+    return detail::of_node<T>(job_, n);
   }
 
   void release_coordinator();

@@ -48,6 +48,13 @@ inline int64_t checked_window(const char* op, std::chrono::milliseconds length,
   return s;
 }
 
+// Merges value v into m[k] with f (associative, commutative).
+template <class Map, class K, class V, class F>
+void merge_value(Map& m, const K& k, const V& v, const F& f) {
+  auto [it, fresh] = m.try_emplace(k, v);
+  if (!fresh) it->second = f(it->second, v);
+}
+
 inline std::string encode_history(const std::deque<std::pair<int64_t, Dataset>>& history) {
   std::vector<std::pair<int64_t, std::vector<std::string>>> plain;
   for (const auto& [t, parts] : history) {
@@ -149,12 +156,11 @@ class IncrementalWindowNode final : public Node {
   Partition reduce(const TaskContext& ctx, std::vector<std::vector<Partition>> buckets,
                    PartitionState* state) override {
     auto& st = static_cast<IncrementalWindowState<K, V>&>(*state);
-    using Merge = DStream<std::pair<K, V>>;
     // Remove the slices that left the window: their values, reduced per key
     // first, are inverse-reduced from the window's value.
     std::unordered_map<K, V> leaving;
     while (!st.slices.empty() && st.slices.front().first <= ctx.batch_time_ms - length_ms_) {
-      for (const auto& [k, v] : st.slices.front().second) Merge::merge_value(leaving, k, v, f_);
+      for (const auto& [k, v] : st.slices.front().second) detail::merge_value(leaving, k, v, f_);
       st.slices.pop_front();
     }
     for (const auto& [k, v] : leaving)
@@ -163,8 +169,8 @@ class IncrementalWindowNode final : public Node {
     // Add the entering slice.
     std::unordered_map<K, V> slice;
     for (const auto& b : buckets[0])
-      for (const auto& kv : b.rows<std::pair<K, V>>()) Merge::merge_value(slice, kv.first, kv.second, f_);
-    for (const auto& [k, v] : slice) Merge::merge_value(st.window, k, v, f_);
+      for (const auto& kv : b.rows<std::pair<K, V>>()) detail::merge_value(slice, kv.first, kv.second, f_);
+    for (const auto& [k, v] : slice) detail::merge_value(st.window, k, v, f_);
     st.slices.emplace_back(ctx.batch_time_ms, std::vector<std::pair<K, V>>(slice.begin(), slice.end()));
 
     std::vector<std::pair<K, V>> out;
@@ -201,8 +207,8 @@ DStream<T> DStream<T>::window(Duration length, Duration slide) const {
   int64_t s = detail::checked_window("window", length, slide, interval,
                                      base_->slide_batches * interval);
   auto node = std::make_shared<WindowNode>(length.count(), static_cast<int>(s / interval));
-  add_edge(*node, Edge{base_, collect_edge()});
-  return DStream<T>::of_node(job_, job_->add(node));
+  detail::add_edge(*this, *node, detail::collect_edge(*this));
+  return detail::add_node<T>(*this, node);
 }
 
 template <class T>
@@ -236,11 +242,11 @@ DStream<T> DStream<T>::reduceByKeyAndWindow(F f, G inverse, Duration length, Dur
   int64_t interval = job_->graph.batch_interval_ms;
   int64_t s = detail::checked_window("reduceByKeyAndWindow", length, slide, interval,
                                      base_->slide_batches * interval);
-  int n = resolve_partitions(partitions);
+  int n = job_->partitions(partitions);
   auto node = std::make_shared<IncrementalWindowNode<K, V>>(
       n, length.count(), static_cast<int>(s / interval), f, inverse, std::move(filterFunc));
-  add_edge(*node, Edge{base_, combine_by_key_edge(f, n)});
-  return DStream<T>::of_node(job_, job_->add(node));
+  detail::add_edge(*this, *node, detail::combine_by_key_edge(*this, f, n));
+  return detail::add_node<T>(*this, node);
 }
 
 template <class T>

@@ -35,6 +35,7 @@
 #include "dstream/core/backoff.hpp"
 #include "dstream/core/format.hpp"
 #include "dstream/core/graph.hpp"
+#include "dstream/core/text.hpp"
 
 struct redisContext;
 
@@ -119,6 +120,18 @@ class RedisStreamSource : public SourceNode {
   Backoff backoff_;  // between reconnects
   bool warned_ = false;
 };
+
+// Entries of a Redis stream as a DStream<Text>, exactly once with
+// checkpoints (Spark's KafkaUtils.createDirectStream(ssc, ...)):
+//   auto lines = trib::redisStream(ssc, "127.0.0.1", 6379, "events");
+// `ssc` is a trib::StreamingContext; a template only so that io/ does not
+// include the API layer (dstream/streaming_context.hpp).
+template <class Context>
+auto redisStream(Context& ssc, const std::string& host, uint16_t port, const std::string& key,
+                 const RedisStreamOptions& options = {}) {
+  return ssc.template sourceStream<Text>(
+      std::make_shared<RedisStreamSource>(host, port, key, options, ssc.partitions()));
+}
 
 // Writes one batch: hash <prefix>:<batch_time_ms> := fields.
 void write_redis_hash(RedisConnection& conn, const std::string& prefix, int64_t batch_time_ms,

@@ -40,7 +40,7 @@ struct Job {
     auto src = job->add(std::make_shared<PolledSourceNode>("queueStream", [](int64_t) { return Dataset{}; }));
     job->graph.sources.push_back(src->id);
     source = src->id;
-    auto pairs = DStream<std::string>::of_node(job, src).map(
+    auto pairs = detail::of_node<std::string>(job, src).map(
         [](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); });
     pairs.reduceByKey(std::plus<int64_t>(), 3).foreachRDD([this](auto& rows, int64_t t) {
       for (auto& [w, n] : rows) counts[t][w] += n;

@@ -11,6 +11,7 @@
 
 #include "dstream/combine_table.hpp"
 #include "dstream/core/partition.hpp"
+#include "dstream/core/partition_codec.hpp"
 
 namespace {
 

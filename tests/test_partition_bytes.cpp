@@ -19,7 +19,7 @@
 #include <cereal/types/vector.hpp>
 
 #include "dstream/core/cereal_bytes.hpp"
-#include "dstream/core/partition.hpp"
+#include "dstream/core/partition_codec.hpp"
 
 namespace {
 

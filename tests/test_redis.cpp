@@ -132,7 +132,7 @@ BOOST_AUTO_TEST_CASE(entries_are_read_once_in_order_across_a_server_restart) {
   trib::StreamingContext ssc(std::chrono::milliseconds(50), opts);
   trib::RedisStreamOptions ro;
   ro.max_records_per_batch = 120;  // a backlog spreads over batches
-  auto records = testing::collect(ssc.redisStream("127.0.0.1", redis.port(), "events", ro));
+  auto records = testing::collect(trib::redisStream(ssc, "127.0.0.1", redis.port(), "events", ro));
   ssc.start();
   redis.add("events", lines_from(500, 300));  // while it runs
   wait_for(*records, 800);
@@ -156,7 +156,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_job_resumes_after_its_checkpointed_position) {
     std::shared_ptr<testing::Collector<std::string>> records;
     auto ssc = trib::StreamingContext::getOrCreate(ckpt.path, [&] {
       auto s = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(40));
-      records = testing::collect(s->redisStream("127.0.0.1", redis.port(), "events"));
+      records = testing::collect(trib::redisStream(*s, "127.0.0.1", redis.port(), "events"));
       return s;
     });
     ssc->start();
@@ -287,7 +287,7 @@ BOOST_AUTO_TEST_CASE(a_stalled_server_does_not_stall_the_coordinator) {
   trib::StreamingContext ssc(std::chrono::milliseconds(50));
   trib::RedisStreamOptions ro;
   ro.timeout_ms = 120000;  // a read waits for as long as the server is stopped
-  auto records = testing::collect(ssc.redisStream("127.0.0.1", redis.port(), "events", ro));
+  auto records = testing::collect(trib::redisStream(ssc, "127.0.0.1", redis.port(), "events", ro));
   ssc.start();
   wait_for(*records, 10);
   redis.pause();

@@ -465,7 +465,9 @@ BOOST_AUTO_TEST_CASE(state_survives_encode_and_decode) {
 
   using Batch = trib::MapWithStateBatch<std::string, int64_t, Count>;
   auto batches = random_batches(42, 16, 4, 0.3);
-  for (const trib::NodePtr& node : {totals.base(), mws.base(), from_initial.base()}) {
+  using trib::detail::StreamAccess;
+  for (const trib::NodePtr& node :
+       {StreamAccess::base(totals), StreamAccess::base(mws), StreamAccess::base(from_initial)}) {
     auto kept = node->make_state(0);
     auto restored = node->make_state(0);
     for (std::size_t i = 0; i < batches.size(); ++i) {
@@ -477,7 +479,7 @@ BOOST_AUTO_TEST_CASE(state_survives_encode_and_decode) {
       restored = std::move(fresh);
       auto b = node->reduce(ctx, input(), restored.get());
       BOOST_TEST_CONTEXT(node->name << " batch " << i) {
-        if (node != mws.base()) {
+        if (node != StreamAccess::base(mws)) {
           BOOST_TEST((oracle::as_map(a.rows<Count>()) == oracle::as_map(b.rows<Count>())));
         } else {
           auto& x = a.rows<Batch>().at(0);

@@ -23,11 +23,15 @@
 #include <vector>
 
 #include "dstream/core/batch_info.hpp"
-#include "dstream/core/partition.hpp"
-#include "dstream/core/receiver.hpp"
 #include "dstream/core/checksum.hpp"
+#include "dstream/core/partition.hpp"
 
 namespace trib {
+
+// A source's receiver (dstream/core/receiver.hpp declares it, with the same
+// alias): named here only, so the graph does not compile the receiver API.
+class Receiver;
+using ReceiverFactory = std::function<std::unique_ptr<Receiver>()>;
 
 // What a running task knows about where it is.
 struct TaskContext {

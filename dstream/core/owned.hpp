@@ -12,9 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "dstream/core/text.hpp"
-
 namespace trib {
+
+class Text;  // dstream/core/text.hpp
 
 template <class T>
 struct owned {
@@ -25,7 +25,7 @@ struct owned {
 template <>
 struct owned<Text> {
   using type = std::string;
-  static Text view(const type& s) { return Text(s.data(), s.size()); }
+  static Text view(const type& s);  // defined in dstream/core/text.hpp
 };
 
 template <class A, class B>

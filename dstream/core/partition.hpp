@@ -7,6 +7,12 @@
 // lazily, on the first typed access, because only the operator that reads it
 // knows the type.
 //
+// This header is the handle only, without Cereal, so the job graph and the
+// runtime's messages do not compile it. Code that makes or reads typed
+// partitions (Partition::of, rows<T>) also includes
+// dstream/core/partition_codec.hpp, which defines PartitionCodec<T>; without
+// it the compiler stops at "incomplete type PartitionCodec<T>".
+//
 // Records may be views (Text) into bytes the partition does not own: the
 // blocks a receiver filled, or the rows of the partition a task read. A
 // partition pins what its records point into (`pins`), so the bytes live
@@ -22,7 +28,6 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -30,29 +35,16 @@
 #include <utility>
 #include <vector>
 
-#include <cereal/archives/binary.hpp>
-#include <cereal/types/map.hpp>
-#include <cereal/types/optional.hpp>
-#include <cereal/types/string.hpp>
-#include <cereal/types/tuple.hpp>
-#include <cereal/types/unordered_map.hpp>
-#include <cereal/types/utility.hpp>
-#include <cereal/types/vector.hpp>
-
-#include "dstream/core/cereal_bytes.hpp"
 #include "dstream/core/owned.hpp"
-#include "dstream/core/view_decode.hpp"
 
 namespace trib {
 
 using Pin = std::shared_ptr<const void>;
 
-// Whether records of type T can cross processes and go into checkpoints:
-// Cereal can write T and read its owned form.
+// Encodes and decodes the records of a TypedPartition<T> (Cereal);
+// defined in dstream/core/partition_codec.hpp.
 template <class T>
-inline constexpr bool serializable_record_v =
-    cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
-    cereal::traits::is_input_serializable<owned_t<T>, cereal::BinaryInputArchive>::value;
+struct PartitionCodec;
 
 class PartitionBase {
  public:
@@ -70,46 +62,9 @@ class TypedPartition final : public PartitionBase {
 
   std::size_t size() const override { return rows.size(); }
 
-  std::string encode() const override {
-    if constexpr (cereal::traits::is_output_serializable<
-                      T, cereal::BinaryOutputArchive>::value) {
-      return to_cereal_bytes(rows);
-    } else {
-      throw std::runtime_error(
-          std::string("record type has no Cereal serialize(): ") +
-          typeid(T).name());
-    }
-  }
-
-  // Records holding views point into the bytes themselves where their
-  // layout allows (view_decode.hpp), else decode as their owned form; the
-  // new partition keeps whichever they point into as its owner.
-  static std::shared_ptr<const TypedPartition> decode(std::shared_ptr<const std::string> kept) {
-    using O = owned_t<T>;
-    const std::string& bytes = *kept;
-    if constexpr (holds_views_v<T> && view_decodable_v<T>) {
-      ViewReader reader(bytes.data(), bytes.size());
-      auto rows = reader.template read_vector<T>();
-      return std::make_shared<const TypedPartition>(std::move(rows), std::vector<uint64_t>{},
-                                                    std::move(kept));
-    } else if constexpr (cereal::traits::is_input_serializable<
-                      O, cereal::BinaryInputArchive>::value) {
-      auto decoded = std::make_shared<std::vector<O>>();
-      from_cereal_bytes(bytes, *decoded);
-      if constexpr (holds_views_v<T>) {
-        std::vector<T> rows;
-        rows.reserve(decoded->size());
-        for (const auto& x : *decoded) rows.push_back(owned<T>::view(x));
-        return std::make_shared<const TypedPartition>(std::move(rows), std::vector<uint64_t>{},
-                                                      std::move(decoded));
-      } else {
-        return std::make_shared<const TypedPartition>(std::move(*decoded));
-      }
-    } else {
-      throw std::runtime_error(
-          std::string("record type has no Cereal serialize(): ") +
-          typeid(T).name());
-    }
+  std::string encode() const override { return PartitionCodec<T>::encode(rows); }
+  static std::shared_ptr<const TypedPartition> decode(std::shared_ptr<const std::string> bytes) {
+    return PartitionCodec<T>::decode(std::move(bytes));
   }
 
   const std::vector<T> rows;

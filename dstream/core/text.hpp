@@ -24,6 +24,8 @@
 
 #include <cereal/cereal.hpp>
 
+#include "dstream/core/owned.hpp"
+
 namespace trib {
 
 class Text : public std::string_view {
@@ -37,6 +39,8 @@ class Text : public std::string_view {
   // Copies out: code written for std::string records keeps working.
   operator std::string() const { return std::string(data(), size()); }
 };
+
+inline Text owned<Text>::view(const std::string& s) { return Text(s.data(), s.size()); }
 
 // Same bytes as Cereal's std::string, so a vector<Text> decodes as a
 // vector<std::string> on the other side (see owned_t in dstream/owned.hpp).

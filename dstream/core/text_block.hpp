@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dstream/core/partition.hpp"
+#include "dstream/core/partition_codec.hpp"
 #include "dstream/core/text.hpp"
 
 namespace trib {

@@ -1,0 +1,141 @@
+// The plumbing operators are built from, kept off DStream<T>'s public face:
+// a DStream is (job, base node, fused pipe); operators that need the whole
+// batch add a node fed by an edge built here from the stream's pipe.
+// Included by dstream/dstream.hpp; for operator files, not for users.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dstream/combine_table.hpp"
+#include "dstream/core/hashing.hpp"
+#include "dstream/dstream.hpp"
+
+namespace trib::detail {
+
+// The one friend of DStream<T>: reads and makes streams.
+struct StreamAccess {
+  // `chain` names the narrow operations fused into `pipe`, for error messages;
+  // `identity`: the pipe passes the base node's records unchanged.
+  template <class T>
+  static DStream<T> make(std::shared_ptr<JobBuilder> job, NodePtr base, Pipe<T> pipe,
+                         std::string chain = "", bool identity = false) {
+    return DStream<T>(std::move(job), std::move(base), std::move(pipe), std::move(chain), identity);
+  }
+  template <class T>
+  static const std::shared_ptr<JobBuilder>& job(const DStream<T>& s) { return s.job_; }
+  template <class T>
+  static const NodePtr& base(const DStream<T>& s) { return s.base_; }
+  template <class T>
+  static const Pipe<T>& pipe(const DStream<T>& s) { return s.pipe_; }
+  template <class T>
+  static bool identity(const DStream<T>& s) { return s.identity_; }
+  // "socketTextStream.flatMap.map": where the stream's records come from.
+  template <class T>
+  static std::string lineage(const DStream<T>& s) { return s.base_->name + s.chain_; }
+};
+
+// A stream reading the records node `n` produces, unchanged.
+template <class T>
+DStream<T> of_node(std::shared_ptr<JobBuilder> job, NodePtr n) {
+  return StreamAccess::make<T>(
+      std::move(job), std::move(n),
+      [](const Partition& in, const TaskContext&, const ChunkEmit<T>& emit) {
+        const auto& rows = in.rows<T>();
+        if (!rows.empty()) emit(rows);
+      },
+      "", true);
+}
+
+// Adds node n to s's job and returns the stream of its records.
+template <class T, class S>
+DStream<T> add_node(const DStream<S>& s, NodePtr n) {
+  const auto& job = StreamAccess::job(s);
+  return of_node<T>(job, job->add(std::move(n)));
+}
+
+// Adds an edge reading stream s (through its fused pipe, `fn`) to node n.
+template <class T>
+void add_edge(const DStream<T>& s, Node& n, EdgeFn fn) {
+  n.edges.push_back(Edge{StreamAccess::base(s), std::move(fn), StreamAccess::lineage(s)});
+}
+
+// Node n produces as often as stream s does.
+template <class T>
+void inherit_slide(const DStream<T>& s, Node& n) {
+  n.slide_batches = StreamAccess::base(s)->slide_batches;
+}
+
+template <class T>
+int resolve_partitions(const DStream<T>& s, int partitions) {
+  return StreamAccess::job(s)->partitions(partitions);
+}
+
+template <class T, class U>
+void require_same_slide(const char* op, const DStream<T>& a, const DStream<U>& b) {
+  require_same_slide(op, *StreamAccess::base(a), *StreamAccess::base(b));
+}
+
+// An edge that materializes the stream's records of one partition
+// (at most `limit` of them) as one partition.
+template <class T>
+EdgeFn collect_edge(const DStream<T>& s, std::size_t limit = SIZE_MAX) {
+  if (StreamAccess::identity(s) && limit == SIZE_MAX)
+    return [](const Partition& in, const TaskContext&) { return std::vector<Partition>{in}; };
+  auto pipe = StreamAccess::pipe(s);
+  return [pipe, limit](const Partition& in, const TaskContext& ctx) {
+    std::vector<T> rows;
+    rows.reserve(std::min(limit, in.size_hint()));  // exact for map, a bound for filter
+    pipe(in, ctx, [&](const std::vector<T>& chunk) {
+      std::size_t take = std::min(chunk.size(), limit - std::min(limit, rows.size()));
+      rows.insert(rows.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(take));
+    });
+    return std::vector<Partition>{Partition::of(std::move(rows))};
+  };
+}
+
+// An edge that merges the values of each key with f (map-side combining)
+// and hash-partitions the pairs by key into n buckets. Each key is hashed
+// once; the buckets carry the hashes to the reduce side.
+template <class T, class F>
+EdgeFn combine_by_key_edge(const DStream<T>& s, F f, int n) {
+  using K = typename pair_traits<T>::key_type;
+  using V = typename pair_traits<T>::value_type;
+  auto pipe = StreamAccess::pipe(s);
+  return [pipe, f, n](const Partition& in, const TaskContext& ctx) {
+    std::vector<CombineTableFor<K, V>> tables(n);
+    for_each_record<T>(pipe, in, ctx, [&](const T& kv) {
+      uint64_t h = hash_key(kv.first);
+      tables[n == 1 ? 0 : bucket_of(h, n)].merge(kv.first, h, kv.second, f);
+    });
+    std::vector<Partition> out;
+    out.reserve(n);
+    for (auto& table : tables) {
+      std::vector<T> rows;
+      std::vector<uint64_t> hashes;
+      table.drain(rows, hashes);
+      out.push_back(Partition::of(std::move(rows), std::move(hashes)));
+    }
+    return out;
+  };
+}
+
+// An edge that hash-partitions pairs by key into n buckets, no combining.
+template <class T>
+EdgeFn hash_partition_edge(const DStream<T>& s, int n) {
+  auto pipe = StreamAccess::pipe(s);
+  return [pipe, n](const Partition& in, const TaskContext& ctx) {
+    std::vector<std::vector<T>> out(n);
+    for_each_record<T>(pipe, in, ctx, [&](const T& kv) { out[partition_of(kv.first, n)].push_back(kv); });
+    std::vector<Partition> parts;
+    parts.reserve(n);
+    for (auto& rows : out) parts.push_back(Partition::of(std::move(rows)));
+    return parts;
+  };
+}
+
+}  // namespace trib::detail
