@@ -267,13 +267,17 @@ class Runner {
     if (f.kind == FaultKind::source_hang) {
       server_->unhang();
     } else if (f.kind == FaultKind::redis_restart) {
-      std::string error;
-      if (redis_->pid() > 0) {  // not reaped yet
+      // Overlapping restarts: the server comes back when the last one ends.
+      bool another = false;
+      for (std::size_t j = 0; j < timed_.size(); ++j)
+        another = another || (j != i && timed_[j].kind == FaultKind::redis_restart && started_[j] && !ended_[j]);
+      for (int k = 0; k < 100 && !another && redis_->pid() > 0; ++k) {  // killed, not reaped yet
         int status;
-        ::waitpid(redis_->pid(), &status, 0);
-        redis_->exited();
+        if (::waitpid(redis_->pid(), &status, WNOHANG) == redis_->pid()) redis_->exited();
+        else std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
-      if (!redis_->start(error)) rec_.failure = "cannot restart redis-server: " + error;
+      std::string error;
+      if (!another && redis_->pid() == 0 && !redis_->start(error)) rec_.failure = "cannot restart redis-server: " + error;
     } else if (f.kind == FaultKind::stop) {
       if (stopped_pid_[i] > 0) ::kill(-stopped_pid_[i], SIGCONT);
     } else {
