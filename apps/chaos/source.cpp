@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -190,7 +191,14 @@ void LineServer::accept_one(int fd) {
   hang_state_ = 0;
   pid_t pid = receiver_pid_();
   std::string how;
-  if (pid > 0 && pid == conn_pid_) {
+  // A planted bug for tests/test_chaos.cpp: a naive replayable source that
+  // serves a new process everything from the first line again, lines its
+  // write-ahead log already holds included.
+  static const bool bug = std::getenv("TRIB_CHAOS_BUG_REPLAY_FROM_START") != nullptr;
+  if (bug && conn_pid_ != 0 && pid != conn_pid_) {
+    how = "a new process: from the first line (planted bug TRIB_CHAOS_BUG_REPLAY_FROM_START)";
+    written_ = 0;
+  } else if (pid > 0 && pid == conn_pid_) {
     how = "the same process (pid " + std::to_string(pid) + ") read every line written whole";
   } else {
     std::string error;
