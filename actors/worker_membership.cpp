@@ -77,8 +77,12 @@ void WorkerMembership::ping_failed(const caf::actor_addr& host) {
 
 bool WorkerMembership::remove(const caf::actor_addr& host, std::string* label) {
   std::string name;
+  Worker* w = pool_.find(host);
+  // Only remote processes: a worker in this process (tests, local workers)
+  // shares the coordinator's node id.
+  bool remote = w && w->host && w->host.node() != w->host.home_system().node();
   if (!pool_.remove(host, &name)) return false;
-  given_up_.emplace_back(host.node(), name);
+  if (remote) given_up_.emplace_back(host.node(), name);
   if (label) *label = name;
   return true;
 }
