@@ -4,6 +4,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/partition_host.hpp"
+#include "actors/worker_membership.hpp"
 
 namespace trib {
 namespace {
@@ -35,7 +36,10 @@ caf::behavior worker_actor(caf::event_based_actor* self, std::shared_ptr<const G
             [=](caf::error& err) {
               std::string why = self->system().render(err);
               self->send_exit(host, caf::exit_reason::user_shutdown);
-              on_exit(WorkerEnd::refused, why);
+              // Rejoining from a process given up on (its eviction message
+              // was lost with the connection): the same as being told so.
+              bool given_up = why.find(kGivenUpRefusal) != std::string::npos;
+              on_exit(given_up ? WorkerEnd::evicted : WorkerEnd::refused, why);
               self->quit();
             });
   return {

@@ -25,6 +25,13 @@ WorkerMembership::Admission WorkerMembership::admit(caf::actor host, const std::
     return {nullptr, "the worker runs a different pipeline than the coordinator; "
                      "declare the same pipeline in both"};
   }
+  for (auto& [node, label] : given_up_)
+    if (host.node() == node) {
+      spdlog::warn("refused {} ({}) rejoining from the same process: a new worker process must join",
+                   label, to_string(node));
+      return {nullptr, std::string(kGivenUpRefusal) + " (as " + label +
+                           "); its tasks and state partitions moved to other workers; a new worker process must join"};
+    }
   Worker& w = pool_.add(std::move(host), now);
   return {&w, {}};
 }
@@ -69,7 +76,15 @@ void WorkerMembership::ping_failed(const caf::actor_addr& host) {
 }
 
 bool WorkerMembership::remove(const caf::actor_addr& host, std::string* label) {
-  return pool_.remove(host, label);
+  std::string name;
+  Worker* w = pool_.find(host);
+  // Only remote processes: a worker in this process (tests, local workers)
+  // shares the coordinator's node id.
+  bool remote = w && w->host && w->host.node() != w->host.home_system().node();
+  if (!pool_.remove(host, &name)) return false;
+  if (remote) given_up_.emplace_back(host.node(), name);
+  if (label) *label = name;
+  return true;
 }
 
 }  // namespace trib

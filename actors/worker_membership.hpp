@@ -20,6 +20,10 @@
 
 namespace trib {
 
+// How a refusal of a worker process given up on earlier begins; the worker
+// takes it as an eviction (actors/worker_actor.cpp).
+inline constexpr const char* kGivenUpRefusal = "the coordinator gave up on this worker process earlier";
+
 struct MembershipPolicy {
   int64_t worker_timeout_ms = 10000;
   // Before the first batch, wait for this many workers, at most min_workers_wait_ms.
@@ -59,7 +63,11 @@ class WorkerMembership {
   void pong(const caf::actor_addr& host, clock::time_point now);  // a ping was answered
   void ping_failed(const caf::actor_addr& host);                   // it may be tried again
 
-  // Removes the worker; false if it is not (any more) a member.
+  // Removes the worker; false if it is not (any more) a member. Its process
+  // (CAF node) may not join again: with CAF 0.17 a node keeps its id and the
+  // other workers' routes to it stay broken (fetching shuffle blocks from it
+  // fails for ever), so admit() refuses it with kGivenUpRefusal, and the
+  // worker starts a new process (a new node) to rejoin.
   bool remove(const caf::actor_addr& host, std::string* label = nullptr);
 
   WorkerPool& pool() { return pool_; }
@@ -71,6 +79,7 @@ class WorkerMembership {
   WorkerPool pool_;
   bool awaiting_ = false;
   clock::time_point deadline_;
+  std::vector<std::pair<caf::node_id, std::string>> given_up_;  // (node, its label then)
 };
 
 }  // namespace trib

@@ -35,7 +35,8 @@ namespace {
 struct Options {
   std::vector<std::string> command;
   int64_t workers = 2, seed = 1, seeds = 1, duration = 10, batch_ms = 100, fault_count = 0;
-  int64_t recovery_bound_ms = 30000, restart_ms = 300, shrink_runs = 12;
+  int64_t recovery_bound_ms = 30000, restart_ms = 300, shrink_runs = 12, source_lines = 0;
+  SourceKind source = SourceKind::none;  // from the command's placeholders
   std::string kinds = "all", keep, out = "chaos-out", env, log_level = "info";
   bool no_shrink = false;
 };
@@ -54,6 +55,7 @@ std::string replay_command(const Options& o, uint64_t seed, const std::string& k
   c << "tributary-chaos --workers " << o.workers << " --seed " << seed << " --duration " << o.duration
     << " --batch-ms " << o.batch_ms << " --faults " << o.kinds;
   if (o.fault_count > 0) c << " --fault-count " << o.fault_count;
+  if (o.source_lines > 0) c << " --source-lines " << o.source_lines;
   if (!keep.empty()) c << " --keep " << keep;
   if (!o.env.empty()) c << " --env " << shell_quote(o.env);
   c << " --recovery-bound-ms " << o.recovery_bound_ms << " --out " << shell_quote(o.out) << " --";
@@ -86,12 +88,23 @@ SeedOutcome run_seed(const Options& o, uint64_t seed, const std::vector<FaultKin
   base.batch_ms = o.batch_ms;
   base.batches = std::max<int64_t>(1, o.duration * 1000 / o.batch_ms);
   base.timeout_ms = std::max<int64_t>(60000, o.duration * 6000 + 30000);
+  if (o.source != SourceKind::none) {
+    // The input goes out over the first 75 % of --duration; the job runs
+    // 12 s longer than --duration, so that the lines are all read after
+    // the last fault (at 70 % of it, for at most 6 s) in the faulted run.
+    base.source = o.source;
+    base.source_lines = o.source_lines > 0 ? o.source_lines : 100 * o.duration;
+    base.source_spread_ms = o.duration * 750;
+    base.batches = (o.duration * 1000 + 12000) / o.batch_ms;
+    base.timeout_ms += 12000;
+  }
   base.restart_ms = o.restart_ms;
   std::istringstream env(o.env);
   for (std::string e; std::getline(env, e, ',');)
     if (!e.empty()) base.env.push_back(e);
 
-  ScheduleSpec sspec{seed, kinds, base.workers, o.duration * 1000, static_cast<int>(o.fault_count), base.batches};
+  ScheduleSpec sspec{seed, kinds, base.workers, o.duration * 1000, static_cast<int>(o.fault_count), base.batches,
+                     o.source};
   std::vector<Fault> schedule = make_schedule(sspec);
   std::vector<Fault> faults = keep_only(schedule, keep);
   rep.command = o.command;
@@ -123,6 +136,16 @@ SeedOutcome run_seed(const Options& o, uint64_t seed, const std::vector<FaultKin
   if (rep.reference.published.empty())
     return setup_failure("the reference run published no batch directories under {output} (" + ref.dir +
                          "/output): does the command write its output there?");
+  if (o.source != SourceKind::none) {
+    // The reference is checked against the input itself: a job that does
+    // not count every line once without faults cannot be judged under them.
+    Batches b = read_batches(rep.reference, o.batch_ms);
+    if (!rep.reference.source_error.empty()) return setup_failure("the reference run: " + rep.reference.source_error);
+    if (auto diff = compare_with_input(b.by_index.back().second, rep.reference.input); !diff.empty())
+      return setup_failure("the reference run's last batch is not the input counted once (" + diff +
+                           "); source runs need a job keeping running word counts of {socket} or {redis_port} "
+                           "that reads the whole input within --duration + 12 s; see " + ref.dir);
+  }
 
   auto faulted_run = [&](const std::vector<Fault>& fs_, const std::string& name) {
     RunSpec spec = base;
@@ -192,7 +215,9 @@ int main(int argc, char** argv) {
       "schedule; writes report.json and report.html per seed. Placeholders in the job command: {role} "
       "(--listen/--min-workers for the coordinator, --join through the fault proxy for a worker, nothing "
       "with --workers 0), {checkpoint}, {output} (batch directories must appear under it), {events}, "
-      "{seed}, {batches}, {batch_ms}, {port}, {dir}. Exit 0: pass; 1: an invariant violated; 2: usage or "
+      "{seed}, {batches}, {batch_ms}, {port}, {dir}, {socket} (HOST:PORT of a line server the runner runs: "
+      "source faults source-close, source-hang) or {redis_port} (a redis-server it runs, stream 'events': "
+      "redis-restart); with a source the job must keep running word counts. Exit 0: pass; 1: an invariant violated; 2: usage or "
       "setup error.");
   flags.add("workers", &o.workers, "worker processes beside the coordinator (0: a single process)")
       .add("seed", &o.seed, "the seed: input ({seed}) and fault schedule derive from it only")
@@ -200,7 +225,8 @@ int main(int argc, char** argv) {
       .add("duration", &o.duration, "seconds of batches: {batches} = duration * 1000 / batch-ms")
       .add("batch-ms", &o.batch_ms, "the job's batch interval ({batch_ms})")
       .add("faults", &o.kinds,
-           "fault kinds: kill, stop, reset, partition, oneway, delay, slow, disk, slow-task, or all")
+           "fault kinds: kill, stop, reset, partition, oneway, delay, slow, disk, slow-task, source-close, "
+           "source-hang, redis-restart, or all")
       .add("fault-count", &o.fault_count, "faults per run (0: one per 2 s of --duration)")
       .add("keep", &o.keep, "only these faults of the seed's schedule, by id (replays a minimal schedule)")
       .add("recovery-bound-ms", &o.recovery_bound_ms, "a fault must be followed by a published batch within this")
@@ -208,6 +234,8 @@ int main(int argc, char** argv) {
       .add("shrink-runs", &o.shrink_runs, "at most this many extra runs to shrink a failing schedule")
       .add_switch("no-shrink", &o.no_shrink, "report a failing schedule as it is")
       .add("env", &o.env, "NAME=VALUE[,NAME=VALUE...] added to every job process")
+      .add("source-lines", &o.source_lines,
+           "with {socket} or {redis_port}: lines of input the runner serves (0: 100 per second of --duration)")
       .add("out", &o.out, "directory for runs and reports (seed-N/report.html)")
       .add("log-level", &o.log_level, "trace, debug, info, warn, error or off");
   int flag_argc = split;
@@ -225,6 +253,11 @@ int main(int argc, char** argv) {
   bool has_output = false;
   for (auto& a : o.command) has_output = has_output || a.find("{output}") != std::string::npos;
   if (!has_output) return usage_error("the job command must write its batches under {output}");
+  for (auto& a : o.command) {
+    if (a.find("{socket}") != std::string::npos) o.source = SourceKind::socket;
+    if (a.find("{redis_port}") != std::string::npos) o.source = SourceKind::redis;
+  }
+  if (o.source_lines < 0) return usage_error("--source-lines must be >= 0");
   std::string error;
   auto kinds = parse_kinds(o.kinds, error);
   if (!error.empty()) return usage_error("--faults: " + error);

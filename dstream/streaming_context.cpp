@@ -171,7 +171,7 @@ StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
     throw std::invalid_argument("StreamingOptions: retained_batches must be >= 1");
   status_ = std::make_shared<StatusBoard>(static_cast<std::size_t>(options_.retained_batches));
   if (options_.worker_timeout_ms == 0)
-    options_.worker_timeout_ms = std::max<int64_t>(2000, 10 * batch_interval.count());
+    options_.worker_timeout_ms = std::max<int64_t>(1000, 10 * batch_interval.count());
   job_->graph.batch_interval_ms = batch_interval.count();
   job_->graph.default_partitions = options_.partitions > 0 ? options_.partitions : cores();
   job_->settings.print_out = options_.print_out;

@@ -62,7 +62,7 @@ struct StreamingOptions {
   PeerLimits peer_limits;
   // A worker that answers no heartbeat, or sits on a state partition's task,
   // this long is given up on: its work moves to the others. 0: scaled to the
-  // job, max(2 s, 10 batch intervals), so a hung worker stalls short batches
+  // job, max(1 s, 10 batch intervals), so a hung worker stalls short batches
   // briefly while a loaded machine's pauses are not taken for hangs.
   int64_t worker_timeout_ms = 0;
   // Run a copy of a stateless task that is slow (4x the median, at least

@@ -5,7 +5,10 @@
 // equal a plain count of the generator's lines, an oracle independent of the
 // runner), and must fail, with a minimal schedule, the same job with a bug
 // planted through a test hook (TRIB_BUG_SKIP_REPLAYED_BATCH: a restored
-// generator skips a batch).
+// generator skips a batch). Source faults: the runner's line server feeds
+// checkpointed_wordcount's socket source through closes, a silent server and
+// coordinator kills, and the last batch must count every line once; with a
+// planted bug in the server's resume protocol the runner must fail.
 #define BOOST_TEST_MODULE chaos
 #include <boost/test/unit_test.hpp>
 
@@ -18,8 +21,15 @@
 #include <chrono>
 #include <thread>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "apps/chaos/checker.hpp"
 #include "apps/chaos/proxy.hpp"
 #include "apps/chaos/schedule.hpp"
+#include "apps/chaos/source.hpp"
+#include "oracle.hpp"
 #include "process.hpp"
 #include "recovery/fault_injection.hpp"
 #include "temp_dir.hpp"
@@ -287,4 +297,139 @@ BOOST_AUTO_TEST_CASE(a_short_campaign_of_every_fault_kind_passes) {
       kJob.check_against_oracle("running", out);
     }
   }
+}
+
+namespace {
+
+// A faulted run whose batches (running counts, by batch time) are `batches`.
+RunRecord source_run(const std::string& dir, const std::vector<std::string>& input,
+                     const std::vector<std::map<std::string, int64_t>>& batches) {
+  RunRecord run;
+  run.finished = true;
+  run.input = input;
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    std::string d = dir + "/out-" + std::to_string(1000 + 100 * i);
+    std::filesystem::create_directories(d);
+    std::ofstream part(d + "/part-00000");
+    for (auto& [w, n] : batches[i]) part << "(" << w << ", " << n << ")\n";
+    run.published.push_back({static_cast<int64_t>(1000 + 100 * i), static_cast<int64_t>(100 * i), d,
+                             static_cast<int64_t>(i + 1)});
+  }
+  return run;
+}
+
+bool has_violation(const CheckResult& r, const std::string& invariant, const std::string& text) {
+  for (auto& v : r.violations)
+    if (v.invariant == invariant && v.text.find(text) != std::string::npos) return true;
+  return false;
+}
+
+std::string all_violations(const CheckResult& r) {
+  std::string s;
+  for (auto& v : r.violations) s += v.invariant + ": " + v.text + "\n";
+  return s;
+}
+
+}  // namespace
+
+// The source check against the input itself: a line counted twice, a count
+// that falls (an accepted record lost) and a line never counted all fail.
+BOOST_AUTO_TEST_CASE(the_source_check_catches_doubled_lost_and_missing_lines) {
+  std::vector<std::string> input = {source_line(5, 0), source_line(5, 1), source_line(5, 2)};
+  BOOST_TEST(input[1].rfind("L000001 ", 0) == 0u, input[1]);
+  auto upto = [&](std::size_t n) { return oracle::word_counts(std::vector<std::string>(input.begin(), input.begin() + n)); };
+  auto check = [&](const std::vector<std::map<std::string, int64_t>>& batches) {
+    testing::TempDir dir;
+    RunRecord run = source_run(dir.path, input, batches);
+    return check_run(run, run, {}, 100, 30000);
+  };
+  auto good = check({upto(1), upto(2), upto(3)});
+  BOOST_TEST(good.passed(), all_violations(good));
+
+  auto doubled = upto(3);
+  doubled["L000001"] = 2;
+  auto r = check({upto(1), doubled, doubled});
+  BOOST_TEST(has_violation(r, "exactly-once", "counts 'L000001' 2 times, the input holds it once"), all_violations(r));
+  BOOST_TEST(has_violation(r, "exactly-once", "0 of 3 lines missing, 1 counted more than once"), all_violations(r));
+
+  auto fell = upto(2);
+  fell.erase("L000001");
+  r = check({upto(2), fell, upto(3)});
+  BOOST_TEST(has_violation(r, "lost", "counts 'L000001' 0 times, an earlier batch counted it once"), all_violations(r));
+
+  r = check({upto(1), upto(2), upto(2)});
+  BOOST_TEST(has_violation(r, "exactly-once", "1 of 3 lines missing"), all_violations(r));
+}
+
+namespace {
+
+// tributary-chaos over checkpointed_wordcount reading the runner's line server.
+testing::ProcessResult socket_chaos(const std::string& out, uint64_t seed, const std::string& kinds, int faults,
+                                    const std::vector<std::string>& more = {},
+                                    const std::vector<std::string>& env = {}) {
+  std::vector<std::string> args = {"--workers", "0", "--seed", std::to_string(seed), "--duration", "4",
+                                   "--faults", kinds, "--fault-count", std::to_string(faults), "--no-shrink",
+                                   "--out", out, "--log-level", "warn"};
+  args.insert(args.end(), more.begin(), more.end());
+  for (std::string a : std::vector<std::string>{"--", testing::bin_dir() + "/checkpointed_wordcount", "--checkpoint",
+                        "{checkpoint}", "--output", "{output}/out", "--mode", "running", "--batch-ms", "{batch_ms}",
+                        "--stop-after", "{batches}", "--source", "socket://{socket}?idle-timeout-ms=600",
+                        "--log-level", "warn", "{role}"})
+    args.push_back(a);
+  return testing::run_app("tributary-chaos", args, env);
+}
+
+// A seed whose socket schedule kills the (only) process and has source faults.
+uint64_t socket_seed(const std::string& kinds, int faults) {
+  for (uint64_t seed = 1;; ++seed) {
+    std::string error;
+    ScheduleSpec s;
+    s.seed = seed;
+    s.kinds = parse_kinds(kinds, error);
+    s.duration_ms = 4000;
+    s.batches = 160;
+    s.faults = faults;
+    s.source = SourceKind::socket;
+    int kills = 0, source = 0;
+    for (auto& f : make_schedule(s)) {
+      kills += f.kind == FaultKind::kill;
+      source += f.on_source();
+    }
+    if (kills == 1 && source >= 1) return seed;
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(source_faults_on_a_socket_keep_exactly_once_and_a_planted_resume_bug_fails) {
+  const std::string kinds = "kill,source-close,source-hang";
+  uint64_t seed = socket_seed(kinds, 3);
+  testing::TempDir dir;
+  auto r = socket_chaos(dir.path, seed, kinds, 3);
+  BOOST_TEST_MESSAGE(r.out << r.err);
+  BOOST_TEST(r.exit_code == 0);
+  std::string seed_dir = dir.path + "/seed-" + std::to_string(seed);
+  std::string report = testing::slurp(seed_dir + "/report.json");
+  BOOST_TEST(field(report, "verdict") == "pass");
+  // Both ways of resuming were taken: after the kill from the new process's
+  // write-ahead log, after a close or an idle timeout from the same process
+  // (the input ends after 3 s and the receiver's idle timeout is 0.6 s).
+  BOOST_TEST(report.find("its write-ahead log ends at line") != std::string::npos);
+  BOOST_TEST(report.find("the same process") != std::string::npos);
+  // Our own oracle: the faulted run's last batch counts the seed's lines once.
+  std::vector<std::string> lines;
+  for (int64_t i = 0; i < 400; ++i) lines.push_back(source_line(seed, i));  // --duration 4: 100 lines a second
+  auto out = testing::read_output(seed_dir + "/faulted/output");
+  BOOST_REQUIRE(!out.empty());
+  BOOST_TEST(out.back().second == testing::WordcountJob::as_text(oracle::word_counts(lines)));
+
+  // A naive replayable source serving a restarted job everything again:
+  // lines its write-ahead log holds are counted twice, and the runner says so.
+  testing::TempDir bug;
+  r = socket_chaos(bug.path, seed, kinds, 3, {}, {"TRIB_CHAOS_BUG_REPLAY_FROM_START=1"});
+  BOOST_TEST_MESSAGE(r.out << r.err);
+  BOOST_TEST(r.exit_code == 1);
+  report = testing::slurp(bug.path + "/seed-" + std::to_string(seed) + "/report.json");
+  BOOST_TEST(field(report, "verdict") == "fail");
+  BOOST_TEST(report.find("counted more than once") != std::string::npos, report.substr(0, 3000));
 }

@@ -9,6 +9,12 @@
 //   - liveness: the job reached its end;
 //   - recovery: after each fault the job publishes again within the bound.
 // A batch's content is its directory's files (part-*), in name order.
+// With a source the runner served (a socket or Redis), which batch a line
+// lands in depends on timing, so exactly-once is checked against the input
+// instead: the job must keep running word counts; no batch may count a word
+// more often than the input holds it, no count may fall from one batch to
+// the next (an accepted record lost), and the last batch counts every line
+// once ("L000042" words make each line visible).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +53,10 @@ struct Batches {
   std::vector<std::pair<int64_t, std::string>> by_index;  // (index, content), sorted
 };
 Batches read_batches(const RunRecord& run, int64_t batch_ms);
+
+// Source runs (the runner served the input): "" if `content`, running word
+// counts "(word, n)", counts every input line's words once, else what differs.
+std::string compare_with_input(const std::string& content, const std::vector<std::string>& input);
 
 CheckResult check_run(const RunRecord& reference, const RunRecord& faulted, const std::vector<Fault>& faults,
                       int64_t batch_ms, int64_t recovery_bound_ms);

@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/chaos/proxy.hpp"
+#include "apps/chaos/source.hpp"
 
 extern char** environ;
 
@@ -118,6 +119,29 @@ class Runner {
       rec_.setup_error = e.what();
       return rec_;
     }
+    if (spec_.source != SourceKind::none) {
+      PacedLines input{source_lines(spec_.seed, spec_.source_lines), wall_ms() + 300, spec_.source_spread_ms};
+      rec_.input = input.lines;
+      try {
+        if (spec_.source == SourceKind::socket) {
+          server_ = std::make_unique<LineServer>(
+              input, [this] { return coordinator_pid_.load(); }, spec_.dir + "/checkpoint");
+          ph_.socket_port = server_->port();
+        } else {
+          redis_ = std::make_unique<RedisProcess>(spec_.dir + "/redis");
+          std::string error;
+          if (!redis_->start(error)) {
+            rec_.setup_error = error;
+            return rec_;
+          }
+          ph_.redis_port = redis_->port();
+          feed_ = std::make_unique<RedisFeed>(input, redis_->port(), "events");
+        }
+      } catch (const std::exception& e) {
+        rec_.setup_error = e.what();
+        return rec_;
+      }
+    }
     for (auto& f : spec_.faults) (f.timed() ? timed_ : engine_).push_back(f);
     started_.assign(timed_.size(), false);
     ended_.assign(timed_.size(), false);
@@ -177,6 +201,7 @@ class Runner {
       return;
     }
     n.pid = pid;
+    if (n.index == 0) coordinator_pid_ = pid;
     n.restart_at = -1;
     ++n.starts;
     event("start", n.index, "started (pid " + std::to_string(pid) + ")" +
@@ -204,6 +229,18 @@ class Runner {
   void begin_fault(std::size_t i) {
     const Fault& f = timed_[i];
     started_[i] = true;
+    if (f.on_source()) {
+      if (f.kind == FaultKind::source_close) {
+        server_->close_connection();
+        ended_[i] = true;
+      } else if (f.kind == FaultKind::source_hang) {
+        server_->hang();
+      } else {
+        redis_->kill();  // reaped in reap(); started again at the fault's end
+      }
+      event("fault-start", f.target, f.describe(), f.id);
+      return;
+    }
     pid_t pid = nodes_[f.target].pid;
     switch (f.kind) {
       case FaultKind::kill:  // the process group: a worker that rejoined runs as its child
@@ -227,7 +264,21 @@ class Runner {
   void end_fault(std::size_t i) {
     const Fault& f = timed_[i];
     ended_[i] = true;
-    if (f.kind == FaultKind::stop) {
+    if (f.kind == FaultKind::source_hang) {
+      server_->unhang();
+    } else if (f.kind == FaultKind::redis_restart) {
+      // Overlapping restarts: the server comes back when the last one ends.
+      bool another = false;
+      for (std::size_t j = 0; j < timed_.size(); ++j)
+        another = another || (j != i && timed_[j].kind == FaultKind::redis_restart && started_[j] && !ended_[j]);
+      for (int k = 0; k < 100 && !another && redis_->pid() > 0; ++k) {  // killed, not reaped yet
+        int status;
+        if (::waitpid(redis_->pid(), &status, WNOHANG) == redis_->pid()) redis_->exited();
+        else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      std::string error;
+      if (!another && redis_->pid() == 0 && !redis_->start(error)) rec_.failure = "cannot restart redis-server: " + error;
+    } else if (f.kind == FaultKind::stop) {
       if (stopped_pid_[i] > 0) ::kill(-stopped_pid_[i], SIGCONT);
     } else {
       apply_proxy_state(f.target);
@@ -239,6 +290,11 @@ class Runner {
     int status = 0;
     pid_t pid;
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      if (redis_ && pid == redis_->pid()) {
+        redis_->exited();
+        event("exit", kSource, "redis-server exited");
+        continue;
+      }
       for (auto& n : nodes_) {
         if (n.pid != pid) continue;
         n.pid = 0;
@@ -247,6 +303,7 @@ class Runner {
                                             : "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
                                                   strsignal(WTERMSIG(status)) + ")";
         event("exit", n.index, how);
+        if (n.index == 0) coordinator_pid_ = 0;
         if (n.index == 0 && code == 0) {
           done_at_ = now();
         } else if (done_at_ < 0) {
@@ -322,6 +379,11 @@ class Runner {
         }
       reap();
       read_fault_log();
+      take_source_events();
+      if (done_at_ < 0)
+        for (std::size_t i = 0; i < timed_.size(); ++i)
+          if (timed_[i].kind == FaultKind::source_hang && started_[i] && !ended_[i] && !server_->hang_pending())
+            end_fault(i);  // the receiver reconnected
       for (auto& n : nodes_) {
         if (n.pid != 0 || n.restart_at < 0 || t < n.restart_at || done_at_ >= 0) continue;
         if (n.starts > 30) {
@@ -348,6 +410,12 @@ class Runner {
     }
   }
 
+  void take_source_events() {
+    if (!server_) return;
+    for (auto& [at, text] : server_->take_events())
+      rec_.timeline.push_back({at - start_wall_, "source", target_name(kSource), text, -1});
+  }
+
   RunRecord finish() {
     for (std::size_t i = 0; i < timed_.size(); ++i)
       if (started_[i] && !ended_[i]) end_fault(i);
@@ -362,8 +430,17 @@ class Runner {
       }
     scan_output();
     read_fault_log();
+    take_source_events();
+    if (server_) {
+      rec_.input_served = server_->lines_written();
+      rec_.source_error = server_->error();
+    }
+    if (feed_) rec_.input_served = feed_->added();
     rec_.elapsed_ms = now();
     proxies_.clear();
+    server_.reset();
+    feed_.reset();
+    redis_.reset();
     return rec_;
   }
 
@@ -371,6 +448,10 @@ class Runner {
   RunRecord rec_;
   Placeholders ph_;
   std::vector<std::unique_ptr<FaultProxy>> proxies_;
+  std::unique_ptr<LineServer> server_;
+  std::unique_ptr<RedisProcess> redis_;
+  std::unique_ptr<RedisFeed> feed_;
+  std::atomic<pid_t> coordinator_pid_{0};
   std::vector<Node> nodes_;
   std::vector<Fault> timed_, engine_;
   std::vector<bool> started_, ended_;
@@ -408,6 +489,8 @@ std::vector<std::string> expand_command(const std::vector<std::string>& command,
     t = replace_all(t, "{batches}", std::to_string(p.batches));
     t = replace_all(t, "{batch_ms}", std::to_string(p.batch_ms));
     t = replace_all(t, "{dir}", p.dir);
+    t = replace_all(t, "{socket}", "127.0.0.1:" + std::to_string(p.socket_port));
+    t = replace_all(t, "{redis_port}", std::to_string(p.redis_port));
     out.push_back(t);
   }
   return out;

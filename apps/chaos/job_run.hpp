@@ -25,12 +25,17 @@ struct RunSpec {
   int64_t restart_ms = 300;          // supervisor's pause before starting an exited process
   std::vector<Fault> faults;         // none: the reference run
   std::vector<std::string> env;      // added to every process ("NAME=value")
+  // A source the runner serves (see apps/chaos/source.hpp): source_lines
+  // lines of the seed, released evenly over source_spread_ms from the start.
+  SourceKind source = SourceKind::none;
+  int64_t source_lines = 0, source_spread_ms = 1000;
 };
 
 // Placeholders: {role} (coordinator: --listen PORT --min-workers N
 // --min-workers-wait 5; worker: --join 127.0.0.1:PROXY; single process:
 // nothing), {port}, {checkpoint}, {output}, {events}, {seed}, {batches},
-// {batch_ms}, {dir}. `node` 0 is the coordinator, i a worker.
+// {batch_ms}, {dir}, {socket} (127.0.0.1:PORT of the runner's line server),
+// {redis_port} (its redis-server). `node` 0 is the coordinator, i a worker.
 struct Placeholders {
   int workers = 0;
   uint16_t port = 0;
@@ -38,6 +43,7 @@ struct Placeholders {
   std::string dir;
   uint64_t seed = 1;
   int64_t batches = 0, batch_ms = 0;
+  uint16_t socket_port = 0, redis_port = 0;
 };
 std::vector<std::string> expand_command(const std::vector<std::string>& command, const Placeholders& p, int node);
 
@@ -69,6 +75,9 @@ struct RunRecord {
   std::vector<Publication> published;  // in the order they appeared
   std::vector<int> fired;               // in-engine faults that fired (ids)
   std::string output_dir;
+  std::vector<std::string> input;       // the lines a source of the runner served (source runs)
+  int64_t input_served = 0;             // how many of them went out (written whole, or added to Redis)
+  std::string source_error;             // the line server's protocol broke (see LineServer::error)
 };
 
 RunRecord run_job(const RunSpec& spec);

@@ -81,7 +81,8 @@ const char* kind_color(const std::string& kind) {
 // marks), then batches published over time (index against time) for both runs.
 std::string timeline_svg(const Report& r) {
   const int left = 110, width = 900, row = 26;
-  int rows = r.workers + 1;
+  bool has_source = !r.faulted.input.empty();  // a row for the runner's source
+  int rows = r.workers + 1 + (has_source ? 1 : 0);
   int chart_top = rows * row + 20, chart_h = 220, height = chart_top + chart_h + 40;
   int64_t span = std::max<int64_t>({r.faulted.elapsed_ms, r.reference.elapsed_ms, 1000});
   auto x = [&](int64_t ms) { return left + static_cast<double>(ms) * width / span; };
@@ -96,6 +97,7 @@ std::string timeline_svg(const Report& r) {
   auto y = [&](int64_t index) { return chart_top + chart_h - static_cast<double>(index) * chart_h / max_index; };
   auto row_of = [&](const std::string& target) {
     if (target == "coordinator") return 0;
+    if (target == "source") return r.workers + 1;
     return std::atoi(target.c_str() + 7);
   };
   std::ostringstream s;
@@ -111,7 +113,7 @@ std::string timeline_svg(const Report& r) {
     last = p.seen_ms;
   }
   for (int i = 0; i < rows; ++i) {
-    s << "<text x='4' y='" << i * row + 17 << "'>" << html_escape(target_name(i)) << "</text>"
+    s << "<text x='4' y='" << i * row + 17 << "'>" << html_escape(has_source && i == r.workers + 1 ? "source" : target_name(i)) << "</text>"
       << "<line x1='" << left << "' x2='" << left + width << "' y1='" << i * row + 13 << "' y2='" << i * row + 13
       << "' stroke='#ddd'/>\n";
   }

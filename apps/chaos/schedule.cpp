@@ -26,11 +26,22 @@ const std::vector<std::pair<FaultKind, const char*>> kNames = {
     {FaultKind::kill, "kill"},       {FaultKind::stop, "stop"},     {FaultKind::reset, "reset"},
     {FaultKind::partition, "partition"}, {FaultKind::oneway, "oneway"}, {FaultKind::delay, "delay"},
     {FaultKind::slow, "slow"},       {FaultKind::disk, "disk"},     {FaultKind::slow_task, "slow-task"},
+    // Appended after the others: a schedule without a source draws from the
+    // same list as before they existed, so old seeds keep their schedules.
+    {FaultKind::source_close, "source-close"}, {FaultKind::source_hang, "source-hang"},
+    {FaultKind::redis_restart, "redis-restart"},
 };
 
 bool needs_workers(FaultKind k) {
   return k == FaultKind::reset || k == FaultKind::partition || k == FaultKind::oneway ||
          k == FaultKind::delay || k == FaultKind::slow;
+}
+
+bool applies(FaultKind k, const ScheduleSpec& spec) {
+  if (needs_workers(k)) return spec.workers > 0;
+  if (k == FaultKind::source_close || k == FaultKind::source_hang) return spec.source == SourceKind::socket;
+  if (k == FaultKind::redis_restart) return spec.source == SourceKind::redis;
+  return true;
 }
 
 }  // namespace
@@ -52,7 +63,7 @@ std::vector<FaultKind> parse_kinds(const std::string& text, std::string& error) 
     auto it = std::find_if(kNames.begin(), kNames.end(), [&](auto& p) { return item == p.second; });
     if (it == kNames.end()) {
       error = "unknown fault kind '" + item + "' (kill, stop, reset, partition, oneway, delay, slow, disk, "
-              "slow-task or all)";
+              "slow-task, source-close, source-hang, redis-restart or all)";
       return {};
     }
     if (std::find(kinds.begin(), kinds.end(), it->first) == kinds.end()) kinds.push_back(it->first);
@@ -68,6 +79,7 @@ std::string kinds_text(const std::vector<FaultKind>& kinds) {
 }
 
 std::string target_name(int target) {
+  if (target == kSource) return "source";
   return target == 0 ? "coordinator" : "worker-" + std::to_string(target);
 }
 
@@ -78,7 +90,14 @@ std::string Fault::describe() const {
   switch (kind) {
     case FaultKind::kill:
     case FaultKind::reset:
+    case FaultKind::source_close:
       return what + " at " + when;
+    case FaultKind::source_hang:
+      return what + " at " + when + " (silent mid-line until the receiver reconnects, at most " +
+             std::to_string(duration_ms) + " ms)";
+    case FaultKind::redis_restart:
+      return what + " at " + when + ": redis-server SIGKILLed, started again after " + std::to_string(duration_ms) +
+             " ms";
     case FaultKind::stop:
     case FaultKind::partition:
     case FaultKind::oneway:
@@ -98,7 +117,7 @@ std::vector<Fault> make_schedule(const ScheduleSpec& spec) {
   Rng rng{spec.seed * 0x2545f4914f6cdd1dULL + 0x1234567ULL};
   std::vector<FaultKind> kinds;
   for (auto k : spec.kinds)
-    if (spec.workers > 0 || !needs_workers(k)) kinds.push_back(k);
+    if (applies(k, spec)) kinds.push_back(k);
   std::vector<Fault> out;
   if (kinds.empty()) return out;
   int n = spec.faults > 0 ? spec.faults : std::max<int>(1, static_cast<int>(spec.duration_ms / 2000));
@@ -113,6 +132,7 @@ std::vector<Fault> make_schedule(const ScheduleSpec& spec) {
     // Tasks run on the workers when there are any.
     bool on_worker = needs_workers(f.kind) || (f.kind == FaultKind::slow_task && spec.workers > 0);
     f.target = on_worker ? static_cast<int>(rng.between(1, spec.workers)) : static_cast<int>(rng.next() % nodes);
+    if (f.on_source()) f.target = kSource;
     switch (f.kind) {
       case FaultKind::stop: f.duration_ms = rng.between(1000, 6000); break;
       case FaultKind::partition: f.duration_ms = rng.between(1000, 5000); break;
@@ -136,6 +156,8 @@ std::vector<Fault> make_schedule(const ScheduleSpec& spec) {
         f.rule = "task=delay:" + std::to_string(f.param) + "@" + std::to_string(rng.between(2, max_hit)) + "x" +
                  std::to_string(rng.between(2, 8));
         break;
+      case FaultKind::source_hang: f.duration_ms = 15000; break;  // a bound: it ends when the receiver reconnects
+      case FaultKind::redis_restart: f.duration_ms = rng.between(300, 3000); break;
       default: break;
     }
     out.push_back(f);

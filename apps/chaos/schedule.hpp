@@ -20,7 +20,17 @@ enum class FaultKind {
   slow,       // proxy: at most param bytes/s each way for duration_ms
   disk,       // in-engine fault rule `rule` armed in the target from its start
   slow_task,  // in-engine: tasks of the target sleep param ms, hits rule's range
+  // Source faults (target kSource), only with a source the runner serves:
+  source_close,   // the line server closes the connection after a whole line (FIN)
+  source_hang,    // the line server goes silent in the middle of a line until the
+                  // receiver gives up on it (its idle timeout) and reconnects
+  redis_restart,  // SIGKILL the runner's redis-server; start it again after duration_ms
 };
+
+// The source the runner provides the job with ({socket} or {redis_port} in its command).
+enum class SourceKind { none, socket, redis };
+
+constexpr int kSource = -1;  // the target of source faults
 
 const char* to_string(FaultKind kind);
 // Parses "kill,stop,..." (or "all"); `error` names an unknown kind.
@@ -36,6 +46,9 @@ struct Fault {
   int64_t param = 0;        // delay: ms; slow: bytes/s; slow_task: ms
   std::string rule;         // disk, slow_task: the TRIB_FAULTS rule
   bool timed() const { return kind != FaultKind::disk && kind != FaultKind::slow_task; }
+  bool on_source() const {
+    return kind == FaultKind::source_close || kind == FaultKind::source_hang || kind == FaultKind::redis_restart;
+  }
   std::string describe() const;  // "kill worker-1 at 2.30 s"
 };
 
@@ -48,9 +61,11 @@ struct ScheduleSpec {
   int64_t duration_ms = 10000;
   int faults = 0;              // how many (0: one per 2 s of duration, at least 1)
   int64_t batches = 100;       // of the job: bounds the hit numbers of in-engine rules
+  SourceKind source = SourceKind::none;  // source kinds apply only to the matching source
 };
 
-// Faults only on targets that exist (network kinds need workers); sorted by id.
+// Faults only on targets that exist (network kinds need workers, source kinds
+// the matching source); sorted by id.
 std::vector<Fault> make_schedule(const ScheduleSpec& spec);
 
 // The faults whose ids are in `keep` (all when keep is empty).
