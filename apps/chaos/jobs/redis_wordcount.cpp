@@ -40,7 +40,7 @@ std::unique_ptr<trib::StreamingContext> make_job(const Settings& s, const trib::
   trib::RedisStreamOptions ro;
   ro.max_records_per_batch = s.max_per_batch;
   auto port = static_cast<uint16_t>(s.port);
-  auto pairs = ssc->redisStream(s.host, port, s.key, ro)
+  auto pairs = trib::redisStream(*ssc, s.host, port, s.key, ro)
                    .flatMap(trib::split_words)
                    .map([](const std::string& w) { return Count(w, 1); });
   pairs.reduceByKey(std::plus<int64_t>()).foreachRDD(trib::RedisHashSink(s.host, port, s.hash_prefix));
