@@ -8,8 +8,9 @@
 // which emits batches in time order and acknowledges each one.
 //
 // With worker nodes (--listen), stateless tasks run on the workers and state
-// partitions are placed on them (with checkpoints on); see lose_worker() for
-// what happens when one is lost, and actors/partition_host.hpp.
+// partitions are placed on them (with checkpoints on); see WorkerLink::lose()
+// (actors/worker_link.hpp) for what happens when one is lost, and
+// actors/partition_host.hpp.
 //
 // With checkpoints on, after every checkpoint_every-th batch completes the
 // coordinator pauses (no batch runs), collects the partition executors'
