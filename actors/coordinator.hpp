@@ -16,6 +16,11 @@
 // coordinator pauses (no batch runs), collects the partition executors'
 // state and the source positions, and writes a checkpoint before going on.
 //
+// Dynamically typed: workers reach it over the network (remote_actor), and
+// in CAF 0.17 a typed handle would have to match the worker's expected
+// interface exactly at connect time, across versions of the binary; the
+// message inspectors check what arrives instead (see actors/partition_host.hpp).
+//
 //   (status_atom)                every second: publishes the job's status
 //                                (actors/status_reporter.hpp)
 //   (stop_atom, bool graceful)   stop; graceful stops the receivers, closes
