@@ -5,10 +5,18 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <utility>
 
 namespace trib {
+
+// Milliseconds since the epoch: the wall time the coordinator's actors read
+// and pass to the plain parts.
+inline int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 class BatchClock {
  public:

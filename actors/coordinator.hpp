@@ -8,12 +8,18 @@
 // which emits batches in time order and acknowledges each one.
 //
 // With worker nodes (--listen), stateless tasks run on the workers and state
-// partitions are placed on them (with checkpoints on); see lose_worker() for
-// what happens when one is lost, and actors/partition_host.hpp.
+// partitions are placed on them (with checkpoints on); see WorkerLink::lose()
+// (actors/worker_link.hpp) for what happens when one is lost, and
+// actors/partition_host.hpp.
 //
 // With checkpoints on, after every checkpoint_every-th batch completes the
 // coordinator pauses (no batch runs), collects the partition executors'
 // state and the source positions, and writes a checkpoint before going on.
+//
+// Dynamically typed: workers reach it over the network (remote_actor), and
+// in CAF 0.17 a typed handle would have to match the worker's expected
+// interface exactly at connect time, across versions of the binary; the
+// message inspectors check what arrives instead (see actors/partition_host.hpp).
 //
 //   (status_atom)                every second: publishes the job's status
 //                                (actors/status_reporter.hpp)

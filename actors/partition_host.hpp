@@ -25,6 +25,13 @@
 //   (fetch_atom, batch, node, edge, map task, bucket) -> Partition   one kept bucket
 // Messages from the coordinator are handled in the order sent, so a
 // restore followed by replayed tasks applies in that order.
+//
+// Dynamically typed (caf::actor), unlike the in-process sink, receivers and
+// pollers: a worker's host reaches the coordinator inside its join message
+// and other hosts inside FetchRefs, and in CAF 0.17 a typed handle in a
+// message is one more type every node must register and match by name; a
+// mismatch is silent until the message is dropped. The inspectors of
+// actors/messages.hpp check what arrives instead.
 #pragma once
 
 #include <functional>

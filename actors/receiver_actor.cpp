@@ -42,7 +42,7 @@ class StopSignal {
 // What Receiver::run() sees: store() becomes a message to the receiver actor.
 class ReaderContext : public ReceiverContext {
  public:
-  ReaderContext(caf::blocking_actor* self, caf::actor owner,
+  ReaderContext(caf::blocking_actor* self, receiver_actor owner,
                 std::shared_ptr<StopSignal> stop, std::shared_ptr<RateLimiter> limiter)
       : self_(self), owner_(std::move(owner)), stop_(std::move(stop)), limiter_(std::move(limiter)) {}
 
@@ -72,13 +72,13 @@ class ReaderContext : public ReceiverContext {
 
  private:
   caf::blocking_actor* self_;
-  caf::actor owner_;
+  receiver_actor owner_;
   std::shared_ptr<StopSignal> stop_;
   std::shared_ptr<RateLimiter> limiter_;
 };
 
 // Runs the receiver until stopped, restarting it with backoff when it fails.
-void reader_loop(caf::blocking_actor* self, caf::actor owner,
+void reader_loop(caf::blocking_actor* self, receiver_actor owner,
                  std::shared_ptr<Receiver> receiver, std::shared_ptr<StopSignal> stop,
                  std::shared_ptr<RateLimiter> limiter, std::shared_ptr<ReceiverHealth> health) {
   ReaderContext ctx(self, owner, stop, std::move(limiter));
@@ -121,10 +121,9 @@ struct ReceiverState {
   std::vector<caf::typed_response_promise<done_atom>> stop_waiters;
 };
 
-caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
-                             int source_node, ReceiverFactory factory,
-                             int partitions, std::shared_ptr<JobMonitor> monitor,
-                             ReceiverOptions options) {
+receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer<ReceiverState> self,
+                                                int source_node, ReceiverFactory factory, int partitions,
+                                                std::shared_ptr<JobMonitor> monitor, ReceiverOptions options) {
   auto stop = std::make_shared<StopSignal>();
   auto limiter = std::make_shared<RateLimiter>(options.max_rate);
   if (!options.log_dir.empty()) {
@@ -147,7 +146,7 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
     std::lock_guard<std::mutex> lock(health->mutex);
     health->name = receiver->describe();
   }
-  caf::actor me = caf::actor_cast<caf::actor>(self);
+  auto me = caf::actor_cast<receiver_actor>(self);
   self->system().spawn<caf::detached>(reader_loop, me, receiver, stop, limiter, health);
   // However this actor ends, the reader thread must end too.
   self->attach_functor([stop] { stop->request(); });
@@ -195,12 +194,12 @@ caf::behavior receiver_actor(caf::stateful_actor<ReceiverState>* self,
 
 }  // namespace
 
-caf::actor spawn_receiver(caf::actor_system& sys, int source_node,
+receiver_actor spawn_receiver(caf::actor_system& sys, int source_node,
                           ReceiverFactory factory, int partitions,
                           std::shared_ptr<JobMonitor> monitor, ReceiverOptions options) {
   // Detached: heavy tasks on the scheduler's threads never delay taking in
   // records (nor a write-ahead log's fsync the tasks).
-  return sys.spawn<caf::detached>(receiver_actor, source_node, std::move(factory), partitions,
+  return sys.spawn<caf::detached>(receiver_behavior, source_node, std::move(factory), partitions,
                                   std::move(monitor), std::move(options));
 }
 

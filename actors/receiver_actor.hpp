@@ -23,6 +23,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/messages.hpp"
 #include "dstream/core/job_monitor.hpp"
 #include "dstream/core/receiver.hpp"
 
@@ -51,7 +52,17 @@ struct ReceiverOptions {
   std::shared_ptr<ReceiverHealth> health;  // optional
 };
 
-caf::actor spawn_receiver(caf::actor_system& sys, int source_node,
+// The protocol above as a typed handle, plus what the receiver's own reader
+// thread sends it (its records, and done_atom once it ended). In-process
+// only: the coordinator spawns it.
+using receiver_actor = caf::typed_actor<caf::replies_to<flush_atom>::with<ReceivedBlock>,
+                                        caf::replies_to<stop_atom>::with<done_atom>,
+                                        caf::reacts_to<truncate_atom, int64_t>,
+                                        caf::reacts_to<rate_atom, double>,
+                                        caf::reacts_to<RecordChunk>,
+                                        caf::reacts_to<done_atom>>;
+
+receiver_actor spawn_receiver(caf::actor_system& sys, int source_node,
                           ReceiverFactory factory, int partitions,
                           std::shared_ptr<JobMonitor> monitor, ReceiverOptions options = {});
 

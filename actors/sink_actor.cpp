@@ -15,7 +15,7 @@ struct SinkState {
 };
 
 // Emits every batch at the head of the queue whose outputs are all ready.
-void emit_ready(caf::stateful_actor<SinkState>* self, const Graph& graph,
+void emit_ready(sink_actor::stateful_pointer<SinkState> self, const Graph& graph,
                 const caf::actor& coordinator) {
   auto& st = self->state;
   while (!st.expected.empty()) {
@@ -36,13 +36,15 @@ void emit_ready(caf::stateful_actor<SinkState>* self, const Graph& graph,
       st.ready.erase(key);
     }
     crash_point("after-output");
-    self->send(coordinator, std::move(done));
+    // A typed actor may send() only to typed ones in CAF 0.17; the
+    // coordinator, reached by workers over the network, is dynamically typed.
+    caf::anon_send(coordinator, std::move(done));
     st.expected.pop_front();
   }
 }
 
-caf::behavior sink_actor(caf::stateful_actor<SinkState>* self,
-                         std::shared_ptr<const Graph> graph, caf::actor coordinator) {
+sink_actor::behavior_type sink_behavior(sink_actor::stateful_pointer<SinkState> self,
+                                        std::shared_ptr<const Graph> graph, caf::actor coordinator) {
   return {
       [=](ExpectBatch& e) {
         self->state.expected.push_back(std::move(e));
@@ -57,11 +59,11 @@ caf::behavior sink_actor(caf::stateful_actor<SinkState>* self,
 
 }  // namespace
 
-caf::actor spawn_sink(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
+sink_actor spawn_sink(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
                       caf::actor coordinator) {
   // Detached: output callbacks may block (files, user code) without
   // holding a scheduler thread.
-  return sys.spawn<caf::detached>(sink_actor, std::move(graph), std::move(coordinator));
+  return sys.spawn<caf::detached>(sink_behavior, std::move(graph), std::move(coordinator));
 }
 
 }  // namespace trib

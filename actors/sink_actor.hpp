@@ -12,11 +12,15 @@
 
 #include <caf/all.hpp>
 
+#include "actors/messages.hpp"
 #include "dstream/core/graph.hpp"
 
 namespace trib {
 
-caf::actor spawn_sink(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
+// The protocol above as a typed handle (in-process: the coordinator spawns it).
+using sink_actor = caf::typed_actor<caf::reacts_to<ExpectBatch>, caf::reacts_to<OutputReady>>;
+
+sink_actor spawn_sink(caf::actor_system& sys, std::shared_ptr<const Graph> graph,
                       caf::actor coordinator);
 
 }  // namespace trib

@@ -8,7 +8,8 @@
 namespace trib {
 namespace {
 
-caf::behavior source_poller(caf::event_based_actor* self, std::shared_ptr<const Graph> graph, int id) {
+source_poller_actor::behavior_type source_poller(source_poller_actor::pointer self,
+                                                  std::shared_ptr<const Graph> graph, int id) {
   auto& src = static_cast<SourceNode&>(*graph->nodes.at(id));
   return {
       [graph, id, &src](poll_atom, int64_t t) {
@@ -31,7 +32,7 @@ caf::behavior source_poller(caf::event_based_actor* self, std::shared_ptr<const 
 
 }  // namespace
 
-caf::actor spawn_source_poller(caf::actor_system& sys, std::shared_ptr<const Graph> graph, int source_node) {
+source_poller_actor spawn_source_poller(caf::actor_system& sys, std::shared_ptr<const Graph> graph, int source_node) {
   return sys.spawn<caf::detached>(source_poller, std::move(graph), source_node);
 }
 

@@ -14,11 +14,18 @@
 
 #include <caf/all.hpp>
 
+#include "actors/messages.hpp"
 #include "dstream/core/graph.hpp"
 
 namespace trib {
 
+// The protocol above as a typed handle: CAF checks every request at compile
+// time. In-process only (the coordinator spawns it), so no registration of
+// the handle type is needed.
+using source_poller_actor = caf::typed_actor<caf::replies_to<poll_atom, int64_t>::with<ReceivedBlock>,
+                                             caf::reacts_to<commit_atom, std::string>>;
+
 // Polls node `source_node` of `graph` (a SourceNode whose blocking() is true).
-caf::actor spawn_source_poller(caf::actor_system& sys, std::shared_ptr<const Graph> graph, int source_node);
+source_poller_actor spawn_source_poller(caf::actor_system& sys, std::shared_ptr<const Graph> graph, int source_node);
 
 }  // namespace trib

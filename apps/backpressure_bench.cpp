@@ -16,7 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "apps/cli.hpp"
+#include "apps/app_main.hpp"
 #include "dstream/streaming_context.hpp"
 #include "io/generator_receiver.hpp"
 
@@ -100,19 +100,17 @@ void run_overloaded(bool backpressure, double rate, int64_t batch_ms, int64_t wo
 int main(int argc, char** argv) {
   int64_t batch_ms = 500, work = 50000, seconds = 10;
   double overload = 2.0;
-  std::string log_level = "warn";
-  trib::cli::Flags flags("backpressure_bench",
-                         "Overload a job with and without backpressure; report rate, backlog, delay, memory.");
-  flags.add("batch-ms", &batch_ms, "batch interval in milliseconds")
+  trib::cli::AppMain app("backpressure_bench",
+                         "Overload a job with and without backpressure; report rate, backlog, delay, memory.",
+                         0, "warn");
+  app.flags()
+      .add("batch-ms", &batch_ms, "batch interval in milliseconds")
       .add("work", &work, "busy-loop iterations per record")
       .add("overload", &overload, "input rate as a multiple of the sustainable rate")
-      .add("seconds", &seconds, "seconds per run")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  if (!trib::cli::init_logging(log_level))
-    return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
+      .add("seconds", &seconds, "seconds per run");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
   if (batch_ms <= 0 || work < 0 || overload <= 0 || seconds <= 0)
-    return trib::cli::usage_error(flags, "--batch-ms, --overload and --seconds must be positive");
+    return app.usage_error("--batch-ms, --overload and --seconds must be positive");
 
   double sustainable = sustainable_rate(batch_ms, work);
   std::printf("sustainable rate: %.0f records/s (%lld ms batches, %lld iterations per record)\n",

@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "apps/app_main.hpp"
 #include "apps/cli.hpp"
 #include "dstream/streaming_context.hpp"
 #include "io/generator_receiver.hpp"
@@ -61,13 +62,16 @@ std::unique_ptr<trib::StreamingContext> make_job(const std::string& mode, const 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string mode = "running", source = "generator", checkpoint_dir, output, log_level = "info";
+  std::string mode = "running", source = "generator", checkpoint_dir, output;
   int64_t batch_ms = 100, lines_per_batch = 500, total_lines = -1, stop_after = 0, duration = 0,
           checkpoint_every = 1, seed = 1;
-  trib::cli::Flags flags("checkpointed_wordcount",
-                         "Word count with checkpoints and exactly-once file output; restart it "
-                         "after a crash and it resumes.");
-  flags.add("checkpoint", &checkpoint_dir, "checkpoint directory (required)")
+  using trib::cli::AppMain;
+  AppMain app("checkpointed_wordcount",
+              "Word count with checkpoints and exactly-once file output; restart it "
+              "after a crash and it resumes.",
+              AppMain::kCluster | AppMain::kRecovery | AppMain::kUi);
+  app.flags()
+      .add("checkpoint", &checkpoint_dir, "checkpoint directory (required)")
       .add("checkpoint-every", &checkpoint_every, "write a checkpoint every N batches")
       .add("output", &output, "output prefix: one directory per batch (required)")
       .add("mode", &mode, "running, windowed or incremental")
@@ -77,17 +81,9 @@ int main(int argc, char** argv) {
       .add("seed", &seed, "generator seed: the same seed gives the same lines")
       .add("total-lines", &total_lines, "stop reading after this many lines (-1: never)")
       .add("stop-after", &stop_after, "stop gracefully after this many batches of the job (0: never)")
-      .add("duration", &duration, "seconds to run (0: until Ctrl-C or --stop-after)")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
-  trib::cli::ClusterFlags cluster;
-  trib::cli::add_cluster_flags(flags, &cluster);
-  trib::cli::RecoveryFlags recovery;
-  trib::cli::add_recovery_flags(flags, &recovery);
-  trib::cli::UiFlags ui;
-  trib::cli::add_ui_flags(flags, &ui);
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
-  if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
+      .add("duration", &duration, "seconds to run (0: until Ctrl-C or --stop-after)");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
+  auto usage_error = [&](const std::string& what) { return app.usage_error(what); };
   if (checkpoint_dir.empty() || output.empty()) return usage_error("--checkpoint and --output are required");
   if (mode != "running" && mode != "windowed" && mode != "incremental")
     return usage_error("--mode must be running, windowed or incremental, got '" + mode + "'");
@@ -96,10 +92,7 @@ int main(int argc, char** argv) {
                        "--stop-after and --duration >= 0");
 
   trib::StreamingOptions options;
-  if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty())
-    return usage_error(error);
-  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return usage_error(error);
-  trib::cli::apply_recovery_flags(recovery, options);
+  if (int code = app.apply(options); code >= 0) return code;
   trib::GeneratorOptions gen;
   gen.lines_per_batch = lines_per_batch;
   gen.total_lines = total_lines;
@@ -107,5 +100,5 @@ int main(int argc, char** argv) {
   auto factory = [&] {
     return make_job(mode, source, batch_ms, options, gen, checkpoint_dir, checkpoint_every, output);
   };
-  return trib::cli::run_declared_job(factory, cluster, checkpoint_dir, duration, stop_after);
+  return app.run_declared(factory, checkpoint_dir, duration, stop_after);
 }

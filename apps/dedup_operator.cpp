@@ -10,14 +10,13 @@
 // say); the actor passes each id on only the first time it sees it.
 #include <algorithm>
 #include <set>
-#include <sstream>
 
-#include <cereal/archives/binary.hpp>
 #include <cereal/types/set.hpp>
 #include <spdlog/spdlog.h>
 
 #include "dstream/actor_operator.hpp"
-#include "apps/cli.hpp"
+#include "apps/app_main.hpp"
+#include "dstream/core/cereal_bytes.hpp"
 #include "dstream/streaming_context.hpp"
 #include "io/generator_receiver.hpp"
 
@@ -37,19 +36,8 @@ caf::behavior dedup_actor(caf::stateful_actor<DedupState>* self, int partition) 
           if (self->state.seen.insert(id).second) fresh.push_back(id + " " + payload);
         return fresh;
       },
-      [=](trib::snapshot_atom) {
-        std::ostringstream out;
-        {
-          cereal::BinaryOutputArchive archive(out);
-          archive(self->state.seen);
-        }
-        return out.str();
-      },
-      [=](trib::restore_atom, const std::string& bytes) {
-        std::istringstream in(bytes);
-        cereal::BinaryInputArchive archive(in);
-        archive(self->state.seen);
-      },
+      [=](trib::snapshot_atom) { return trib::to_cereal_bytes(self->state.seen); },
+      [=](trib::restore_atom, const std::string& bytes) { trib::from_cereal_bytes(bytes, self->state.seen); },
   };
 }
 
@@ -83,10 +71,12 @@ std::unique_ptr<trib::StreamingContext> make_job(int64_t batch_ms, const trib::S
 int main(int argc, char** argv) {
   int64_t batch_ms = 500, duration = 5, partitions = 2, lines_per_batch = 0, total_lines = -1, stop_after = 0;
   double rate = 2000;
-  std::string log_level = "info", checkpoint_dir, output;
-  trib::cli::Flags flags("dedup_operator",
-                         "Drops repeated event ids with a custom per-partition actor operator.");
-  flags.add("batch-ms", &batch_ms, "batch interval in milliseconds")
+  std::string checkpoint_dir, output;
+  using trib::cli::AppMain;
+  AppMain app("dedup_operator", "Drops repeated event ids with a custom per-partition actor operator.",
+              AppMain::kCluster | AppMain::kRecovery | AppMain::kUi);
+  app.flags()
+      .add("batch-ms", &batch_ms, "batch interval in milliseconds")
       .add("partitions", &partitions, "operator actors (partitions)")
       .add("duration", &duration, "seconds to run (0: until Ctrl-C or --stop-after)")
       .add("rate", &rate, "generated events per second")
@@ -94,26 +84,15 @@ int main(int argc, char** argv) {
       .add("total-lines", &total_lines, "stop generating after this many events (-1: never)")
       .add("stop-after", &stop_after, "stop gracefully after this many batches (0: never)")
       .add("checkpoint", &checkpoint_dir, "checkpoint directory: the operators' state survives a restart")
-      .add("output", &output, "write each batch's new events, sorted, under this prefix (default: print counts)")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
-  trib::cli::ClusterFlags cluster;
-  trib::cli::add_cluster_flags(flags, &cluster);
-  trib::cli::RecoveryFlags recovery;
-  trib::cli::add_recovery_flags(flags, &recovery);
-  trib::cli::UiFlags ui;
-  trib::cli::add_ui_flags(flags, &ui);
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
-  if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
+      .add("output", &output, "write each batch's new events, sorted, under this prefix (default: print counts)");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
   if (batch_ms <= 0 || partitions <= 0 || duration < 0 || lines_per_batch < 0 || stop_after < 0)
-    return usage_error("--batch-ms and --partitions must be positive, --duration, --lines-per-batch and "
+    return app.usage_error("--batch-ms and --partitions must be positive, --duration, --lines-per-batch and "
                        "--stop-after >= 0");
 
   trib::StreamingOptions options;
   options.partitions = static_cast<int>(partitions);
-  if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty()) return usage_error(error);
-  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return usage_error(error);
-  trib::cli::apply_recovery_flags(recovery, options);
+  if (int code = app.apply(options); code >= 0) return code;
   trib::GeneratorOptions gen;
   gen.lines_per_second = rate;
   gen.lines_per_batch = lines_per_batch;
@@ -121,5 +100,5 @@ int main(int argc, char** argv) {
   gen.words_per_line = 2;
   gen.vocabulary = 500;  // few distinct ids: many repeats
   auto factory = [&] { return make_job(batch_ms, options, gen, checkpoint_dir, output); };
-  return trib::cli::run_declared_job(factory, cluster, checkpoint_dir, duration, stop_after);
+  return app.run_declared(factory, checkpoint_dir, duration, stop_after);
 }

@@ -20,7 +20,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "apps/cli.hpp"
+#include "apps/app_main.hpp"
 #include "dstream/core/text.hpp"
 #include "dstream/streaming_context.hpp"
 
@@ -146,26 +146,25 @@ int main(int argc, char** argv) {
   int64_t records = 10'000'000, batches = 5, narrow_batch_ms = 1000, idle_batch_ms = 10, partitions = 0,
           idle_partitions = 8;
   double idle_seconds = 5;
-  std::string log_level = "warn";
   bool markdown = false;
-  trib::cli::Flags flags("engine_overhead_bench",
+  trib::cli::AppMain app("engine_overhead_bench",
                          "The engine's fixed costs: a narrow int64 chain vs a plain loop, and the CPU an "
-                         "idle pipeline burns coordinating empty batches.");
-  flags.add("records", &records, "int64 records in each narrow-chain batch")
+                         "idle pipeline burns coordinating empty batches.",
+                         0, "warn");
+  app.flags()
+      .add("records", &records, "int64 records in each narrow-chain batch")
       .add("batches", &batches, "narrow-chain batches")
       .add("batch-ms", &narrow_batch_ms, "narrow-chain batch interval")
       .add("partitions", &partitions, "narrow-chain partitions (0: one per core)")
       .add("idle-batch-ms", &idle_batch_ms, "idle pipeline batch interval")
       .add("idle-partitions", &idle_partitions, "idle pipeline partitions")
-      .add("idle-seconds", &idle_seconds, "how long to measure the idle pipeline")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off")
+      .add("idle-seconds", &idle_seconds, "how long to measure the idle pipeline");
+  app.add_log_level()
       .add_switch("markdown", &markdown, "print Markdown tables");
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  if (!trib::cli::init_logging(log_level))
-    return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
   if (records <= 0 || batches <= 0 || narrow_batch_ms <= 0 || idle_batch_ms <= 0 || partitions < 0 ||
       idle_partitions <= 0 || idle_seconds <= 0)
-    return trib::cli::usage_error(flags, "counts and times must be positive (--partitions may be 0)");
+    return app.usage_error("counts and times must be positive (--partitions may be 0)");
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   try {
     NarrowResult n = run_narrow(records, batches, narrow_batch_ms, static_cast<int>(partitions), false);

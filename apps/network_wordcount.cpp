@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "apps/app_main.hpp"
 #include "apps/cli.hpp"
 #include "dstream/streaming_context.hpp"
 #include "io/generator_receiver.hpp"
@@ -17,25 +18,19 @@ int main(int argc, char** argv) {
   std::string source = "generator";
   int64_t batch_ms = 1000, partitions = 0, duration = 0, print_n = 10, lines_per_batch = 0;
   double rate = 10000;
-  std::string log_level = "info";
-  trib::cli::Flags flags("network_wordcount",
-                         "Counts words per batch from a TCP text source or the built-in generator.");
-  flags.add("source", &source, "'generator' or socket://HOST:PORT")
+  trib::cli::AppMain app("network_wordcount",
+                         "Counts words per batch from a TCP text source or the built-in generator.",
+                         trib::cli::AppMain::kCluster | trib::cli::AppMain::kUi);
+  app.flags()
+      .add("source", &source, "'generator' or socket://HOST:PORT")
       .add("batch-ms", &batch_ms, "batch interval in milliseconds")
       .add("partitions", &partitions, "partitions per batch and shuffle (0: one per core)")
       .add("duration", &duration, "seconds to run, then stop gracefully (0: until Ctrl-C)")
       .add("rate", &rate, "generator lines per second")
       .add("lines-per-batch", &lines_per_batch, "generator: exactly this many lines per batch, replayable (0: use --rate)")
-      .add("print", &print_n, "records printed per batch")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
-  trib::cli::ClusterFlags cluster;
-  trib::cli::add_cluster_flags(flags, &cluster);
-  trib::cli::UiFlags ui;
-  trib::cli::add_ui_flags(flags, &ui);
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-
-  auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
-  if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
+      .add("print", &print_n, "records printed per batch");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
+  auto usage_error = [&](const std::string& what) { return app.usage_error(what); };
   if (batch_ms <= 0) return usage_error("--batch-ms must be positive");
   if (partitions < 0) return usage_error("--partitions must be >= 0");
   if (duration < 0) return usage_error("--duration must be >= 0");
@@ -43,9 +38,7 @@ int main(int argc, char** argv) {
 
   trib::StreamingOptions options;
   options.partitions = static_cast<int>(partitions);
-  if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty())
-    return usage_error(error);
-  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return usage_error(error);
+  if (int code = app.apply(options); code >= 0) return code;
   trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
   trib::GeneratorOptions gen;
   gen.lines_per_second = rate;
@@ -59,7 +52,6 @@ int main(int argc, char** argv) {
       .map([](trib::Text w) { return std::pair<trib::Text, int64_t>(w, 1); })
       .reduceByKey(std::plus<int64_t>())
       .print(static_cast<std::size_t>(print_n));
-  if (int code = trib::cli::run_worker_if_joining(ssc, cluster); code >= 0) return code;
-  spdlog::info("reading from {}; {} ms batches", source, batch_ms);
-  return trib::cli::run_job(ssc, duration);
+  if (!app.joining()) spdlog::info("reading from {}; {} ms batches", source, batch_ms);
+  return app.run(ssc, duration);
 }

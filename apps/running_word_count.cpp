@@ -4,37 +4,35 @@
 //   ./running_word_count --source socket://localhost:9999
 #include <algorithm>
 
+#include "apps/app_main.hpp"
 #include "apps/cli.hpp"
 #include "dstream/streaming_context.hpp"
 #include "io/generator_receiver.hpp"
 #include "dstream/core/text.hpp"
 
 int main(int argc, char** argv) {
-  std::string source = "generator", log_level = "info";
+  std::string source = "generator";
   int64_t batch_ms = 1000, duration = 0, print_n = 10;
   double rate = 2000;
-  trib::cli::Flags flags("running_word_count", "Word counts since the start of the job.");
-  flags.add("source", &source, "'generator' or socket://HOST:PORT")
+  trib::cli::AppMain app("running_word_count", "Word counts since the start of the job.",
+                         trib::cli::AppMain::kUi);
+  app.flags()
+      .add("source", &source, "'generator' or socket://HOST:PORT")
       .add("batch-ms", &batch_ms, "batch interval in milliseconds")
       .add("rate", &rate, "generator lines per second")
       .add("print", &print_n, "records printed per batch")
-      .add("duration", &duration, "seconds to run (0: until Ctrl-C)")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
-  trib::cli::UiFlags ui;
-  trib::cli::add_ui_flags(flags, &ui);
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  if (!trib::cli::init_logging(log_level))
-    return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
+      .add("duration", &duration, "seconds to run (0: until Ctrl-C)");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
   if (batch_ms <= 0 || duration < 0 || print_n < 0)
-    return trib::cli::usage_error(flags, "--batch-ms must be positive, --duration and --print >= 0");
+    return app.usage_error("--batch-ms must be positive, --duration and --print >= 0");
   trib::StreamingOptions options;
-  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return trib::cli::usage_error(flags, error);
+  if (int code = app.apply(options); code >= 0) return code;
   trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
   trib::GeneratorOptions gen;
   gen.lines_per_second = rate;
   std::string error;
   auto lines = trib::cli::open_text_source(ssc, source, gen, error);
-  if (!lines) return trib::cli::usage_error(flags, error);
+  if (!lines) return app.usage_error(error);
   using Count = std::pair<std::string, int64_t>;
   lines->flatMap(trib::split_words)
       .map([](const std::string& w) { return Count(w, 1); })
@@ -51,5 +49,5 @@ int main(int argc, char** argv) {
         return sorted;
       })
       .print(static_cast<std::size_t>(print_n));
-  return trib::cli::run_job(ssc, duration);
+  return app.run(ssc, duration);
 }

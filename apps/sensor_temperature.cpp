@@ -14,12 +14,13 @@
 //
 //   ./sensor_temperature --event-time --duration 10 --late-every 50
 #include <cmath>
-#include <ctime>
 #include <random>
 
 #include <spdlog/spdlog.h>
 
+#include "apps/app_main.hpp"
 #include "apps/cli.hpp"
+#include "dstream/core/format.hpp"
 #include "dstream/streaming_context.hpp"
 #include "io/sensor_readings.hpp"
 
@@ -106,16 +107,6 @@ TimedReading parse_timed(const std::string& line) {
   return r;
 }
 
-// "2026-01-01 00:01:00" (UTC): window bounds.
-std::string utc(int64_t ms) {
-  std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
-  return text;
-}
-
 struct EventTimeJob {
   std::string source = "generator", output, checkpoint_dir;
   int64_t batch_ms = 1000, window_s = 60, max_delay_ms = 5000, lateness_ms = 0, idle_ms = 0;
@@ -166,7 +157,7 @@ std::unique_ptr<trib::StreamingContext> make_event_time_job(const EventTimeJob& 
                   .map([](const trib::WindowResult<std::string, SumCount>& w) {
                     char avg[32];
                     std::snprintf(avg, sizeof(avg), "%.2f", w.value.first / w.value.second);
-                    return w.key + " [" + utc(w.start_ms) + ", " + utc(w.end_ms) + ") avg " + avg +
+                    return w.key + " [" + trib::format_utc_ms(w.start_ms) + ", " + trib::format_utc_ms(w.end_ms) + ") avg " + avg +
                            " C over " + std::to_string(w.value.second) + " readings";
                   })
                   .transform([](const std::vector<std::string>& rows, int64_t) {
@@ -183,11 +174,13 @@ int run_event_time(int argc, char** argv) {
   EventTimeJob job;
   int64_t duration = 10, stop_after = 0, sensors = 5;
   bool event_time = false;
-  std::string log_level = "info";
-  trib::cli::Flags flags("sensor_temperature --event-time",
-                         "Average temperature per sensor over event-time windows of the readings' own "
-                         "timestamps, with a watermark; late readings are counted, not misplaced.");
-  flags.add_switch("event-time", &event_time, "windows in event time (this mode)")
+  using trib::cli::AppMain;
+  AppMain app("sensor_temperature --event-time",
+              "Average temperature per sensor over event-time windows of the readings' own "
+              "timestamps, with a watermark; late readings are counted, not misplaced.",
+              AppMain::kCluster | AppMain::kRecovery);
+  app.flags()
+      .add_switch("event-time", &event_time, "windows in event time (this mode)")
       .add("source", &job.source, "'generator' (replayable, out of order) or socket://HOST:PORT with "
                                   "'sensor,timestamp_ms,celsius' lines")
       .add("window", &job.window_s, "tumbling window length in seconds of event time")
@@ -207,15 +200,9 @@ int run_event_time(int argc, char** argv) {
       .add("checkpoint", &job.checkpoint_dir, "checkpoint directory: resume from it after a crash")
       .add("output", &job.output, "write each batch's windows to PREFIX-<batch ms>/ instead of printing")
       .add("stop-after", &stop_after, "stop gracefully after this many batches (0: never)")
-      .add("duration", &duration, "seconds to run (0: until Ctrl-C or --stop-after)")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
-  trib::cli::ClusterFlags cluster;
-  trib::cli::add_cluster_flags(flags, &cluster);
-  trib::cli::RecoveryFlags recovery;
-  trib::cli::add_recovery_flags(flags, &recovery);
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
-  if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
+      .add("duration", &duration, "seconds to run (0: until Ctrl-C or --stop-after)");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
+  auto usage_error = [&](const std::string& what) { return app.usage_error(what); };
   if (job.window_s <= 0 || job.batch_ms <= 0 || sensors <= 0 || job.gen.readings_per_batch <= 0 ||
       job.print_rows <= 0)
     return usage_error("--window, --batch-ms, --sensors, --readings-per-batch and --rows must be positive");
@@ -229,10 +216,8 @@ int run_event_time(int argc, char** argv) {
   if (job.source != "generator" && job.source.rfind("socket://", 0) != 0)
     return usage_error("--source must be 'generator' or socket://HOST:PORT, got '" + job.source + "'");
   job.gen.sensors = static_cast<int>(sensors);
-  if (auto error = trib::cli::apply_cluster_flags(cluster, job.options); !error.empty()) return usage_error(error);
-  trib::cli::apply_recovery_flags(recovery, job.options);
-  return trib::cli::run_declared_job([&] { return make_event_time_job(job); }, cluster, job.checkpoint_dir,
-                                     duration, stop_after);
+  if (int code = app.apply(job.options); code >= 0) return code;
+  return app.run_declared([&] { return make_event_time_job(job); }, job.checkpoint_dir, duration, stop_after);
 }
 
 }  // namespace
@@ -240,29 +225,26 @@ int run_event_time(int argc, char** argv) {
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--event-time") return run_event_time(argc, argv);
-  std::string source = "simulated", log_level = "info";
+  std::string source = "simulated";
   int64_t duration = 10, window_s = 60, sensors = 5;
   double rate = 200;
-  trib::cli::Flags flags("sensor_temperature",
-                         "Average temperature per sensor over a sliding window, every second.");
+  trib::cli::AppMain app("sensor_temperature",
+                         "Average temperature per sensor over a sliding window, every second.",
+                         trib::cli::AppMain::kUi);
   bool event_time = false;
-  flags.add_switch("event-time", &event_time, "windows in the readings' event time instead (see --event-time --help)")
+  app.flags()
+      .add_switch("event-time", &event_time, "windows in the readings' event time instead (see --event-time --help)")
       .add("source", &source, "'simulated' or socket://HOST:PORT with 'sensor,celsius' lines")
       .add("window", &window_s, "window length in seconds")
       .add("sensors", &sensors, "simulated sensors")
       .add("rate", &rate, "simulated readings per second")
-      .add("duration", &duration, "seconds to run (0: until Ctrl-C)")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
-  trib::cli::UiFlags ui;
-  trib::cli::add_ui_flags(flags, &ui);
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  if (!trib::cli::init_logging(log_level))
-    return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
+      .add("duration", &duration, "seconds to run (0: until Ctrl-C)");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
   if (window_s <= 0 || sensors <= 0 || duration < 0)
-    return trib::cli::usage_error(flags, "--window and --sensors must be positive, --duration >= 0");
+    return app.usage_error("--window and --sensors must be positive, --duration >= 0");
 
   trib::StreamingOptions options;
-  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return trib::cli::usage_error(flags, error);
+  if (int code = app.apply(options); code >= 0) return code;
   trib::StreamingContext ssc(std::chrono::seconds(1), options);
   std::optional<trib::DStream<trib::Text>> lines;
   std::string error = "--source must be 'simulated' or socket://HOST:PORT";
@@ -270,7 +252,7 @@ int main(int argc, char** argv) {
     lines = ssc.receiverStream([&] { return std::make_unique<SensorFleet>(sensors, rate); }, "sensors");
   else if (source.rfind("socket://", 0) == 0)
     lines = trib::cli::open_text_source(ssc, source, {}, error);
-  if (!lines) return trib::cli::usage_error(flags, error);
+  if (!lines) return app.usage_error(error);
   auto readings = lines->map(parse);
   // Malformed lines are dropped, and counted so they are not silent.
   readings.filter([](const Reading& r) { return !r.ok; })
@@ -295,5 +277,5 @@ int main(int argc, char** argv) {
         return sorted;
       })
       .print(static_cast<std::size_t>(sensors));
-  return trib::cli::run_job(ssc, duration);
+  return app.run(ssc, duration);
 }

@@ -53,8 +53,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "apps/cli.hpp"
+#include "apps/app_main.hpp"
 #include "dstream/streaming_context.hpp"
+#include "dstream/core/hashing.hpp"
 #include "dstream/core/text.hpp"
 #include "bench/word_count_loop.hpp"
 
@@ -87,20 +88,13 @@ std::string errno_text(const std::string& what) { return what + ": " + std::stre
 constexpr int kVocabulary = 10000;
 constexpr std::size_t kLineBytes = 95;  // including the '\n'
 
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // Word i: 3..10 letters; the first three spell i in base 26, so all differ.
 std::string vocabulary_word(int i) {
   uint64_t state = static_cast<uint64_t>(i) * 0x2545f4914f6cdd1dull;
-  std::size_t len = 3 + splitmix64(state) % 8;
+  std::size_t len = 3 + trib::splitmix64_next(state) % 8;
   std::string w;
   for (int d = 0, x = i; d < 3; ++d, x /= 26) w += static_cast<char>('a' + x % 26);
-  while (w.size() < len) w += static_cast<char>('a' + splitmix64(state) % 26);
+  while (w.size() < len) w += static_cast<char>('a' + trib::splitmix64_next(state) % 26);
   return w;
 }
 
@@ -163,7 +157,7 @@ void generate_file(const std::string& path, int64_t lines, uint64_t seed) {
     std::size_t start = used;
     while (used - start + 1 < kLineBytes - 4) {
       if (used > start) buffer[used++] = ' ';
-      const auto& w = words[zipf.sample(splitmix64(state))];
+      const auto& w = words[zipf.sample(trib::splitmix64_next(state))];
       std::memcpy(&buffer[used], w.data(), w.size());
       used += w.size();
     }
@@ -820,17 +814,18 @@ int orchestrate(BenchConfig cfg, int64_t runs, uint64_t seed, bool markdown) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string role, file, out, log_level = "info", child_log_level = "error";
+  std::string role, file, out, child_log_level = "error";
   int64_t lines = 2'000'000, seed = 1, port = 0, listen_fd = -1, batch_ms = 100, partitions = 0,
           runs = 3, timeout = 300;
   double rate = 0;
   bool markdown = false;
-  trib::cli::Flags flags(
+  trib::cli::AppMain app(
       "socket_wordcount_bench",
       "Word count over loopback TCP: the engine (socketTextStream) against the best single-threaded\n"
       "loop, on the same generated text. Without --role: runs both --runs times and prints the\n"
       "median run of each, checking that both counted the same words.");
-  flags.add("role", &role, "internal: generate, serve, loop or engine (empty: the orchestrator)")
+  app.flags()
+      .add("role", &role, "internal: generate, serve, loop or engine (empty: the orchestrator)")
       .add("lines", &lines, "lines to generate (orchestrator, generate); lines to wait for (engine)")
       .add("batch-ms", &batch_ms, "batch interval (engine) and fold interval (loop), ms")
       .add("rate", &rate, "sender pace in lines/s (0: full speed)")
@@ -842,14 +837,13 @@ int main(int argc, char** argv) {
       .add("seed", &seed, "generate: random seed")
       .add("port", &port, "serve: port to listen on; loop, engine: port to read from")
       .add("listen-fd", &listen_fd, "serve: an already listening socket to use instead of --port")
-      .add("timeout", &timeout, "seconds a receiver may take before the run fails")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off")
+      .add("timeout", &timeout, "seconds a receiver may take before the run fails");
+  app.add_log_level()
       .add("child-log-level", &child_log_level,
            "orchestrator: --log-level of the sender and receivers (warn shows the engine's "
            "expected reconnect warnings once the sender closed)");
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
-  if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
+  auto usage_error = [&](const std::string& what) { return app.usage_error(what); };
   if (spdlog::level::from_str(child_log_level) == spdlog::level::off && child_log_level != "off")
     return usage_error("unknown --child-log-level '" + child_log_level + "'");
   if (batch_ms <= 0) return usage_error("--batch-ms must be positive");

@@ -3,7 +3,7 @@
 //   ./windowed_top_words --duration 12
 #include <algorithm>
 
-#include "apps/cli.hpp"
+#include "apps/app_main.hpp"
 #include "dstream/streaming_context.hpp"
 #include "io/generator_receiver.hpp"
 #include "dstream/core/text.hpp"
@@ -11,24 +11,19 @@
 int main(int argc, char** argv) {
   int64_t k = 5, window_s = 30, slide_s = 5, batch_ms = 1000, duration = 0;
   double rate = 5000;
-  std::string log_level = "info";
-  trib::cli::Flags flags("windowed_top_words", "Top-k words over a sliding window.");
-  flags.add("k", &k, "words to show")
+  trib::cli::AppMain app("windowed_top_words", "Top-k words over a sliding window.", trib::cli::AppMain::kUi);
+  app.flags()
+      .add("k", &k, "words to show")
       .add("window", &window_s, "window length in seconds")
       .add("slide", &slide_s, "seconds between results")
       .add("batch-ms", &batch_ms, "batch interval in milliseconds")
       .add("rate", &rate, "generator lines per second")
-      .add("duration", &duration, "seconds to run (0: until Ctrl-C)")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
-  trib::cli::UiFlags ui;
-  trib::cli::add_ui_flags(flags, &ui);
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  if (!trib::cli::init_logging(log_level))
-    return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
+      .add("duration", &duration, "seconds to run (0: until Ctrl-C)");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
   if (k <= 0 || batch_ms <= 0 || duration < 0)
-    return trib::cli::usage_error(flags, "--k and --batch-ms must be positive, --duration >= 0");
+    return app.usage_error("--k and --batch-ms must be positive, --duration >= 0");
   trib::StreamingOptions options;
-  if (auto error = trib::cli::apply_ui_flags(ui, options); !error.empty()) return trib::cli::usage_error(flags, error);
+  if (int code = app.apply(options); code >= 0) return code;
   trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
   trib::GeneratorOptions gen;
   gen.lines_per_second = rate;
@@ -52,7 +47,7 @@ int main(int argc, char** argv) {
         })
         .print(static_cast<std::size_t>(k));
   } catch (const std::invalid_argument& e) {
-    return trib::cli::usage_error(flags, e.what());
+    return app.usage_error(e.what());
   }
-  return trib::cli::run_job(ssc, duration);
+  return app.run(ssc, duration);
 }

@@ -17,7 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "apps/cli.hpp"
+#include "apps/app_main.hpp"
 #include "bench/word_count_loop.hpp"
 #include "dstream/streaming_context.hpp"
 #include "io/generator_receiver.hpp"
@@ -166,31 +166,31 @@ void print_table(const std::vector<Row>& rows, double baseline, bool markdown) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string batch_list = "100,500,1000", partition_list = "1,2,4", log_level = "warn";
+  std::string batch_list = "100,500,1000", partition_list = "1,2,4";
   int64_t lines_per_batch = 100000, batches = 6, threads = 0;
   bool markdown = false, with_checkpoints = false;
-  trib::cli::Flags flags("wordcount_bench",
-                         "Word count throughput and latency: the engine vs a plain single-threaded loop.");
-  flags.add("batch-ms", &batch_list, "batch intervals to try, comma-separated")
+  trib::cli::AppMain app("wordcount_bench",
+                         "Word count throughput and latency: the engine vs a plain single-threaded loop.",
+                         0, "warn");
+  app.flags()
+      .add("batch-ms", &batch_list, "batch intervals to try, comma-separated")
       .add("partitions", &partition_list, "partition counts to try, comma-separated")
       .add("lines-per-batch", &lines_per_batch, "generated lines in each batch")
       .add("batches", &batches, "batches per configuration")
-      .add("threads", &threads, "actor scheduler threads (0: one per core)")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off")
+      .add("threads", &threads, "actor scheduler threads (0: one per core)");
+  app.add_log_level()
       .add_switch("checkpoints", &with_checkpoints, "also measure a stateful job with and without a checkpoint per batch")
       .add_switch("markdown", &markdown, "print a Markdown table");
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  if (!trib::cli::init_logging(log_level))
-    return trib::cli::usage_error(flags, "unknown --log-level '" + log_level + "'");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
   std::vector<int64_t> intervals, partitions;
   try {
     intervals = parse_list(batch_list);
     partitions = parse_list(partition_list);
   } catch (const std::exception&) {
-    return trib::cli::usage_error(flags, "--batch-ms and --partitions take comma-separated numbers");
+    return app.usage_error("--batch-ms and --partitions take comma-separated numbers");
   }
   if (lines_per_batch <= 0 || batches <= 0 || threads < 0 || intervals.empty() || partitions.empty())
-    return trib::cli::usage_error(flags, "--lines-per-batch and --batches must be positive, --threads >= 0");
+    return app.usage_error("--lines-per-batch and --batches must be positive, --threads >= 0");
   int cores = threads > 0 ? static_cast<int>(threads)
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 

@@ -4,15 +4,10 @@
 #include <chrono>
 #include <vector>
 
+#include "dstream/core/hashing.hpp"
+
 namespace trib {
 namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 const char* const kWords[] = {
     "the",    "stream", "batch",  "actor",   "river",  "spark",  "flow",

@@ -5,23 +5,14 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "dstream/core/hashing.hpp"
 #include "dstream/core/text_block.hpp"
 
 namespace trib {
 
-namespace {
-// SplitMix64: a fixed pseudo-random value per reading index.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-}  // namespace
-
 std::string sensor_reading_line(const SensorReadingOptions& o, int64_t i) {
   int sensor = static_cast<int>(i % o.sensors);
-  uint64_t r = mix(static_cast<uint64_t>(i));
+  uint64_t r = splitmix64(static_cast<uint64_t>(i));  // a fixed pseudo-random value per reading
   int64_t ts = o.start_ms + i * o.step_ms -
                static_cast<int64_t>(r % static_cast<uint64_t>(o.max_disorder_ms + 1));
   if (o.late_every > 0 && i % o.late_every == o.late_every - 1) ts -= o.late_by_ms;

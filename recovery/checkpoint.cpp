@@ -3,15 +3,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
-#include <cereal/archives/binary.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/utility.hpp>
 #include <spdlog/spdlog.h>
 
+#include "dstream/core/cereal_bytes.hpp"
 #include "recovery/durable_file.hpp"
 #include "recovery/framed_file.hpp"
 #include "recovery/state_snapshot.hpp"
@@ -50,13 +49,8 @@ CheckpointStore::CheckpointStore(std::string dir, int keep) : dir_(std::move(dir
 }
 
 void CheckpointStore::save(const Checkpoint& cp) {
-  std::ostringstream payload_stream;
-  {
-    cereal::BinaryOutputArchive archive(payload_stream);
-    archive(cp);
-  }
   write_file_durably(dir_ + "/checkpoint-" + std::to_string(cp.last_batch_time_ms) + ".bin",
-                     frame(kCheckpoint, payload_stream.str()));
+                     frame(kCheckpoint, to_cereal_bytes(cp)));
   auto all = files();
   for (std::size_t i = static_cast<std::size_t>(keep_); i < all.size(); ++i) {
     std::error_code ec;
@@ -76,9 +70,7 @@ Checkpoint CheckpointStore::read_file(const std::string& path) {
   std::string payload = read_framed_file(kCheckpoint, path);
   Checkpoint cp;
   try {
-    std::istringstream payload_stream(payload);
-    cereal::BinaryInputArchive archive(payload_stream);
-    archive(cp);
+    from_cereal_bytes(payload, cp);
   } catch (const std::exception& e) {
     throw std::runtime_error("checkpoint " + path + " cannot be decoded: " + e.what());
   }

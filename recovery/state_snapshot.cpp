@@ -1,13 +1,12 @@
 #include "recovery/state_snapshot.hpp"
 
-#include <sstream>
 #include <stdexcept>
 
-#include <cereal/archives/binary.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/utility.hpp>
 
+#include "dstream/core/cereal_bytes.hpp"
 #include "recovery/durable_file.hpp"
 #include "recovery/framed_file.hpp"
 
@@ -41,21 +40,14 @@ int64_t state_snapshot_time(const std::string& name) {
 }
 
 void write_state_snapshot(const std::string& path, const PartitionStates& states) {
-  std::ostringstream payload;
-  {
-    cereal::BinaryOutputArchive archive(payload);
-    archive(states);
-  }
-  write_file_durably(path, frame(kStateSnapshot, payload.str()));
+  write_file_durably(path, frame(kStateSnapshot, to_cereal_bytes(states)));
 }
 
 PartitionStates read_state_snapshot(const std::string& path) {
   std::string payload = read_framed_file(kStateSnapshot, path);
   PartitionStates states;
   try {
-    std::istringstream in(payload);
-    cereal::BinaryInputArchive archive(in);
-    archive(states);
+    from_cereal_bytes(payload, states);
   } catch (const std::exception& e) {
     throw std::runtime_error("state snapshot " + path + " cannot be decoded: " + e.what());
   }

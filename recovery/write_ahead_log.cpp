@@ -9,15 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string_view>
 
-#include <cereal/archives/binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 #include <spdlog/spdlog.h>
 
+#include "dstream/core/cereal_bytes.hpp"
 #include "dstream/core/checksum.hpp"
 #include "recovery/durable_file.hpp"
 #include "recovery/fault_injection.hpp"
@@ -79,9 +78,7 @@ SegmentScan scan_segment(const std::string& path) {
     std::string payload = data.substr(pos + kHeader, size);
     e.corrupt = payload_checksum(payload, fnv) != checksum;
     if (!e.corrupt) {
-      std::istringstream stream(payload);
-      cereal::BinaryInputArchive archive(stream);
-      archive(e.records);
+      from_cereal_bytes(payload, e.records);
       e.corrupt = e.records.size() != count;
     }
     scan.entries.push_back(std::move(e));
@@ -156,12 +153,7 @@ int64_t WriteAheadLog::append(const std::vector<Text>& records) { return append_
 
 template <class Records>
 int64_t WriteAheadLog::append_records(const Records& records) {
-  std::ostringstream stream;
-  {
-    cereal::BinaryOutputArchive archive(stream);
-    archive(records);
-  }
-  return append_payload(stream.str(), records.size());
+  return append_payload(to_cereal_bytes(records), records.size());
 }
 
 int64_t WriteAheadLog::append_payload(const std::string& payload, std::size_t records) {

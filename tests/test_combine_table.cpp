@@ -100,3 +100,13 @@ BOOST_AUTO_TEST_CASE(text_records_cross_processes_as_strings_and_stay_valid) {
   BOOST_TEST(std::string(back[2].first) == "a much longer line than sixteen bytes");
   BOOST_TEST(back[2].second == 2);
 }
+
+// Seeded data (generated lines, sensor readings, benchmark words) is drawn
+// from splitmix64: it must stay the published SplitMix64 sequence.
+BOOST_AUTO_TEST_CASE(splitmix64_is_the_published_sequence) {
+  uint64_t state = 0;
+  BOOST_TEST(trib::splitmix64_next(state) == 0xe220a8397b1dcdafULL);
+  BOOST_TEST(trib::splitmix64_next(state) == 0x6e789e6aa1b965f4ULL);
+  BOOST_TEST(trib::splitmix64_next(state) == 0x06c45d188009454fULL);
+  BOOST_TEST(trib::splitmix64(0) == 0xe220a8397b1dcdafULL);  // the step's value without the state
+}

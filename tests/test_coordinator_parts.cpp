@@ -1,5 +1,5 @@
 // The coordinator's plain parts on their own, with times the test sets:
-// the batch clock, worker membership (joins, the min-workers gate,
+// the batch clock, the job's phase and stop, worker membership (joins, the min-workers gate,
 // heartbeats) and the checkpoint coordinator (rounds, retakes, writing).
 #define BOOST_TEST_MODULE coordinator_parts
 #include <boost/test/unit_test.hpp>
@@ -8,6 +8,7 @@
 
 #include "actors/batch_clock.hpp"
 #include "actors/checkpoint_coordinator.hpp"
+#include "actors/job_lifecycle.hpp"
 #include "actors/worker_membership.hpp"
 #include "temp_dir.hpp"
 
@@ -156,4 +157,58 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_is_written_once_every_host_answered_and_retake
   BOOST_TEST(loaded->next_batch_index == 5);
   BOOST_TEST(loaded->source_positions.at(0) == "42");
   BOOST_TEST(loaded->partition_states.at({3, 1}) == "b");
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_pauses_new_batches_until_it_is_written) {
+  JobLifecycle job;
+  BOOST_TEST(job.batches_may_start());
+  BOOST_TEST(job.describe() == std::string("running"));
+  job.checkpoint_started();
+  BOOST_TEST(!job.batches_may_start());
+  BOOST_TEST(job.describe() == std::string("checkpointing"));
+  BOOST_TEST((job.tick(3) == JobLifecycle::Tick::close));  // intervals still close: batches form
+  job.checkpoint_written();
+  BOOST_TEST(job.batches_may_start());
+}
+
+BOOST_AUTO_TEST_CASE(a_graceful_stop_drains_only_after_the_final_interval_and_the_checkpoint) {
+  JobLifecycle job;
+  job.checkpoint_started();
+  BOOST_TEST(job.begin_stop());
+  BOOST_TEST(!job.begin_stop());  // once
+  BOOST_TEST(job.describe() == std::string("checkpointing"));
+  BOOST_TEST((job.tick(5) == JobLifecycle::Tick::ignore));  // no interval closes while stopping
+  BOOST_TEST(!job.drained(0, 0));  // receivers not stopped yet
+  job.final_interval_closed();
+  BOOST_TEST(!job.drained(0, 0));  // the checkpoint is not written yet
+  job.checkpoint_written();
+  BOOST_TEST(job.describe() == std::string("stopping"));
+  BOOST_TEST(!job.drained(1, 0));  // a batch still forming
+  BOOST_TEST(!job.drained(0, 2));  // batches in flight
+  BOOST_TEST(job.drained(0, 0));
+}
+
+BOOST_AUTO_TEST_CASE(stop_after_n_batches_closes_intervals_0_to_n_minus_1_then_drains) {
+  JobLifecycle job(3);
+  for (int64_t k = 0; k < 3; ++k) BOOST_TEST((job.tick(k) == JobLifecycle::Tick::close));
+  BOOST_TEST((job.tick(3) == JobLifecycle::Tick::last_passed));
+  BOOST_TEST((job.stop() == JobLifecycle::Stop::closed));  // no final interval for receivers
+  BOOST_TEST((job.tick(3) == JobLifecycle::Tick::ignore));
+  BOOST_TEST(!job.begin_stop());  // a stop request on top changes nothing
+  BOOST_TEST(job.drained(0, 0));
+  // A restarted job past its last batch drains at once.
+  JobLifecycle restarted(3);
+  BOOST_TEST((restarted.tick(7) == JobLifecycle::Tick::last_passed));
+}
+
+BOOST_AUTO_TEST_CASE(a_job_finishes_once_and_then_ignores_everything) {
+  JobLifecycle job;
+  BOOST_TEST(job.finish());
+  BOOST_TEST(!job.finish());
+  BOOST_TEST(job.finished());
+  BOOST_TEST(!job.batches_may_start());
+  BOOST_TEST((job.tick(0) == JobLifecycle::Tick::ignore));
+  BOOST_TEST(!job.begin_stop());
+  job.checkpoint_written();  // a late answer does not revive it
+  BOOST_TEST(job.finished());
 }

@@ -21,6 +21,15 @@ std::string format_batch_time(int64_t batch_time_ms) {
   return text;
 }
 
+std::string format_utc_ms(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+  return text;
+}
+
 void write_print_output(std::ostream* out, const std::string& text) {
   if (out) {
     *out << text << std::flush;

@@ -81,6 +81,10 @@ void format_into(std::ostream& os, const T& x) {
 // "2026-11-24 20:01:07" (local time), with milliseconds when not whole.
 std::string format_batch_time(int64_t batch_time_ms);
 
+// "2026-01-01 00:01:00": wall time `ms` in UTC, to the whole second
+// (milliseconds dropped), e.g. event-time window bounds.
+std::string format_utc_ms(int64_t ms);
+
 // Writes one print() block; to stdout unless the context set another stream.
 void write_print_output(std::ostream* out, const std::string& text);
 

@@ -30,6 +30,23 @@ inline uint64_t mix64(uint64_t x) {
   return x;
 }
 
+// SplitMix64 (Steele, Lea, Flood): the value of a seeded generator's step
+// `x`. Seeded data (generated lines, sensor readings, benchmark words) is
+// drawn from it, so its output must never change.
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// The SplitMix64 generator: the next value, advancing `state`.
+inline uint64_t splitmix64_next(uint64_t& state) {
+  uint64_t x = state;
+  state += 0x9e3779b97f4a7c15ULL;
+  return splitmix64(x);
+}
+
 // Up to 16 bytes of text as two integers, exactly (no byte beyond the text is
 // read): equal ShortTexts of equal length are equal texts. Longer texts
 // leave a and b zero.

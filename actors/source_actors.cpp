@@ -1,0 +1,86 @@
+#include "actors/source_actors.hpp"
+
+namespace trib {
+
+SourceActors::Spawned SourceActors::spawn(const std::vector<int>& sources, const ReceiverStarted& started) {
+  Spawned spawned;
+  auto& sys = self_->system();
+  for (int id : sources) {
+    auto& source = static_cast<const SourceNode&>(*cfg_.graph->nodes[id]);
+    if (source.blocking()) {  // a slow read must not stall the coordinator
+      spawned.polled_elsewhere.insert(id);
+      pollers_[id] = spawn_source_poller(sys, cfg_.graph, id);
+      self_->monitor(pollers_[id]);
+    }
+    auto* factory = source.receiver();
+    if (!factory) continue;
+    spawned.with_receiver.insert(id);
+    ReceiverOptions opts;
+    opts.max_rate = cfg_.max_rate_per_receiver;
+    if (!cfg_.checkpoint_dir.empty()) {
+      opts.log_dir = cfg_.checkpoint_dir;
+      opts.resume = cfg_.recovered.has_value();
+      if (opts.resume) opts.replay_from = replay_position(*cfg_.recovered, id);
+      opts.accept_wal_loss = cfg_.accept_wal_loss;
+    }
+    opts.health = std::make_shared<ReceiverHealth>();
+    started(id, opts.health);
+    auto r = spawn_receiver(sys, id, *factory, cfg_.receiver_partitions, cfg_.monitor, opts);
+    self_->monitor(r);
+    receivers_[id] = r;
+  }
+  return spawned;
+}
+
+void SourceActors::request_block(int id, int64_t t, std::function<void(ReceivedBlock&)> delivered,
+                                 Failed failed) {
+  auto on_block = [delivered = std::move(delivered)](ReceivedBlock& block) { delivered(block); };
+  auto on_error = [this, id, t, failed](caf::error& err) {
+    failed("source of stream " + std::to_string(id) + " did not deliver batch " + std::to_string(t) + ": " +
+           self_->system().render(err));
+  };
+  if (auto r = receivers_.find(id); r != receivers_.end())
+    self_->request(r->second, caf::infinite, flush_atom::value).then(on_block, on_error);
+  else
+    self_->request(pollers_.at(id), caf::infinite, poll_atom::value, t).then(on_block, on_error);
+}
+
+void SourceActors::release(const SourceTracker::Release& release) {
+  for (auto& [id, pos] : release.truncate) self_->send(receivers_.at(id), truncate_atom::value, pos);
+  for (auto& [id, pos] : release.commit) self_->send(pollers_.at(id), commit_atom::value, pos);
+}
+
+void SourceActors::set_rate(double records_per_s) {
+  for (auto& [id, r] : receivers_) self_->send(r, rate_atom::value, records_per_s);
+}
+
+void SourceActors::stop_receivers(std::function<void()> stopped, Failed failed) {
+  auto pending = std::make_shared<std::size_t>(receivers_.size());
+  for (auto& [id, r] : receivers_)
+    self_->request(r, caf::infinite, stop_atom::value)
+        .then(
+            [pending, stopped](done_atom) {
+              if (--*pending == 0) stopped();
+            },
+            [this, failed, id = id](caf::error& err) {
+              failed("receiver of stream " + std::to_string(id) + " failed to stop: " +
+                     self_->system().render(err));
+            });
+}
+
+std::string SourceActors::died(const caf::actor_addr& source, const std::string& reason) const {
+  for (auto& [id, r] : receivers_)
+    if (r.address() == source) return "receiver of stream " + std::to_string(id) + " died: " + reason;
+  for (auto& [id, p] : pollers_)
+    if (p.address() == source) return "the poller of stream " + std::to_string(id) + " died: " + reason;
+  return {};
+}
+
+void SourceActors::shutdown() {
+  for (auto& [id, r] : receivers_) self_->send_exit(r, caf::exit_reason::user_shutdown);
+  for (auto& [id, p] : pollers_) self_->send_exit(p, caf::exit_reason::user_shutdown);
+  receivers_.clear();
+  pollers_.clear();
+}
+
+}  // namespace trib

@@ -1,0 +1,75 @@
+// The actors that feed the coordinator its input, as the coordinator's thread
+// drives them: one receiver actor per receiver stream (actors/receiver_actor.hpp)
+// and one poller per source whose poll may block (actors/source_poller.hpp).
+// Wiring only: it spawns and monitors them on the coordinator's behalf, asks
+// them for each batch's block, passes on what a checkpoint released, stops
+// them, and names the one a down message is about. Which sources exist and
+// what may be released is the source tracker's (actors/source_tracker.hpp).
+// Runs on the coordinator's thread only (it uses the coordinator's self).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/coordinator.hpp"
+#include "actors/receiver_actor.hpp"
+#include "actors/source_poller.hpp"
+#include "actors/source_tracker.hpp"
+
+namespace trib {
+
+class SourceActors {
+ public:
+  using Failed = std::function<void(const std::string& why)>;
+  // A receiver's health, for the status page, as it is spawned.
+  using ReceiverStarted = std::function<void(int source, std::shared_ptr<ReceiverHealth>)>;
+
+  SourceActors(caf::event_based_actor* self, const CoordinatorConfig& cfg) : self_(self), cfg_(cfg) {}
+
+  // Spawns the actors of `sources` (the graph's sources the job needs):
+  // a poller for each whose poll may block, a receiver for each with one.
+  // Receivers log to the checkpoint directory's write-ahead log and, in a
+  // restarted job, replay what no checkpointed batch covers.
+  struct Spawned {
+    std::set<int> with_receiver, polled_elsewhere;
+  };
+  Spawned spawn(const std::vector<int>& sources, const ReceiverStarted& started);
+
+  std::size_t receivers() const { return receivers_.size(); }
+
+  // Asks source `id` (one with a receiver or a poller) for batch `t`'s block:
+  // a receiver's records since its last flush, a poller's poll of `t`.
+  void request_block(int id, int64_t t, std::function<void(ReceivedBlock&)> delivered, Failed failed);
+
+  // Input up to these positions is durably done: receivers truncate their
+  // logs, pollers commit to their sources.
+  void release(const SourceTracker::Release& release);
+
+  // Backpressure: every receiver's new ingest rate.
+  void set_rate(double records_per_s);
+
+  // Stops every receiver (there is at least one); `stopped` runs once each
+  // buffered everything it accepted.
+  void stop_receivers(std::function<void()> stopped, Failed failed);
+
+  // Why the job cannot go on when `source`, one of these actors, went down;
+  // empty when it is none of them.
+  std::string died(const caf::actor_addr& source, const std::string& reason) const;
+
+  // Ends every one of them (the job ended).
+  void shutdown();
+
+ private:
+  caf::event_based_actor* self_;
+  const CoordinatorConfig& cfg_;
+  std::map<int, receiver_actor> receivers_;     // by source node id
+  std::map<int, source_poller_actor> pollers_;  // by source node id
+};
+
+}  // namespace trib

@@ -1,0 +1,44 @@
+#include "apps/app_main.hpp"
+
+namespace trib::cli {
+
+AppMain::AppMain(std::string program, std::string summary, unsigned groups, std::string log_level)
+    : flags_(std::move(program), std::move(summary)), groups_(groups), log_level_(std::move(log_level)) {}
+
+Flags& AppMain::add_log_level() {
+  log_level_declared_ = true;
+  return flags_.add("log-level", &log_level_, "trace, debug, info, warn, error or off");
+}
+
+int AppMain::parse(int argc, char** argv) {
+  if (!log_level_declared_) add_log_level();
+  if (groups_ & kCluster) add_cluster_flags(flags_, &cluster_);
+  if (groups_ & kRecovery) add_recovery_flags(flags_, &recovery_);
+  if (groups_ & kUi) add_ui_flags(flags_, &ui_);
+  if (int code = parse_or_exit_code(flags_, argc, argv); code >= 0) return code;
+  if (!init_logging(log_level_)) return usage_error("unknown --log-level '" + log_level_ + "'");
+  return -1;
+}
+
+int AppMain::usage_error(const std::string& what) const { return trib::cli::usage_error(flags_, what); }
+
+int AppMain::apply(StreamingOptions& options) const {
+  if (groups_ & kCluster)
+    if (auto error = apply_cluster_flags(cluster_, options); !error.empty()) return usage_error(error);
+  if (groups_ & kUi)
+    if (auto error = apply_ui_flags(ui_, options); !error.empty()) return usage_error(error);
+  if (groups_ & kRecovery) apply_recovery_flags(recovery_, options);
+  return -1;
+}
+
+int AppMain::run(StreamingContext& ssc, int64_t duration_s) const {
+  if (int code = run_worker_if_joining(ssc, cluster_); code >= 0) return code;
+  return run_job(ssc, duration_s);
+}
+
+int AppMain::run_declared(const std::function<std::unique_ptr<StreamingContext>()>& factory,
+                          const std::string& checkpoint_dir, int64_t duration_s, int64_t stop_after) const {
+  return run_declared_job(factory, cluster_, checkpoint_dir, duration_s, stop_after);
+}
+
+}  // namespace trib::cli
