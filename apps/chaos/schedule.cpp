@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "dstream/core/hashing.hpp"
+
 namespace trib::chaos {
 namespace {
 
@@ -11,12 +13,7 @@ namespace {
 // standard library (std::uniform_int_distribution is not portable).
 struct Rng {
   uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return splitmix64_next(state); }
   int64_t between(int64_t lo, int64_t hi) {  // inclusive
     return hi <= lo ? lo : lo + static_cast<int64_t>(next() % static_cast<uint64_t>(hi - lo + 1));
   }

@@ -28,19 +28,14 @@
 
 namespace fs = std::filesystem;
 
+#include "dstream/core/hashing.hpp"
+
 namespace trib::chaos {
 namespace {
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-uint64_t mix(uint64_t z) {  // SplitMix64's finalizer
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
 }
 
 const char* kWords[] = {"apple", "kiwi",  "plum",  "fig",   "pear",  "lime",  "date", "grape",
@@ -73,10 +68,10 @@ std::string source_line(uint64_t seed, int64_t i) {
   char id[16];
   std::snprintf(id, sizeof id, "L%06lld", static_cast<long long>(i));
   std::string line = id;
-  uint64_t r = mix(seed * 0x2545f4914f6cdd1dULL ^ static_cast<uint64_t>(i));
+  uint64_t r = splitmix64(seed * 0x2545f4914f6cdd1dULL ^ static_cast<uint64_t>(i));
   int words = 2 + static_cast<int>(r % 5);
   for (int w = 0; w < words; ++w) {
-    r = mix(r);
+    r = splitmix64(r);
     line += " ";
     line += kWords[r % (sizeof kWords / sizeof kWords[0])];
   }
