@@ -25,10 +25,9 @@
 #include <sys/wait.h>
 
 #include "dstream/core/checksum.hpp"
+#include "dstream/core/hashing.hpp"
 
 namespace fs = std::filesystem;
-
-#include "dstream/core/hashing.hpp"
 
 namespace trib::chaos {
 namespace {
