@@ -234,7 +234,7 @@ void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
       .add("join-timeout", &cluster->join_timeout, "worker: seconds to keep trying to reach the coordinator")
       .add("worker-timeout-ms", &cluster->worker_timeout_ms,
            "coordinator: give up on a worker silent (no heartbeat, a state task unanswered) this long; "
-           "0: max(2000, 10 batch intervals)")
+           "0: max(1000, 10 batch intervals)")
       .add("min-workers", &cluster->min_workers, "coordinator: wait for this many workers before the first batch")
       .add("min-workers-wait", &cluster->min_workers_wait, "coordinator: seconds to wait for --min-workers at most")
       .add("events", &cluster->events,
