@@ -13,7 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "apps/cli.hpp"
+#include "apps/app_main.hpp"
 #include "dstream/core/text.hpp"
 #include "dstream/streaming_context.hpp"
 #include "io/redis.hpp"
@@ -59,12 +59,14 @@ std::unique_ptr<trib::StreamingContext> make_job(const Settings& s, const trib::
 
 int main(int argc, char** argv) {
   Settings s;
-  std::string log_level = "info";
   int64_t stop_after = 0, duration = 0;
-  trib::cli::Flags flags("redis_wordcount",
-                         "Word count over a Redis stream (field 'line'): per-batch counts to Redis hashes "
-                         "PREFIX:<batch ms>, running counts to --output; resumes from its checkpoint.");
-  flags.add("redis-host", &s.host, "the Redis server")
+  using trib::cli::AppMain;
+  AppMain app("redis_wordcount",
+              "Word count over a Redis stream (field 'line'): per-batch counts to Redis hashes "
+              "PREFIX:<batch ms>, running counts to --output; resumes from its checkpoint.",
+              AppMain::kCluster | AppMain::kRecovery);
+  app.flags()
+      .add("redis-host", &s.host, "the Redis server")
       .add("redis-port", &s.port, "its port")
       .add("key", &s.key, "the stream read (through consumer group 'tributary')")
       .add("hash-prefix", &s.hash_prefix, "per-batch counts go to the hash PREFIX:<batch ms>")
@@ -73,22 +75,14 @@ int main(int argc, char** argv) {
       .add("output", &s.output, "output prefix for the running counts: one directory per batch (required)")
       .add("batch-ms", &s.batch_ms, "batch interval in milliseconds")
       .add("stop-after", &stop_after, "stop gracefully after this many batches of the job (0: never)")
-      .add("duration", &duration, "seconds to run (0: until Ctrl-C or --stop-after)")
-      .add("log-level", &log_level, "trace, debug, info, warn, error or off");
-  trib::cli::ClusterFlags cluster;
-  trib::cli::add_cluster_flags(flags, &cluster);
-  trib::cli::RecoveryFlags recovery;
-  trib::cli::add_recovery_flags(flags, &recovery);
-  if (int code = trib::cli::parse_or_exit_code(flags, argc, argv); code >= 0) return code;
-  auto usage_error = [&](const std::string& what) { return trib::cli::usage_error(flags, what); };
-  if (!trib::cli::init_logging(log_level)) return usage_error("unknown --log-level '" + log_level + "'");
+      .add("duration", &duration, "seconds to run (0: until Ctrl-C or --stop-after)");
+  if (int code = app.parse(argc, argv); code >= 0) return code;
+  auto usage_error = [&](const std::string& what) { return app.usage_error(what); };
   if (s.checkpoint_dir.empty() || s.output.empty()) return usage_error("--checkpoint and --output are required");
   if (s.port <= 0 || s.port > 65535) return usage_error("--redis-port must be 1..65535");
   if (s.batch_ms <= 0 || s.max_per_batch <= 0 || stop_after < 0 || duration < 0)
     return usage_error("--batch-ms and --max-records-per-batch must be positive, --stop-after and --duration >= 0");
   trib::StreamingOptions options;
-  if (auto error = trib::cli::apply_cluster_flags(cluster, options); !error.empty()) return usage_error(error);
-  trib::cli::apply_recovery_flags(recovery, options);
-  return trib::cli::run_declared_job([&] { return make_job(s, options); }, cluster, s.checkpoint_dir, duration,
-                                     stop_after);
+  if (int code = app.apply(options); code >= 0) return code;
+  return app.run_declared([&] { return make_job(s, options); }, s.checkpoint_dir, duration, stop_after);
 }
