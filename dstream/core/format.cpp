@@ -6,13 +6,21 @@
 
 namespace trib {
 
+namespace {
+// "YYYY-MM-DD HH:MM:SS" of the whole seconds of `ms`, in local time or UTC.
+std::string format_seconds(int64_t ms, bool utc) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  if (utc) gmtime_r(&secs, &tm);
+  else localtime_r(&secs, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+  return text;
+}
+}  // namespace
+
 std::string format_batch_time(int64_t batch_time_ms) {
-  std::time_t secs = static_cast<std::time_t>(batch_time_ms / 1000);
-  std::tm local{};
-  localtime_r(&secs, &local);
-  char buf[64];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &local);
-  std::string text = buf;
+  std::string text = format_seconds(batch_time_ms, false);
   if (int ms = static_cast<int>(batch_time_ms % 1000); ms != 0) {
     char frac[16];
     std::snprintf(frac, sizeof(frac), ".%03d", ms);
@@ -21,14 +29,7 @@ std::string format_batch_time(int64_t batch_time_ms) {
   return text;
 }
 
-std::string format_utc_ms(int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
-  return text;
-}
+std::string format_utc_ms(int64_t ms) { return format_seconds(ms, true); }
 
 void write_print_output(std::ostream* out, const std::string& text) {
   if (out) {
