@@ -98,6 +98,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     }
     sources_.emplace(g, sources, with_receiver, polled_elsewhere, cfg_.backpressure);
     if (!cfg_.checkpoint_dir.empty()) checkpoints_.emplace(cfg_.checkpoint_dir);
+    if (checkpoints_) sources_->log_batches(cfg_.checkpoint_dir, cfg_.recovered ? &*cfg_.recovered : nullptr);
     clock_.start(wall_ms());
     membership_.start(steady::now());
     if (cfg_.min_workers > 0) {
@@ -371,7 +372,8 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
       if (auto r = receivers_.find(id); r != receivers_.end())
         self_->request(r->second, caf::infinite, flush_atom::value).then(on_block, on_error);
       else
-        self_->request(pollers_.at(id), caf::infinite, poll_atom::value, t).then(on_block, on_error);
+        self_->request(pollers_.at(id), caf::infinite, poll_atom::value, t, sources_->replay_end(t, id))
+            .then(on_block, on_error);
     }
     form(t);
   }
@@ -521,6 +523,7 @@ class Coordinator final : public ExecutorListener, public TaskOutbox {
     // Input before the oldest kept checkpoint is needed by none: a restart
     // may fall back from this one to any older one still kept.
     release_input(checkpoints_->replay_needed_from());
+    sources_->batches_done_through(checkpoints_->replay_needed_after());
     phase_ = JobPhase::running;
     start_ready_batches();
     maybe_finish_draining();

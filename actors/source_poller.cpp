@@ -11,10 +11,10 @@ namespace {
 caf::behavior source_poller(caf::event_based_actor* self, std::shared_ptr<const Graph> graph, int id) {
   auto& src = static_cast<SourceNode&>(*graph->nodes.at(id));
   return {
-      [graph, id, &src](poll_atom, int64_t t) {
+      [graph, id, &src](poll_atom, int64_t t, const std::string& end) {
         ReceivedBlock block;
         block.source_node = id;
-        src.poll(t, block.partitions);
+        if (end.empty() || !src.poll_until(t, end, block.partitions)) src.poll(t, block.partitions);
         for (auto& p : block.partitions) block.records += static_cast<int64_t>(p.size());
         block.position = src.position();
         return block;

@@ -5,8 +5,12 @@
 //
 // Protocol (requests are served in order, one at a time; every call to the
 // source happens on the poller's thread):
-//   (poll_atom, int64_t t)              -> ReceivedBlock   (batch t's input and
-//                                                          the position after it)
+//   (poll_atom, int64_t t, std::string end) -> ReceivedBlock (batch t's input and
+//                                                          the position after it;
+//                                                          `end` non-empty: a logged
+//                                                          batch formed again, read
+//                                                          exactly up to there,
+//                                                          SourceNode::poll_until)
 //   (commit_atom, std::string position)                   (SourceNode::committed)
 #pragma once
 

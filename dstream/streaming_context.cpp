@@ -28,6 +28,7 @@
 #include "io/generator_receiver.hpp"
 #include "io/socket_receiver.hpp"
 #include "io/status_server.hpp"
+#include "recovery/batch_positions_log.hpp"
 #include "recovery/checkpoint.hpp"
 #include "recovery/write_ahead_log.hpp"
 
@@ -267,6 +268,7 @@ std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
         std::to_string(ssc->job_->graph.batch_interval_ms) +
         " ms batches); refusing to restore it. Use the original pipeline or a new directory.");
   check_write_ahead_logs(ssc->job_->graph, *cp, dir, ssc->options_.accept_wal_loss);
+  BatchPositionsLog::read(dir);  // a corrupt batch positions log is an error now, naming the file
   ssc->recovered_ = std::make_unique<Checkpoint>(std::move(*cp));
   return ssc;
 }

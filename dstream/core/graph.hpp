@@ -152,6 +152,21 @@ class SourceNode : public Node {
   // Everything up to `position` is durably done (checkpointed, or, without
   // checkpoints, its batch completed): the source may release it upstream.
   virtual void committed(const std::string& position) { (void)position; }
+
+  // Sources that can produce exactly the input between their position and
+  // a given later position (a direct source over a log: Redis streams).
+  // With checkpoints, the runtime then logs each batch's range before the
+  // batch runs (recovery/batch_positions_log.hpp) and, after a restart,
+  // forms the batches the restored checkpoint does not cover from exactly
+  // those ranges: poll_until reads from position() up to and including
+  // `end_position` (waiting while the upstream is unreachable, never
+  // returning other data) and returns true; false: not supported, the
+  // batch is polled as usual.
+  virtual bool exact_replay() const { return false; }
+  virtual bool poll_until(int64_t t, const std::string& end_position, Dataset& out) {
+    (void)t; (void)end_position; (void)out;
+    return false;
+  }
 };
 
 // The output operations of a job run in the sink actor, in batch order.
