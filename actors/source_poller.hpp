@@ -10,7 +10,11 @@
 //                                                          `end` non-empty: a logged
 //                                                          batch formed again, read
 //                                                          exactly up to there,
-//                                                          SourceNode::poll_until)
+//                                                          SourceNode::poll_until;
+//                                                          while the source waits
+//                                                          (SourceWaiting) it is
+//                                                          tried again later and
+//                                                          later polls queue)
 //   (commit_atom, std::string position)                   (SourceNode::committed)
 #pragma once
 

@@ -139,10 +139,12 @@ void RedisStreamSource::connect() {
 bool RedisStreamSource::poll_until(int64_t t, const std::string& end_position, Dataset& out) {
   std::vector<std::string> records;
   auto upto = parse_id(end_position);
-  auto started = std::chrono::steady_clock::now();
-  bool waited = false;
-  while (parse_id(last_id_) < upto) {
-    try {
+  std::string from = last_id_;
+  std::size_t delivered_before = delivered_.size();
+  auto now = std::chrono::steady_clock::now();
+  if (replay_waiting_since_ == std::chrono::steady_clock::time_point{}) replay_waiting_since_ = now;
+  try {
+    while (parse_id(last_id_) < upto) {
       if (!conn_) connect();
       // This consumer's pending entries after last_id_: delivered to it
       // the first time, and not acknowledged (no kept checkpoint covers them).
@@ -158,28 +160,29 @@ bool RedisStreamSource::poll_until(int64_t t, const std::string& end_position, D
       }
       if (taken == 0)
         throw std::runtime_error("redis " + conn_->where() + ": stream " + key_ + " has no pending entries of group " +
-                                 opts_.group + ", consumer " + opts_.consumer + " after " + last_id_ +
-                                 ", but batch " + std::to_string(t) + " held entries up to " + end_position +
-                                 " the first time: it cannot be computed again with the same input");
-    } catch (const RedisUnavailable& e) {
-      // Entries read so far stay read (last_id_ moved past them); the rest waits.
-      conn_.reset();
-      auto elapsed = std::chrono::steady_clock::now() - started;
-      if (elapsed + backoff_.current() > opts_.replay_give_up_after)
-        throw std::runtime_error(std::string(e.what()) + "; gave up forming batch " + std::to_string(t) +
-                                 " again from its logged entries up to " + end_position);
-      if (!warned_)
-        spdlog::warn("{}; batch {} waits for its logged entries up to {} (stream {} at {}), retrying with backoff",
-                     e.what(), t, end_position, key_, last_id_);
-      warned_ = true;
-      waited = true;
-      std::this_thread::sleep_for(backoff_.take());
+                                 opts_.group + ", consumer " + opts_.consumer + " after " + last_id_ + " up to " +
+                                 end_position + ", which batch " + std::to_string(t) +
+                                 " held the first time: it cannot be computed again with the same input");
     }
+  } catch (const RedisUnavailable& e) {
+    // Nothing of this call is kept: the pending entries are read again next time.
+    conn_.reset();
+    last_id_ = from;
+    delivered_.resize(delivered_before);
+    if (now - replay_waiting_since_ + backoff_.current() > opts_.replay_give_up_after)
+      throw std::runtime_error(std::string(e.what()) + "; gave up forming batch " + std::to_string(t) +
+                               " again from its logged entries up to " + end_position);
+    if (!warned_)
+      spdlog::warn("{}; batch {} waits for its logged entries up to {} (stream {} at {}), retrying with backoff",
+                   e.what(), t, end_position, key_, last_id_);
+    warned_ = true;
+    throw SourceWaiting(e.what(), backoff_.take());
   }
-  if (waited) spdlog::info("redis {}:{}: formed batch {} again up to {}", host_, port_, t, end_position);
+  if (warned_) spdlog::info("redis {}:{}: formed batch {} again up to {}", host_, port_, t, end_position);
   warned_ = false;
   backoff_.reset();
   retry_at_ = {};
+  replay_waiting_since_ = {};
   out = split_text_into_partitions(std::move(records), partitions_);
   return true;
 }

@@ -109,7 +109,9 @@ class RedisStreamSource : public SourceNode {
   bool poll(int64_t t, Dataset& out) override;
   // Exactly this consumer's pending entries after position() up to and
   // including `end_position` (a batch formed again after a restart); while
-  // the server is unreachable it retries with backoff: the batch waits.
+  // the server is unreachable it throws SourceWaiting with the next backoff
+  // (100 ms up to 5 s) and is called again: the batch waits, for up to
+  // replay_give_up_after.
   bool exact_replay() const override { return true; }
   bool poll_until(int64_t t, const std::string& end_position, Dataset& out) override;
   bool blocking() const override { return true; }
@@ -131,6 +133,7 @@ class RedisStreamSource : public SourceNode {
   std::vector<std::string> delivered_;  // IDs read but not yet acknowledged, in order
   std::unique_ptr<RedisConnection> conn_;
   std::chrono::steady_clock::time_point retry_at_{};
+  std::chrono::steady_clock::time_point replay_waiting_since_{};  // poll_until waits for the server
   Backoff backoff_;  // between reconnects
   bool warned_ = false;
 };

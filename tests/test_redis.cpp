@@ -383,3 +383,39 @@ BOOST_AUTO_TEST_CASE(batches_formed_again_after_a_restart_hold_the_same_entries_
   BOOST_TEST(recomputed_all == lines_from(0, 400));
   BOOST_TEST(trib::BatchPositionsLog::read(ckpt.path).size() >= 1u);
 }
+
+// A batch formed again waits for Redis, but the job still obeys a stop at once.
+BOOST_AUTO_TEST_CASE(a_job_waiting_for_redis_to_form_a_logged_batch_again_still_stops) {
+  testing::TempDir dir, ckpt;
+  RedisServer redis(dir.path);
+  redis.add("events", lines_from(0, 200));
+  trib::RedisStreamOptions ro;
+  ro.max_records_per_batch = 20;
+  auto context = [&] {
+    return trib::StreamingContext::getOrCreate(ckpt.path, [&] {
+      auto s = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(40));
+      trib::redisStream(*s, "127.0.0.1", redis.port(), "events", ro).foreachRDD([](const std::vector<trib::Text>&, int64_t) {});
+      return s;
+    });
+  };
+  {
+    auto ssc = context();
+    ssc->start();
+    BOOST_REQUIRE(ssc->awaitBatches(6, std::chrono::seconds(30)));
+    ssc->stop(false);
+  }
+  trib::CheckpointStore store(ckpt.path);
+  auto files = store.files();
+  BOOST_REQUIRE(files.size() >= 3);
+  std::filesystem::remove(files[0]);
+  std::filesystem::remove(files[1]);
+  redis.stop();
+  auto ssc = context();
+  ssc->start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  BOOST_TEST(ssc->completedBatchCount() == 0, "no batch runs before its logged entries are read");
+  auto started = std::chrono::steady_clock::now();
+  ssc->stop(false);
+  BOOST_TEST(ssc->awaitTerminationOrTimeout(std::chrono::seconds(10)));
+  BOOST_TEST((std::chrono::steady_clock::now() - started < std::chrono::seconds(5)), "the stop waited for Redis");
+}
