@@ -63,6 +63,8 @@ class CheckpointCoordinator {
   // Where the oldest kept checkpoint resumes each source: input before it
   // is needed by no checkpoint a restart may fall back to.
   std::map<int32_t, std::string> replay_needed_from() const { return store_.oldest_positions(); }
+  // Batch time of the oldest kept checkpoint: no restart forms a batch at or before it again.
+  std::optional<int64_t> replay_needed_after() const { return store_.oldest_batch_time(); }
 
  private:
   struct Pending {

@@ -65,7 +65,7 @@ void CheckpointRounds::write() {
   written.kind = JobEvent::Kind::checkpoint_written;
   written.batch_time = cp.last_batch_time_ms;
   events_(std::move(written));
-  listener_.checkpoint_written(cp, checkpoints_.replay_needed_from());
+  listener_.checkpoint_written(cp, checkpoints_.replay_needed_from(), checkpoints_.replay_needed_after());
 }
 
 }  // namespace trib

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -31,9 +32,11 @@ class CheckpointRounds {
     // Every host that may hold state partitions, with its label.
     virtual std::vector<std::pair<caf::actor, std::string>> snapshot_hosts() = 0;
     // `cp` is on disk. Input before `replay_needed_from` (the oldest kept
-    // checkpoint's positions) is needed by no restart.
-    virtual void checkpoint_written(const Checkpoint& cp,
-                                    const std::map<int32_t, std::string>& replay_needed_from) = 0;
+    // checkpoint's positions) is needed by no restart, and no restart forms
+    // a batch at or before `replay_needed_after` (that checkpoint's batch
+    // time) again.
+    virtual void checkpoint_written(const Checkpoint& cp, const std::map<int32_t, std::string>& replay_needed_from,
+                                    std::optional<int64_t> replay_needed_after) = 0;
     // A snapshot or the checkpoint could not be written: the job ends.
     virtual void checkpoint_failed(const std::string& why) = 0;
   };

@@ -260,7 +260,7 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
     auto [t, k] = p_.clock.close_next();
     for (int id : p_.sources->interval_closed(t, k, steady::now()))
       p_.inputs.request_block(
-          id, t,
+          id, t, p_.sources->replay_end(t, id),
           [this, t = t](ReceivedBlock& block) {
             p_.status->block_delivered(block.source_node, block.records, graph_->batch_interval_ms);
             p_.sources->delivered(t, std::move(block));
@@ -312,7 +312,8 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
     return hosts;
   }
 
-  void checkpoint_written(const Checkpoint& cp, const std::map<int32_t, std::string>& replay_needed_from) override {
+  void checkpoint_written(const Checkpoint& cp, const std::map<int32_t, std::string>& replay_needed_from,
+                          std::optional<int64_t> replay_needed_after) override {
     try {
       p_.placement->checkpoint_written(cp.state_files);
     } catch (const std::exception& e) {
@@ -322,6 +323,7 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
     // Input before the oldest kept checkpoint is needed by none: a restart
     // may fall back from this one to any older one still kept.
     release_input(replay_needed_from);
+    p_.sources->batches_done_through(replay_needed_after);
     lifecycle_.checkpoint_written();
     start_ready_batches();
     maybe_finish_draining();

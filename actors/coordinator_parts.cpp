@@ -44,7 +44,10 @@ CoordinatorParts::CoordinatorParts(caf::event_based_actor* self, CoordinatorConf
     if (executor.needed(id)) needed.push_back(id);
   auto spawned = inputs.spawn(needed, [this](int id, auto health) { status->receiver_started(id, health); });
   sources.emplace(g, needed, spawned.with_receiver, spawned.polled_elsewhere, cfg.backpressure);
-  if (!cfg.checkpoint_dir.empty()) checkpoints.emplace(self, g, cfg.checkpoint_dir, *status, events, checkpointed);
+  if (!cfg.checkpoint_dir.empty()) {
+    checkpoints.emplace(self, g, cfg.checkpoint_dir, *status, events, checkpointed);
+    sources->log_batches(cfg.checkpoint_dir, cfg.recovered ? &*cfg.recovered : nullptr);
+  }
   workers.emplace(self,
                   WorkerLink::Parts{membership, *dispatcher, *placement, executor, *status,
                                     checkpoints ? &*checkpoints : nullptr, cfg.monitor},

@@ -32,8 +32,8 @@ SourceActors::Spawned SourceActors::spawn(const std::vector<int>& sources, const
   return spawned;
 }
 
-void SourceActors::request_block(int id, int64_t t, std::function<void(ReceivedBlock&)> delivered,
-                                 Failed failed) {
+void SourceActors::request_block(int id, int64_t t, const std::string& replay_end,
+                                 std::function<void(ReceivedBlock&)> delivered, Failed failed) {
   auto on_block = [delivered = std::move(delivered)](ReceivedBlock& block) { delivered(block); };
   auto on_error = [this, id, t, failed](caf::error& err) {
     failed("source of stream " + std::to_string(id) + " did not deliver batch " + std::to_string(t) + ": " +
@@ -42,7 +42,7 @@ void SourceActors::request_block(int id, int64_t t, std::function<void(ReceivedB
   if (auto r = receivers_.find(id); r != receivers_.end())
     self_->request(r->second, caf::infinite, flush_atom::value).then(on_block, on_error);
   else
-    self_->request(pollers_.at(id), caf::infinite, poll_atom::value, t).then(on_block, on_error);
+    self_->request(pollers_.at(id), caf::infinite, poll_atom::value, t, replay_end).then(on_block, on_error);
 }
 
 void SourceActors::release(const SourceTracker::Release& release) {
@@ -78,7 +78,9 @@ std::string SourceActors::died(const caf::actor_addr& source, const std::string&
 
 void SourceActors::shutdown() {
   for (auto& [id, r] : receivers_) self_->send_exit(r, caf::exit_reason::user_shutdown);
-  for (auto& [id, p] : pollers_) self_->send_exit(p, caf::exit_reason::user_shutdown);
+  // In order after the last commits (an exit message would overtake them and
+  // leave the last batch's entries unacknowledged).
+  for (auto& [id, p] : pollers_) self_->send(p, stop_atom::value);
   receivers_.clear();
   pollers_.clear();
 }

@@ -44,8 +44,11 @@ class SourceActors {
   std::size_t receivers() const { return receivers_.size(); }
 
   // Asks source `id` (one with a receiver or a poller) for batch `t`'s block:
-  // a receiver's records since its last flush, a poller's poll of `t`.
-  void request_block(int id, int64_t t, std::function<void(ReceivedBlock&)> delivered, Failed failed);
+  // a receiver's records since its last flush, a poller's poll of `t` (read
+  // exactly up to `replay_end` when that is not empty: a logged batch formed
+  // again, see SourceTracker::replay_end).
+  void request_block(int id, int64_t t, const std::string& replay_end, std::function<void(ReceivedBlock&)> delivered,
+                     Failed failed);
 
   // Input up to these positions is durably done: receivers truncate their
   // logs, pollers commit to their sources.

@@ -1,5 +1,8 @@
 #include "actors/source_tracker.hpp"
 
+#include <iterator>
+#include <stdexcept>
+
 #include <spdlog/spdlog.h>
 
 namespace trib {
@@ -30,7 +33,8 @@ std::vector<int> SourceTracker::interval_closed(int64_t t, int64_t k, steady::ti
     }
     Dataset d;
     SourceNode& src = source(id);
-    src.poll(t, d);
+    std::string end = replay_end(t, id);
+    if (end.empty() || !src.poll_until(t, end, d)) src.poll(t, d);
     f.batch.source_positions[id] = src.position();
     for (auto& p : d) f.batch.records += static_cast<int64_t>(p.size());
     f.batch.source_data[id] = std::move(d);
@@ -54,6 +58,30 @@ std::optional<FormedBatch> SourceTracker::take_formed(int64_t t) {
   if (it == forming_.end() || it->second.pending > 0) return std::nullopt;
   FormedBatch batch = std::move(it->second.batch);
   forming_.erase(it);
+  if (log_) {
+    BatchPositions entry;
+    entry.batch_time_ms = t;
+    for (int id : logged_sources_) {
+      auto pos = batch.source_positions.find(id);
+      if (pos == batch.source_positions.end() || pos->second.empty()) continue;
+      entry.sources[id] = {last_end_[id], pos->second};
+      last_end_[id] = pos->second;
+    }
+    if (auto replay = replays_.find(t); replay != replays_.end()) {
+      // Formed again: it must hold what it held the first time.
+      for (auto& [id, range] : replay->second.sources) {
+        auto now = entry.sources.find(id);
+        if (now == entry.sources.end() || now->second.second != range.second)
+          throw std::runtime_error("source " + graph_.nodes.at(id)->name + " formed batch " + std::to_string(t) +
+                                   " again up to " + (now == entry.sources.end() ? "?" : now->second.second) +
+                                   ", not up to " + range.second + " as logged in " + log_->path());
+      }
+      replays_.erase(replay);
+    } else if (!entry.sources.empty()) {
+      // Before any task of the batch runs, so before any of its output.
+      log_->append(entry);
+    }
+  }
   return batch;
 }
 
@@ -65,7 +93,59 @@ std::map<int32_t, std::string> SourceTracker::positions() const {
 
 void SourceTracker::seek(const std::map<int32_t, std::string>& positions) {
   for (auto& [id, pos] : positions)
-    if (!with_receiver_.count(id)) source(id).seek(pos);
+    if (!with_receiver_.count(id)) {
+      source(id).seek(pos);
+      if (logged_sources_.count(id)) last_end_[id] = pos;
+    }
+}
+
+void SourceTracker::log_batches(const std::string& dir, const Checkpoint* recovered) {
+  for (int id : sources_)
+    if (!with_receiver_.count(id) && source(id).exact_replay()) logged_sources_.insert(id);
+  if (!recovered) BatchPositionsLog::discard(dir);  // a new job
+  if (logged_sources_.empty()) return;
+  if (recovered) {
+    for (auto& b : BatchPositionsLog::read(dir)) {
+      if (b.batch_time_ms <= recovered->last_batch_time_ms) {
+        ++droppable_;
+        continue;
+      }
+      for (auto it = b.sources.begin(); it != b.sources.end();)
+        it = logged_sources_.count(it->first) ? std::next(it) : b.sources.erase(it);
+      if (!b.sources.empty()) replays_[b.batch_time_ms] = std::move(b);
+    }
+    if (!replays_.empty())
+      spdlog::info("batch positions log: {} batches after the checkpoint of batch {} are formed again from "
+                   "their logged ranges (batches {} to {})",
+                   replays_.size(), recovered->last_batch_time_ms, replays_.begin()->first,
+                   replays_.rbegin()->first);
+    for (int id : logged_sources_) {
+      auto pos = recovered->source_positions.find(id);
+      last_end_[id] = pos == recovered->source_positions.end() ? std::string() : pos->second;
+    }
+  } else {
+    for (int id : logged_sources_) last_end_[id] = source(id).position();
+  }
+  log_ = std::make_unique<BatchPositionsLog>(dir);
+}
+
+std::string SourceTracker::replay_end(int64_t t, int id) const {
+  auto b = replays_.find(t);
+  if (b == replays_.end()) return {};
+  auto s = b->second.sources.find(id);
+  return s == b->second.sources.end() ? std::string() : s->second.second;
+}
+
+void SourceTracker::batches_done_through(std::optional<int64_t> time) {
+  if (!log_ || !time) return;
+  // Rewriting the log costs two fsyncs: only once enough entries can go.
+  if (++droppable_ < 32) return;
+  try {
+    log_->drop_through(*time);
+    droppable_ = 0;
+  } catch (const std::exception& e) {
+    spdlog::warn("could not drop old entries of the batch positions log: {}", e.what());
+  }
 }
 
 SourceTracker::Release SourceTracker::done_up_to(const std::map<int32_t, std::string>& positions) {

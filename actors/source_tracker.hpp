@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -22,6 +23,8 @@
 #include "actors/messages.hpp"
 #include "dstream/core/graph.hpp"
 #include "actors/rate_estimator.hpp"
+#include "recovery/batch_positions_log.hpp"
+#include "recovery/checkpoint.hpp"
 
 namespace trib {
 
@@ -65,6 +68,22 @@ class SourceTracker {
   };
   Release done_up_to(const std::map<int32_t, std::string>& positions);
 
+  // Checkpoints on (`dir`): every batch of the sources that replay exact
+  // ranges (SourceNode::exact_replay) is logged durably in `dir` when it
+  // forms, before any of its tasks run (recovery/batch_positions_log.hpp).
+  // `recovered`: the checkpoint the job resumes from; the logged batches
+  // after it are formed again from exactly their logged ranges. Null: a new
+  // job, the old log is discarded. Throws if the log is corrupt.
+  void log_batches(const std::string& dir, const Checkpoint* recovered);
+
+  // Where source `id` must end batch t (a logged batch formed again), or
+  // empty: poll as usual. For the sources polled elsewhere.
+  std::string replay_end(int64_t t, int id) const;
+
+  // Batches at or before `time` are needed by no kept checkpoint: their
+  // log entries may go (none: no checkpoint is kept).
+  void batches_done_through(std::optional<int64_t> time);
+
   // Backpressure: the per-receiver rate the completed batch shows the job
   // can sustain (Spark's PID estimator); none while it has no estimate.
   std::optional<double> receiver_rate(const BatchInfo& info);
@@ -82,6 +101,12 @@ class SourceTracker {
   std::set<int> polled_elsewhere_;
   std::map<int64_t, Forming> forming_;
   std::optional<PidRateEstimator> estimator_;
+  // The batch positions log (checkpoints on and a source replays ranges).
+  std::unique_ptr<BatchPositionsLog> log_;
+  std::set<int> logged_sources_;
+  std::map<int, std::string> last_end_;            // per logged source: end of the last batch formed
+  std::map<int64_t, BatchPositions> replays_;      // logged batches to form again, by time
+  int64_t droppable_ = 0;                          // entries in the log no checkpoint needs
 };
 
 }  // namespace trib

@@ -11,7 +11,8 @@
 //   return app.run(ssc, duration);             // worker (--join) or job, signals, exit code
 //
 // Exit codes: 0 (done, or --help), 1 (the job failed), 2 (a usage error),
-// kEvictedExit (a worker its coordinator gave up on).
+// kRecoveryRefusedExit, 3 (a restart that would lose accepted records
+// refused to start), kEvictedExit (a worker its coordinator gave up on).
 #pragma once
 
 #include <cstdint>

@@ -1,16 +1,19 @@
 #include "apps/cli.hpp"
 
 #include "apps/worker_respawn.hpp"
+#include "recovery/recovery_refused.hpp"
 #include "io/socket_receiver.hpp"
 
 #include <atomic>
 #include <csignal>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <cctype>
 #include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -353,6 +356,25 @@ int run_worker_if_joining(StreamingContext& ssc, const ClusterFlags& cluster) {
   return 0;
 }
 
+namespace {
+
+// The job ended by itself (--stop-after, a failure): its outputs and last
+// checkpoint are on disk, and all that is left is the actor system's
+// shutdown. A chaos campaign once saw that hang after "stopped gracefully"
+// (not reproduced since); a supervisor would then wait for ever, so the
+// process exits anyway after a bound, saying so.
+void exit_if_shutdown_hangs(int code) {
+  std::thread([code] {
+    std::this_thread::sleep_for(std::chrono::seconds(20));
+    spdlog::error("the job ended 20 s ago but the actor system has not shut down; exiting anyway ({})", code);
+    spdlog::default_logger()->flush();
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }).detach();
+}
+
+}  // namespace
+
 // SIGINT/SIGTERM: the context stops the job gracefully itself
 // (StreamingOptions::stop_on_signal), and awaitTerminationOrTimeout sees it end.
 int run_job(StreamingContext& ssc, int64_t duration_s, std::function<bool()> should_stop) {
@@ -369,9 +391,11 @@ int run_job(StreamingContext& ssc, int64_t duration_s, std::function<bool()> sho
         break;
       }
     }
+    exit_if_shutdown_hangs(0);
     ssc.awaitTermination();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
+    exit_if_shutdown_hangs(1);
     return 1;
   }
   return 0;
@@ -390,6 +414,9 @@ int run_declared_job(const std::function<std::unique_ptr<StreamingContext>()>& f
       return is_respawned_worker() ? code : respawn_worker();
     }
     ssc = checkpoint_dir.empty() ? factory() : StreamingContext::getOrCreate(checkpoint_dir, factory);
+  } catch (const RecoveryRefused& e) {
+    spdlog::error("refusing to recover: {}", e.what());
+    return kRecoveryRefusedExit;
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;

@@ -217,7 +217,9 @@ int main(int argc, char** argv) {
       "with --workers 0), {checkpoint}, {output} (batch directories must appear under it), {events}, "
       "{seed}, {batches}, {batch_ms}, {port}, {dir}, {socket} (HOST:PORT of a line server the runner runs: "
       "source faults source-close, source-hang) or {redis_port} (a redis-server it runs, stream 'events': "
-      "redis-restart); with a source the job must keep running word counts. Exit 0: pass; 1: an invariant violated; 2: usage or "
+      "redis-restart); with a source the job must keep running word counts. A restart that exits 3 (it "
+      "refused to recover rather than lose accepted records) ends the run: a pass only when a wal-corrupt "
+      "fault explains it. Exit 0: pass; 1: an invariant violated; 2: usage or "
       "setup error.");
   flags.add("workers", &o.workers, "worker processes beside the coordinator (0: a single process)")
       .add("seed", &o.seed, "the seed: input ({seed}) and fault schedule derive from it only")
@@ -226,7 +228,8 @@ int main(int argc, char** argv) {
       .add("batch-ms", &o.batch_ms, "the job's batch interval ({batch_ms})")
       .add("faults", &o.kinds,
            "fault kinds: kill, stop, reset, partition, oneway, delay, slow, disk, slow-task, source-close, "
-           "source-hang, redis-restart, or all")
+           "source-hang, redis-restart, wal-corrupt (a write-ahead-log entry's bytes flip, then a crash: the "
+           "restart must refuse with exit 3, which ends the run; not in 'all'), or all")
       .add("fault-count", &o.fault_count, "faults per run (0: one per 2 s of --duration)")
       .add("keep", &o.keep, "only these faults of the seed's schedule, by id (replays a minimal schedule)")
       .add("recovery-bound-ms", &o.recovery_bound_ms, "a fault must be followed by a published batch within this")

@@ -12,6 +12,9 @@ namespace trib::cli {
 
 // The exit code of a respawned worker given up on again.
 inline constexpr int kEvictedExit = 75;
+// A restarted job that would lose accepted records refuses to start
+// (trib::RecoveryRefused) and exits with this code: 3.
+inline constexpr int kRecoveryRefusedExit = 3;
 inline constexpr int kMaxRespawns = 3;
 
 // True in a process respawn_worker() started.

@@ -28,7 +28,9 @@
 #include "io/generator_receiver.hpp"
 #include "io/socket_receiver.hpp"
 #include "io/status_server.hpp"
+#include "recovery/batch_positions_log.hpp"
 #include "recovery/checkpoint.hpp"
+#include "recovery/recovery_refused.hpp"
 #include "recovery/write_ahead_log.hpp"
 
 namespace trib {
@@ -123,6 +125,9 @@ void check_write_ahead_logs(const Graph& g, const Checkpoint& cp, const std::str
     WalLossPolicy loss{accept};
     try {
       WriteAheadLog::read(dir, id, replay_position(cp, id), &loss);
+    } catch (const RecoveryRefused& e) {
+      throw RecoveryRefused("cannot resume from the checkpoint of batch " + std::to_string(cp.last_batch_time_ms) +
+                            ": " + e.what());
     } catch (const std::exception& e) {
       throw std::runtime_error("cannot resume from the checkpoint of batch " +
                                std::to_string(cp.last_batch_time_ms) + ": " + e.what());
@@ -244,7 +249,7 @@ std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
     std::string list;
     for (auto& why : unreadable) list += "\n  " + why;
     if (!ssc->options_.start_fresh)
-      throw std::runtime_error(
+      throw RecoveryRefused(
           "the checkpoint directory " + dir + " holds " + std::to_string(unreadable.size()) +
           " checkpoints but none can be restored:" + list +
           "\nrefusing to start a new job over them: that would drop their state and the records "
@@ -266,7 +271,17 @@ std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
         " ms batches) than the one declared now (graph " + expected + ", " +
         std::to_string(ssc->job_->graph.batch_interval_ms) +
         " ms batches); refusing to restore it. Use the original pipeline or a new directory.");
+  // TEST HOOK, a planted bug: go on past a corrupt write-ahead log as if the
+  // loss were accepted (what the engine did before issue #12). The
+  // fault-injection runner's own test must see it report the lost records.
+  // Never set it.
+  if (std::getenv("TRIB_BUG_IGNORE_WAL_CORRUPTION")) ssc->options_.accept_wal_loss = true;
   check_write_ahead_logs(ssc->job_->graph, *cp, dir, ssc->options_.accept_wal_loss);
+  try {
+    BatchPositionsLog::read(dir);  // a corrupt batch positions log is an error now, naming the file
+  } catch (const std::exception& e) {
+    throw RecoveryRefused(std::string(e.what()) + "; its batches could not be formed again as they ran");
+  }
   ssc->recovered_ = std::make_unique<Checkpoint>(std::move(*cp));
   return ssc;
 }

@@ -120,25 +120,79 @@ RedisStreamSource::RedisStreamSource(std::string host, uint16_t port, std::strin
 
 RedisStreamSource::~RedisStreamSource() = default;
 
+void RedisStreamSource::connect() {
+  conn_.reset();
+  auto conn = std::make_unique<RedisConnection>(host_, port_, opts_.timeout_ms);
+  try {
+    conn->command({"XGROUP", "CREATE", key_, opts_.group, opts_.start_after, "MKSTREAM"});
+  } catch (const std::runtime_error& e) {
+    if (std::string(e.what()).find("BUSYGROUP") == std::string::npos) throw;
+  }
+  replay_pending_ = true;  // a reply may have been lost with the old connection
+  if (!ack_upto_.empty()) {  // done before a restart, never acknowledged
+    acknowledge(*conn, key_, opts_.group, conn->pending_upto(key_, opts_.group, opts_.consumer, ack_upto_));
+    ack_upto_.clear();
+  }
+  conn_ = std::move(conn);
+}
+
+bool RedisStreamSource::poll_until(int64_t t, const std::string& end_position, Dataset& out) {
+  std::vector<std::string> records;
+  auto upto = parse_id(end_position);
+  std::string from = last_id_;
+  std::size_t delivered_before = delivered_.size();
+  auto now = std::chrono::steady_clock::now();
+  if (replay_waiting_since_ == std::chrono::steady_clock::time_point{}) replay_waiting_since_ = now;
+  try {
+    while (parse_id(last_id_) < upto) {
+      if (!conn_) connect();
+      // This consumer's pending entries after last_id_: delivered to it
+      // the first time, and not acknowledged (no kept checkpoint covers them).
+      auto entries = conn_->read_group(key_, opts_.group, opts_.consumer, last_id_, opts_.field,
+                                       opts_.max_records_per_batch);
+      std::size_t taken = 0;
+      for (auto& [id, value] : entries) {
+        if (parse_id(id) > upto) break;
+        records.push_back(std::move(value));
+        delivered_.push_back(id);
+        last_id_ = id;
+        ++taken;
+      }
+      if (taken == 0)
+        throw std::runtime_error("redis " + conn_->where() + ": stream " + key_ + " has no pending entries of group " +
+                                 opts_.group + ", consumer " + opts_.consumer + " after " + last_id_ + " up to " +
+                                 end_position + ", which batch " + std::to_string(t) +
+                                 " held the first time: it cannot be computed again with the same input");
+    }
+  } catch (const RedisUnavailable& e) {
+    // Nothing of this call is kept: the pending entries are read again next time.
+    conn_.reset();
+    last_id_ = from;
+    delivered_.resize(delivered_before);
+    if (now - replay_waiting_since_ + backoff_.current() > opts_.replay_give_up_after)
+      throw std::runtime_error(std::string(e.what()) + "; gave up forming batch " + std::to_string(t) +
+                               " again from its logged entries up to " + end_position);
+    if (!warned_)
+      spdlog::warn("{}; batch {} waits for its logged entries up to {} (stream {} at {}), retrying with backoff",
+                   e.what(), t, end_position, key_, last_id_);
+    warned_ = true;
+    throw SourceWaiting(e.what(), backoff_.take());
+  }
+  if (warned_) spdlog::info("redis {}:{}: formed batch {} again up to {}", host_, port_, t, end_position);
+  warned_ = false;
+  backoff_.reset();
+  retry_at_ = {};
+  replay_waiting_since_ = {};
+  out = split_text_into_partitions(std::move(records), partitions_);
+  return true;
+}
+
 bool RedisStreamSource::poll(int64_t, Dataset& out) {
   std::vector<std::string> records;
   auto now = std::chrono::steady_clock::now();
   if (now >= retry_at_) {
     try {
-      if (!conn_) {
-        conn_ = std::make_unique<RedisConnection>(host_, port_, opts_.timeout_ms);
-        try {
-          conn_->command({"XGROUP", "CREATE", key_, opts_.group, opts_.start_after, "MKSTREAM"});
-        } catch (const std::runtime_error& e) {
-          if (std::string(e.what()).find("BUSYGROUP") == std::string::npos) throw;
-        }
-        replay_pending_ = true;  // a reply may have been lost with the old connection
-        if (!ack_upto_.empty()) {  // done before a restart, never acknowledged
-          acknowledge(*conn_, key_, opts_.group,
-                      conn_->pending_upto(key_, opts_.group, opts_.consumer, ack_upto_));
-          ack_upto_.clear();
-        }
-      }
+      if (!conn_) connect();
       auto entries = conn_->read_group(key_, opts_.group, opts_.consumer,
                                        replay_pending_ ? last_id_ : ">", opts_.field,
                                        opts_.max_records_per_batch);

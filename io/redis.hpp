@@ -13,6 +13,10 @@
 // move, one warning names the server and the error, and later polls retry
 // with backoff (100 ms up to 5 s); after reconnecting it re-reads pending
 // entries too, in case a reply was lost with the connection.
+// With checkpoints the runtime logs each batch's range of IDs before the
+// batch runs (recovery/batch_positions_log.hpp); batches formed again after
+// a restart read exactly their logged range of pending entries
+// (poll_until), waiting for the server rather than running with other data.
 //
 // RedisHashSink writes each batch's (key, value) pairs to the hash
 // <prefix>:<batch time ms> in one MULTI/EXEC (delete, then set), so writing
@@ -91,6 +95,9 @@ struct RedisStreamOptions {
   // the source reconnects with backoff). The read runs on a thread of its
   // own: a slow server delays this stream's batches, not the coordinator.
   int64_t timeout_ms = 2000;
+  // A batch formed again after a restart (poll_until) waits for the server
+  // this long at most, then the job fails.
+  std::chrono::milliseconds replay_give_up_after = std::chrono::minutes(10);
 };
 
 class RedisStreamSource : public SourceNode {
@@ -100,12 +107,21 @@ class RedisStreamSource : public SourceNode {
   ~RedisStreamSource() override;
 
   bool poll(int64_t t, Dataset& out) override;
+  // Exactly this consumer's pending entries after position() up to and
+  // including `end_position` (a batch formed again after a restart); while
+  // the server is unreachable it throws SourceWaiting with the next backoff
+  // (100 ms up to 5 s) and is called again: the batch waits, for up to
+  // replay_give_up_after.
+  bool exact_replay() const override { return true; }
+  bool poll_until(int64_t t, const std::string& end_position, Dataset& out) override;
   bool blocking() const override { return true; }
   std::string position() const override { return last_id_; }
   void seek(const std::string& position) override;
   void committed(const std::string& position) override;
 
  private:
+  void connect();  // a new connection, the group made, old pending entries acknowledged
+
   std::string host_;
   uint16_t port_;
   std::string key_;
@@ -117,6 +133,7 @@ class RedisStreamSource : public SourceNode {
   std::vector<std::string> delivered_;  // IDs read but not yet acknowledged, in order
   std::unique_ptr<RedisConnection> conn_;
   std::chrono::steady_clock::time_point retry_at_{};
+  std::chrono::steady_clock::time_point replay_waiting_since_{};  // poll_until waits for the server
   Backoff backoff_;  // between reconnects
   bool warned_ = false;
 };

@@ -114,6 +114,17 @@ std::map<int32_t, std::string> CheckpointStore::oldest_positions() const {
   return {};
 }
 
+std::optional<int64_t> CheckpointStore::oldest_batch_time() const {
+  auto all = files();
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    try {
+      return read_file(*it).last_batch_time_ms;
+    } catch (const std::exception&) {
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> CheckpointStore::files() const {
   std::vector<std::pair<int64_t, std::string>> found;
   std::error_code ec;

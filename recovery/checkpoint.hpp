@@ -80,6 +80,9 @@ class CheckpointStore {
   // restart may fall back to it, so input from there on must stay
   // replayable (write-ahead logs, upstream acknowledgements). Empty if none.
   std::map<int32_t, std::string> oldest_positions() const;
+  // The batch time of that checkpoint (none if none reads back): batches at
+  // or before it are formed again by no restart.
+  std::optional<int64_t> oldest_batch_time() const;
 
   // checkpoint-*.bin files, newest first.
   std::vector<std::string> files() const;

@@ -20,6 +20,7 @@
 #include "dstream/core/checksum.hpp"
 #include "recovery/durable_file.hpp"
 #include "recovery/fault_injection.hpp"
+#include "recovery/recovery_refused.hpp"
 
 namespace fs = std::filesystem;
 
@@ -108,7 +109,7 @@ void lose(WalLossPolicy* loss, const std::string& path, std::size_t offset, int6
                      (records < 0 ? std::string("the rest of the newest segment (records of unknown number)")
                                   : std::to_string(records) + " records not covered by a checkpoint");
   if (!loss || !loss->accept)
-    throw std::runtime_error(what + "; to go on without them, accept the loss (--accept-wal-loss; "
+    throw RecoveryRefused(what + "; to go on without them, accept the loss (--accept-wal-loss; "
                                     "StreamingOptions::accept_wal_loss)");
   loss->lost += std::max<int64_t>(records, 0);
   loss->problems.push_back(what);

@@ -433,3 +433,57 @@ BOOST_AUTO_TEST_CASE(source_faults_on_a_socket_keep_exactly_once_and_a_planted_r
   BOOST_TEST(field(report, "verdict") == "fail");
   BOOST_TEST(report.find("counted more than once") != std::string::npos, report.substr(0, 3000));
 }
+
+// A run that ended because a restart refused to recover: a pass only when a
+// fired wal-corrupt fault explains it, and the batches before still count.
+BOOST_AUTO_TEST_CASE(a_refused_recovery_passes_only_when_a_corrupting_fault_explains_it) {
+  std::vector<std::string> input = {source_line(5, 0), source_line(5, 1), source_line(5, 2)};
+  auto upto = [&](std::size_t n) { return oracle::word_counts(std::vector<std::string>(input.begin(), input.begin() + n)); };
+  testing::TempDir dir;
+  RunRecord run = source_run(dir.path, input, {upto(1), upto(2)});  // the third line never counted
+  run.finished = false;
+  run.refused = "write-ahead log wal-0-0.log: corrupt entry at byte 8";
+  Fault corrupt;
+  corrupt.id = 0;
+  corrupt.kind = FaultKind::wal_corrupt;
+
+  auto r = check_run(run, run, {corrupt}, 100, 30000);  // it never fired
+  BOOST_TEST(has_violation(r, "liveness", "no fault of this schedule corrupted"), all_violations(r));
+
+  run.fired = {0};
+  r = check_run(run, run, {corrupt}, 100, 30000);
+  BOOST_TEST(r.passed(), all_violations(r));
+
+  auto fell = upto(2);
+  fell.erase("L000001");
+  RunRecord lost = source_run(dir.path + "/lost", input, {upto(2), fell});
+  lost.finished = false;
+  lost.refused = run.refused;
+  lost.fired = {0};
+  r = check_run(lost, lost, {corrupt}, 100, 30000);
+  BOOST_TEST(has_violation(r, "lost", "counts 'L000001' 0 times"), all_violations(r));
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupt_write_ahead_log_entry_is_refused_and_a_job_that_ignores_it_fails) {
+  // Seed 1's one wal-corrupt fault flips an entry's bytes on the 34th append
+  // and kills the process on the next: its restart must read the entry back.
+  testing::TempDir dir;
+  auto r = socket_chaos(dir.path, 1, "wal-corrupt", 1);
+  BOOST_TEST_MESSAGE(r.out << r.err);
+  BOOST_TEST(r.exit_code == 0);
+  std::string report = testing::slurp(dir.path + "/seed-1/report.json");
+  BOOST_TEST(field(report, "verdict") == "pass");
+  // The restart refused (exit 3) and said which entry of which file.
+  BOOST_TEST(report.find("\"kind\":\"refused\"") != std::string::npos, report.substr(0, 3000));
+  BOOST_TEST(report.find("checkpoint/wal-0-0.log: corrupt entry at byte") != std::string::npos);
+
+  // The engine as it was before: a corrupt entry's records dropped with a
+  // log line. The runner finds the lines that never reached a batch.
+  testing::TempDir bug;
+  r = socket_chaos(bug.path, 1, "wal-corrupt", 1, {}, {"TRIB_BUG_IGNORE_WAL_CORRUPTION=1"});
+  BOOST_TEST_MESSAGE(r.out << r.err);
+  BOOST_TEST(r.exit_code == 1);
+  report = testing::slurp(bug.path + "/seed-1/report.json");
+  BOOST_TEST(field(report, "verdict") == "fail");
+  BOOST_TEST(report.find("lines missing") != std::string::npos, report.substr(0, 3000));
+}

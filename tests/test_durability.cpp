@@ -8,7 +8,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 
@@ -19,6 +21,7 @@
 #include <xxhash.h>
 
 #include "process.hpp"
+#include "recovery/batch_positions_log.hpp"
 #include "recovery/checkpoint.hpp"
 #include "recovery/state_snapshot.hpp"
 #include "recovery/write_ahead_log.hpp"
@@ -180,4 +183,77 @@ BOOST_AUTO_TEST_CASE(wal_entries_carry_xxh3_and_fnv_segments_of_earlier_builds_s
   wal.append(std::vector<std::string>{"six"});
   records = trib::WriteAheadLog::read(before.path, 0, 1);
   BOOST_TEST(records == (std::vector<std::string>{"four", "five", "six"}), boost::test_tools::per_element());
+}
+
+// The batch positions log: entries read back in order; a torn last entry
+// (a crash mid-append) is dropped and the next append follows the last good
+// entry; a corrupt entry that is not a torn tail is an error naming the
+// file; old entries go when no kept checkpoint needs them.
+BOOST_AUTO_TEST_CASE(batch_positions_log_reads_back_drops_a_torn_tail_and_names_a_corrupt_file) {
+  TempDir dir;
+  auto entry = [](int64_t t, std::string start, std::string end) {
+    trib::BatchPositions b;
+    b.batch_time_ms = t;
+    b.sources[0] = {std::move(start), std::move(end)};
+    return b;
+  };
+  std::vector<trib::BatchPositions> want{entry(100, "0-0", "5-0"), entry(200, "5-0", "5-0"),
+                                         entry(300, "5-0", "17-3")};
+  BOOST_TEST(trib::BatchPositionsLog::read(dir.path).empty(), "no log yet: nothing logged");
+  {
+    trib::BatchPositionsLog log(dir.path);
+    for (auto& b : want) log.append(b);
+  }
+  BOOST_TEST((trib::BatchPositionsLog::read(dir.path) == want));
+  std::string path = trib::BatchPositionsLog::path_in(dir.path);
+  auto size = std::filesystem::file_size(path);
+
+  // Torn: the last entry cut in its payload, then in its header.
+  for (std::size_t cut : {3u, 20u}) {
+    std::filesystem::resize_file(path, size - cut);
+    auto read = trib::BatchPositionsLog::read(dir.path);
+    BOOST_TEST((read == std::vector<trib::BatchPositions>(want.begin(), want.begin() + 2)));
+  }
+  {
+    trib::BatchPositionsLog log(dir.path);  // cuts the torn bytes off, appends after entry 2
+    log.append(entry(400, "5-0", "20-0"));
+  }
+  auto after = trib::BatchPositionsLog::read(dir.path);
+  BOOST_REQUIRE_EQUAL(after.size(), 3u);
+  BOOST_TEST(after[2].batch_time_ms == 400);
+
+  // Corrupt: a byte flipped in the middle entry's payload, then its header.
+  std::string good;
+  {
+    std::ifstream in(path, std::ios::binary);
+    good.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  std::size_t entry_size = (good.size() - 8) / 3;  // the three entries are the same size here
+  for (std::size_t offset : {8 + entry_size + 20, 8 + entry_size + 2}) {
+    std::string bad = good;
+    bad[offset] ^= 0x40;
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
+    BOOST_CHECK_EXCEPTION(trib::BatchPositionsLog::read(dir.path), std::runtime_error,
+                          [&](const std::runtime_error& e) {
+                            std::string what = e.what();
+                            return what.find(path) != std::string::npos &&
+                                   what.find("corrupt") != std::string::npos &&
+                                   what.find("byte " + std::to_string(8 + entry_size)) != std::string::npos;
+                          });
+    BOOST_CHECK_THROW(trib::BatchPositionsLog log(dir.path), std::runtime_error);
+  }
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << good;
+
+  // Entries at or before the oldest kept checkpoint's batch go.
+  {
+    trib::BatchPositionsLog log(dir.path);
+    log.drop_through(200);
+    log.append(entry(500, "20-0", "21-0"));
+  }
+  auto kept = trib::BatchPositionsLog::read(dir.path);
+  BOOST_REQUIRE_EQUAL(kept.size(), 2u);
+  BOOST_TEST(kept[0].batch_time_ms == 400);
+  BOOST_TEST(kept[1].batch_time_ms == 500);
+  trib::BatchPositionsLog::discard(dir.path);
+  BOOST_TEST(!std::filesystem::exists(path));
 }

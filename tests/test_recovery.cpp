@@ -516,7 +516,7 @@ BOOST_AUTO_TEST_CASE(a_job_whose_checkpoints_are_all_unreadable_refuses_to_start
   auto output = read_output(dir.path);
 
   auto refused = testing::run_app("checkpointed_wordcount", args);
-  BOOST_TEST(refused.exit_code == 1);
+  BOOST_TEST(refused.exit_code == 3, "exit 3: refused to recover");
   for (auto& f : files)
     BOOST_TEST(refused.err.find("checkpoint " + f + " is corrupt (checksum mismatch)") != std::string::npos,
                "names " << f << " and why:\n" << refused.err);
@@ -561,7 +561,7 @@ BOOST_AUTO_TEST_CASE(a_corrupt_write_ahead_log_record_stops_the_job_unless_the_l
   data[38] ^= 0x5a;  // inside the first entry's records (after the 8-byte magic and its 20-byte header)
   std::ofstream(segment, std::ios::binary | std::ios::trunc) << data;
 
-  BOOST_TEST(job.run("2") == 1);
+  BOOST_TEST(job.run("2") == 3, "exit 3: refused to recover");
   BOOST_TEST(job.log().find("write-ahead log " + segment + ": corrupt entry at byte 8") != std::string::npos,
              job.log());
   BOOST_TEST(read_output(dir.path).empty(), "no batch ran");

@@ -10,9 +10,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include <filesystem>
+#include <map>
 #include <thread>
 
 #include "io/redis.hpp"
+#include "recovery/batch_positions_log.hpp"
+#include "recovery/checkpoint.hpp"
 #include "job_helpers.hpp"
 #include "tcp_server.hpp"
 #include "temp_dir.hpp"
@@ -298,4 +302,120 @@ BOOST_AUTO_TEST_CASE(a_stalled_server_does_not_stall_the_coordinator) {
   stopper.join();
   BOOST_TEST(ended, "the coordinator did not end the job while a Redis read hung");
   BOOST_TEST(all_records(*records) == lines_from(0, 10));
+}
+
+// Exactly once across a restart from an OLDER checkpoint (a later one lost:
+// unreadable, or never written after its batch's output was published)
+// while Redis is down: the batches the restored checkpoint does not cover
+// are formed again from exactly the entries they held the first time (the
+// batch positions log), waiting for the server rather than running empty
+// or with another count of entries. Before the fix they ran empty while the
+// server was down, and counts of a running total fell.
+BOOST_AUTO_TEST_CASE(batches_formed_again_after_a_restart_hold_the_same_entries_while_redis_is_down) {
+  testing::TempDir dir, ckpt;
+  RedisServer redis(dir.path);
+  redis.add("events", lines_from(0, 400));
+  trib::RedisStreamOptions ro;
+  ro.max_records_per_batch = 20;  // a backlog: many batches, each with 20 entries
+  using Batches = std::vector<std::pair<int64_t, std::vector<std::string>>>;
+  auto run = [&](auto&& until) {
+    std::shared_ptr<testing::Collector<std::string>> records;
+    auto ssc = trib::StreamingContext::getOrCreate(ckpt.path, [&] {
+      auto s = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(40));
+      records = testing::collect(trib::redisStream(*s, "127.0.0.1", redis.port(), "events", ro));
+      return s;
+    });
+    ssc->start();
+    until(*records);
+    ssc->stop(false);  // as good as a crash
+    return records->get();
+  };
+  Batches first = run([&](auto& r) { wait_for(r, 200); });
+  // The newest two checkpoints are lost: the restart falls back to an older
+  // one, so batches whose output was published are computed again.
+  trib::CheckpointStore store(ckpt.path);
+  auto files = store.files();
+  BOOST_REQUIRE(files.size() >= 3);
+  std::filesystem::remove(files[0]);
+  std::filesystem::remove(files[1]);
+  int64_t restored = trib::CheckpointStore::read_file(files[2]).last_batch_time_ms;
+  std::map<int64_t, std::vector<std::string>> first_by_time(first.begin(), first.end());
+  std::size_t recomputed = 0;
+  for (auto& [t, rows] : first)
+    if (t > restored && !rows.empty()) ++recomputed;
+  BOOST_REQUIRE_MESSAGE(recomputed >= 2, "batches with entries after the restored checkpoint: " << recomputed);
+
+  redis.stop();  // down while the job restarts
+  std::thread back([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    redis.start();
+  });
+  std::vector<std::string> before;  // entries of the batches the restored checkpoint covers
+  for (auto& [t, rows] : first)
+    if (t <= restored) before.insert(before.end(), rows.begin(), rows.end());
+  Batches second = run([&](auto& r) { wait_for(r, 400 - before.size()); });
+  back.join();
+
+  // Every batch computed in both runs holds the same entries, in the same order.
+  std::size_t compared = 0;
+  for (auto& [t, rows] : second) {
+    auto it = first_by_time.find(t);
+    if (it == first_by_time.end()) continue;
+    BOOST_TEST(rows == it->second, "batch " << t << " formed again with " << rows.size() << " entries, "
+                                            << it->second.size() << " the first time");
+    ++compared;
+  }
+  BOOST_TEST(compared >= recomputed);
+  // The recomputed batches come first, right after the restored checkpoint.
+  BOOST_REQUIRE(!second.empty());
+  BOOST_TEST(second.front().first == restored + 40);
+  // A running count (the oracle: the entries of the stream, in order) never
+  // falls, and the published output (run 1's batches, then run 2's later
+  // ones: the sink keeps the first output of a batch) holds every entry once.
+  std::vector<std::string> published;
+  int64_t last_first = first.back().first;
+  for (auto& [t, rows] : first) published.insert(published.end(), rows.begin(), rows.end());
+  for (auto& [t, rows] : second)
+    if (t > last_first) published.insert(published.end(), rows.begin(), rows.end());
+  BOOST_TEST(published == lines_from(0, 400), "every entry once, in stream order");
+  std::vector<std::string> recomputed_all = before;
+  for (auto& [t, rows] : second) recomputed_all.insert(recomputed_all.end(), rows.begin(), rows.end());
+  BOOST_TEST(recomputed_all == lines_from(0, 400));
+  BOOST_TEST(trib::BatchPositionsLog::read(ckpt.path).size() >= 1u);
+}
+
+// A batch formed again waits for Redis, but the job still obeys a stop at once.
+BOOST_AUTO_TEST_CASE(a_job_waiting_for_redis_to_form_a_logged_batch_again_still_stops) {
+  testing::TempDir dir, ckpt;
+  RedisServer redis(dir.path);
+  redis.add("events", lines_from(0, 200));
+  trib::RedisStreamOptions ro;
+  ro.max_records_per_batch = 20;
+  auto context = [&] {
+    return trib::StreamingContext::getOrCreate(ckpt.path, [&] {
+      auto s = std::make_unique<trib::StreamingContext>(std::chrono::milliseconds(40));
+      trib::redisStream(*s, "127.0.0.1", redis.port(), "events", ro).foreachRDD([](const std::vector<trib::Text>&, int64_t) {});
+      return s;
+    });
+  };
+  {
+    auto ssc = context();
+    ssc->start();
+    BOOST_REQUIRE(ssc->awaitBatches(6, std::chrono::seconds(30)));
+    ssc->stop(false);
+  }
+  trib::CheckpointStore store(ckpt.path);
+  auto files = store.files();
+  BOOST_REQUIRE(files.size() >= 3);
+  std::filesystem::remove(files[0]);
+  std::filesystem::remove(files[1]);
+  redis.stop();
+  auto ssc = context();
+  ssc->start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  BOOST_TEST(ssc->completedBatchCount() == 0, "no batch runs before its logged entries are read");
+  auto started = std::chrono::steady_clock::now();
+  ssc->stop(false);
+  BOOST_TEST(ssc->awaitTerminationOrTimeout(std::chrono::seconds(10)));
+  BOOST_TEST((std::chrono::steady_clock::now() - started < std::chrono::seconds(5)), "the stop waited for Redis");
 }

@@ -24,6 +24,7 @@
 
 #include "apps/chaos/proxy.hpp"
 #include "apps/chaos/source.hpp"
+#include "apps/worker_respawn.hpp"
 
 extern char** environ;
 
@@ -304,13 +305,28 @@ class Runner {
                                                   strsignal(WTERMSIG(status)) + ")";
         event("exit", n.index, how);
         if (n.index == 0) coordinator_pid_ = 0;
-        if (n.index == 0 && code == 0) {
+        if (WIFEXITED(status) && code == cli::kRecoveryRefusedExit && done_at_ < 0) {
+          // Detected, not lost: the run ends here; the checker decides
+          // whether a fault explains it.
+          rec_.refused = refusal_message(n);
+          event("refused", n.index, rec_.refused);
+        } else if (n.index == 0 && code == 0) {
           done_at_ = now();
         } else if (done_at_ < 0) {
           n.restart_at = now() + spec_.restart_ms;
         }
       }
     }
+  }
+
+  // The error line of the refused start, from that start's log.
+  std::string refusal_message(const Node& n) const {
+    std::string log = spec_.dir + "/logs/" + target_name(n.index) + "-" + std::to_string(n.starts - 1) + ".log";
+    std::ifstream in(log);
+    std::string found;
+    for (std::string line; std::getline(in, line);)
+      if (auto p = line.find("refusing to recover: "); p != std::string::npos) found = line.substr(p + 21);
+    return found.empty() ? "exit " + std::to_string(cli::kRecoveryRefusedExit) + " (see " + log + ")" : found;
   }
 
   void read_fault_log() {
@@ -380,6 +396,7 @@ class Runner {
       reap();
       read_fault_log();
       take_source_events();
+      if (!rec_.refused.empty()) return;
       if (done_at_ < 0)
         for (std::size_t i = 0; i < timed_.size(); ++i)
           if (timed_[i].kind == FaultKind::source_hang && started_[i] && !ended_[i] && !server_->hang_pending())

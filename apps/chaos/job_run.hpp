@@ -70,6 +70,7 @@ struct RunRecord {
   bool finished = false;     // the coordinator exited 0 (the job reached its end)
   std::string setup_error;   // could not run at all (exit 2)
   std::string failure;       // the job did not finish: why (timeout, keeps failing)
+  std::string refused;       // a restart refused to recover (exit 3, loss detected): its message
   int64_t elapsed_ms = 0;
   std::vector<TimelineEvent> timeline;
   std::vector<Publication> published;  // in the order they appeared

@@ -42,6 +42,7 @@ std::string faults_json(const std::vector<Fault>& faults) {
 std::string run_json(const RunRecord& run, int64_t batch_ms) {
   std::ostringstream o;
   o << "{\"finished\":" << (run.finished ? "true" : "false") << ",\"failure\":" << q(run.failure)
+    << ",\"refused\":" << q(run.refused)
     << ",\"elapsed_ms\":" << run.elapsed_ms << ",\"output_dir\":" << q(run.output_dir) << ",\"published\":[";
   int64_t first = -1;
   for (auto& p : run.published) first = first < 0 ? p.batch_time : std::min(first, p.batch_time);
@@ -226,6 +227,10 @@ std::string to_html(const Report& r) {
     << "</span></h1>\n<p>seed " << r.seed << ", " << r.workers << " workers, " << r.batches << " batches of "
     << r.batch_ms << " ms; reference run " << r.reference.elapsed_ms << " ms, faulted run " << r.faulted.elapsed_ms
     << " ms; " << r.check.equal_batches << " of " << r.check.reference_batches << " batches equal.</p>\n";
+  if (!r.faulted.refused.empty())
+    h << "<h2>Recovery refused</h2><p>A restart refused to resume (exit 3) rather than lose accepted records; "
+      << "the run ended there, and the batches published before it were checked.</p><pre>"
+      << html_escape(r.faulted.refused) << "</pre>\n";
   h << "<h2>Replay</h2><pre>" << html_escape(r.replay_command) << "</pre>\n";
   if (!r.check.violations.empty()) {
     h << "<h2>Invariants violated</h2><ul>";

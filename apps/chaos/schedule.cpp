@@ -27,6 +27,8 @@ const std::vector<std::pair<FaultKind, const char*>> kNames = {
     // same list as before they existed, so old seeds keep their schedules.
     {FaultKind::source_close, "source-close"}, {FaultKind::source_hang, "source-hang"},
     {FaultKind::redis_restart, "redis-restart"},
+    // Opt-in, never part of "all" (see FaultKind::wal_corrupt).
+    {FaultKind::wal_corrupt, "wal-corrupt"},
 };
 
 bool needs_workers(FaultKind k) {
@@ -52,7 +54,8 @@ const char* to_string(FaultKind kind) {
 std::vector<FaultKind> parse_kinds(const std::string& text, std::string& error) {
   std::vector<FaultKind> kinds;
   if (text == "all") {
-    for (auto& [k, name] : kNames) kinds.push_back(k);
+    for (auto& [k, name] : kNames)
+      if (k != FaultKind::wal_corrupt) kinds.push_back(k);
     return kinds;
   }
   std::istringstream in(text);
@@ -60,7 +63,7 @@ std::vector<FaultKind> parse_kinds(const std::string& text, std::string& error) 
     auto it = std::find_if(kNames.begin(), kNames.end(), [&](auto& p) { return item == p.second; });
     if (it == kNames.end()) {
       error = "unknown fault kind '" + item + "' (kill, stop, reset, partition, oneway, delay, slow, disk, "
-              "slow-task, source-close, source-hang, redis-restart or all)";
+              "slow-task, source-close, source-hang, redis-restart, wal-corrupt or all)";
       return {};
     }
     if (std::find(kinds.begin(), kinds.end(), it->first) == kinds.end()) kinds.push_back(it->first);
@@ -129,6 +132,7 @@ std::vector<Fault> make_schedule(const ScheduleSpec& spec) {
     // Tasks run on the workers when there are any.
     bool on_worker = needs_workers(f.kind) || (f.kind == FaultKind::slow_task && spec.workers > 0);
     f.target = on_worker ? static_cast<int>(rng.between(1, spec.workers)) : static_cast<int>(rng.next() % nodes);
+    if (f.kind == FaultKind::wal_corrupt) f.target = 0;
     if (f.on_source()) f.target = kSource;
     switch (f.kind) {
       case FaultKind::stop: f.duration_ms = rng.between(1000, 6000); break;
@@ -153,6 +157,11 @@ std::vector<Fault> make_schedule(const ScheduleSpec& spec) {
         f.rule = "task=delay:" + std::to_string(f.param) + "@" + std::to_string(rng.between(2, max_hit)) + "x" +
                  std::to_string(rng.between(2, 8));
         break;
+      case FaultKind::wal_corrupt: {
+        int64_t hit = rng.between(2, max_hit);
+        f.rule = "wal-append=corrupt@" + std::to_string(hit) + ",wal-append=crash@" + std::to_string(hit + 1);
+        break;
+      }
       case FaultKind::source_hang: f.duration_ms = 15000; break;  // a bound: it ends when the receiver reconnects
       case FaultKind::redis_restart: f.duration_ms = rng.between(300, 3000); break;
       default: break;

@@ -25,6 +25,12 @@ enum class FaultKind {
   source_hang,    // the line server goes silent in the middle of a line until the
                   // receiver gives up on it (its idle timeout) and reconnects
   redis_restart,  // SIGKILL the runner's redis-server; start it again after duration_ms
+  // In-engine, on the coordinator (where receivers keep their write-ahead
+  // logs): one entry's bytes flip after its checksum is taken (bit rot), and
+  // the process is SIGKILLed at the next append, so a restart must read the
+  // bad entry back. Not in "all": the correct outcome usually ends the run
+  // (the restart refuses to lose the entry's records, exit 3).
+  wal_corrupt,
 };
 
 // The source the runner provides the job with ({socket} or {redis_port} in its command).
@@ -45,7 +51,9 @@ struct Fault {
   int64_t duration_ms = 0;  // stop, partition, oneway, delay, slow
   int64_t param = 0;        // delay: ms; slow: bytes/s; slow_task: ms
   std::string rule;         // disk, slow_task: the TRIB_FAULTS rule
-  bool timed() const { return kind != FaultKind::disk && kind != FaultKind::slow_task; }
+  bool timed() const {
+    return kind != FaultKind::disk && kind != FaultKind::slow_task && kind != FaultKind::wal_corrupt;
+  }
   bool on_source() const {
     return kind == FaultKind::source_close || kind == FaultKind::source_hang || kind == FaultKind::redis_restart;
   }

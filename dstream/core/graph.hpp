@@ -15,10 +15,12 @@
 // then finish() assembles the node's dataset for the batch on the coordinator.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -129,6 +131,16 @@ class Node {
   }
 };
 
+// Thrown by SourceNode::poll_until when the input cannot be read yet (the
+// upstream is unreachable): nothing of the call is kept, and the runtime
+// calls it again after `retry_after` (the batch waits; later batches queue
+// behind it).
+struct SourceWaiting : std::runtime_error {
+  SourceWaiting(const std::string& what, std::chrono::milliseconds retry)
+      : std::runtime_error(what), retry_after(retry) {}
+  std::chrono::milliseconds retry_after;
+};
+
 // A node fed directly by a source instead of by other nodes.
 class SourceNode : public Node {
  public:
@@ -152,6 +164,21 @@ class SourceNode : public Node {
   // Everything up to `position` is durably done (checkpointed, or, without
   // checkpoints, its batch completed): the source may release it upstream.
   virtual void committed(const std::string& position) { (void)position; }
+
+  // Sources that can produce exactly the input between their position and
+  // a given later position (a direct source over a log: Redis streams).
+  // With checkpoints, the runtime then logs each batch's range before the
+  // batch runs (recovery/batch_positions_log.hpp) and, after a restart,
+  // forms the batches the restored checkpoint does not cover from exactly
+  // those ranges: poll_until reads from position() up to and including
+  // `end_position` (waiting while the upstream is unreachable, never
+  // returning other data: it throws SourceWaiting, and is called again)
+  // and returns true; false: not supported, the batch is polled as usual.
+  virtual bool exact_replay() const { return false; }
+  virtual bool poll_until(int64_t t, const std::string& end_position, Dataset& out) {
+    (void)t; (void)end_position; (void)out;
+    return false;
+  }
 };
 
 // The output operations of a job run in the sink actor, in batch order.
