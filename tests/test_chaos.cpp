@@ -278,6 +278,14 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2_and_say_what_is_wrong) {
   r = testing::run_app("tributary-chaos", {"--workers", "0", "--duration", "1", "--out", dir.path, "--", "true", "{output}"});
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(r.err.find("published no batch") != std::string::npos);
+  // A job command its app rejects is a setup error at once, not 30 restarts.
+  testing::TempDir bad;
+  r = testing::run_app("tributary-chaos", {"--workers", "0", "--duration", "1", "--out", bad.path, "--",
+                                           testing::bin_dir() + "/checkpointed_wordcount", "--bogus", "{output}",
+                                           "{role}"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("coordinator exited 2 (a usage error) at its first start") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("--bogus") != std::string::npos, r.err);
   BOOST_TEST(testing::run_app("tributary-chaos", {"--help"}).exit_code == 0);
 }
 

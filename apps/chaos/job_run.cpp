@@ -305,7 +305,11 @@ class Runner {
                                                   strsignal(WTERMSIG(status)) + ")";
         event("exit", n.index, how);
         if (n.index == 0) coordinator_pid_ = 0;
-        if (WIFEXITED(status) && code == cli::kRecoveryRefusedExit && done_at_ < 0) {
+        if (WIFEXITED(status) && code == 2 && n.starts == 1 && done_at_ < 0) {
+          // Its first start rejected the command line: no restart can help.
+          rec_.setup_error = target_name(n.index) + " exited 2 (a usage error) at its first start: " +
+                             first_log_line(n) + " (see " + log_path(n) + ")";
+        } else if (WIFEXITED(status) && code == cli::kRecoveryRefusedExit && done_at_ < 0) {
           // Detected, not lost: the run ends here; the checker decides
           // whether a fault explains it.
           rec_.refused = refusal_message(n);
@@ -319,9 +323,21 @@ class Runner {
     }
   }
 
+  // The log of the process of `n` that just exited.
+  std::string log_path(const Node& n) const {
+    return spec_.dir + "/logs/" + target_name(n.index) + "-" + std::to_string(n.starts - 1) + ".log";
+  }
+  std::string first_log_line(const Node& n) const {
+    std::ifstream in(log_path(n));
+    std::string line;
+    while (std::getline(in, line) && line.empty()) {
+    }
+    return line;
+  }
+
   // The error line of the refused start, from that start's log.
   std::string refusal_message(const Node& n) const {
-    std::string log = spec_.dir + "/logs/" + target_name(n.index) + "-" + std::to_string(n.starts - 1) + ".log";
+    std::string log = log_path(n);
     std::ifstream in(log);
     std::string found;
     for (std::string line; std::getline(in, line);)
@@ -396,7 +412,7 @@ class Runner {
       reap();
       read_fault_log();
       take_source_events();
-      if (!rec_.refused.empty()) return;
+      if (!rec_.refused.empty() || !rec_.setup_error.empty()) return;
       if (done_at_ < 0)
         for (std::size_t i = 0; i < timed_.size(); ++i)
           if (timed_[i].kind == FaultKind::source_hang && started_[i] && !ended_[i] && !server_->hang_pending())
