@@ -273,7 +273,7 @@ int main(int argc, char** argv) {
 
   int worst = 0;
   std::map<std::string, int> by_kind;
-  int violations = 0, passed = 0;
+  int violations = 0, passed = 0, refused = 0;
   std::vector<int64_t> recoveries;
   std::ostringstream summary;
   summary << "{\"seeds\":[";
@@ -283,6 +283,7 @@ int main(int argc, char** argv) {
     worst = std::max(worst, r.code);
     const Report& rep = r.report;
     passed += r.code == 0;
+    refused += !rep.faulted.refused.empty();
     violations += static_cast<int>(rep.check.violations.size());
     for (auto& e : rep.faulted.timeline)
       if (e.kind == "fault-start" || e.kind == "fault-fired")
@@ -291,9 +292,10 @@ int main(int argc, char** argv) {
     for (auto& rc : rep.check.recoveries)
       if (rc.took_ms() >= 0) recoveries.push_back(rc.took_ms());
     std::string report = o.out + "/seed-" + std::to_string(s) + "/report.html";
-    std::printf("seed %lld: %s (%zu faults, %zu violations) %s\n", static_cast<long long>(s),
+    std::printf("seed %lld: %s (%zu faults, %zu violations%s) %s\n", static_cast<long long>(s),
                 rep.verdict.c_str(), rep.minimal.empty() ? rep.schedule.size() : rep.minimal.size(),
-                rep.check.violations.size(), report.c_str());
+                rep.check.violations.size(), rep.faulted.refused.empty() ? "" : "; a restart refused to recover",
+                report.c_str());
     for (auto& v : rep.check.violations) std::printf("  %s: %s\n", v.invariant.c_str(), v.text.c_str());
     if (r.code == 1) {
       std::printf("  minimal schedule:");
@@ -307,7 +309,8 @@ int main(int argc, char** argv) {
   std::sort(recoveries.begin(), recoveries.end());
   std::string kinds_line;
   for (auto& [k, n] : by_kind) kinds_line += (kinds_line.empty() ? "" : ", ") + k + " " + std::to_string(n);
-  summary << "],\"passed\":" << passed << ",\"violations\":" << violations << ",\"faults_by_kind\":{";
+  summary << "],\"passed\":" << passed << ",\"violations\":" << violations << ",\"refused\":" << refused
+          << ",\"faults_by_kind\":{";
   bool first = true;
   for (auto& [k, n] : by_kind) {
     summary << (first ? "" : ",") << "\"" << k << "\":" << n;
@@ -317,9 +320,11 @@ int main(int argc, char** argv) {
   int64_t worst_rec = recoveries.empty() ? -1 : recoveries.back();
   summary << "},\"recovery_median_ms\":" << median << ",\"recovery_worst_ms\":" << worst_rec << "}\n";
   std::ofstream(o.out + "/summary.json") << summary.str();
-  std::printf("%lld seeds: %d passed, %d invariant violations; faults injected: %s; recovery median %lld ms, "
+  std::string refused_line = refused ? "; " + std::to_string(refused) + " runs ended by a refused recovery" : "";
+  std::printf("%lld seeds: %d passed, %d invariant violations; faults injected: %s%s; recovery median %lld ms, "
               "worst %lld ms (%s/summary.json)\n",
               static_cast<long long>(o.seeds), passed, violations, kinds_line.empty() ? "none" : kinds_line.c_str(),
+              refused_line.c_str(),
               static_cast<long long>(median), static_cast<long long>(worst_rec), o.out.c_str());
   return worst;
 }
