@@ -54,6 +54,12 @@ class CombineTable {
     merge(key, hash_key(key), v, f);
   }
 
+  // Merges n records (pairs of key and value).
+  template <class F>
+  void merge_all(const std::pair<K, V>* rows, std::size_t n, const F& f) {
+    for (std::size_t i = 0; i < n; ++i) merge(rows[i].first, rows[i].second, f);
+  }
+
   std::size_t size() const { return map_.size(); }
 
   // Moves the entries out as records and their hashes (same order).
@@ -129,6 +135,29 @@ class TextCombineTable {
   void merge(const Text& key, const V& v, const F& f) {
     ShortText k = short_text(key);
     merge(key, k, hash_text(k, key), v, f);
+  }
+
+  // Merges n records, hashing each a few records ahead of its merge and
+  // prefetching its slot meanwhile: the profile had the merge waiting on
+  // slot loads half of its time.
+  template <class F>
+  void merge_all(const std::pair<Text, V>* rows, std::size_t n, const F& f) {
+    constexpr std::size_t kAhead = 8;  // a power of two
+    ShortText keys[kAhead];
+    uint64_t hashes[kAhead];
+    for (std::size_t i = 0; i < n + kAhead; ++i) {
+      if (i >= kAhead) {
+        std::size_t j = i - kAhead;
+        merge(rows[j].first, keys[j % kAhead], hashes[j % kAhead], rows[j].second, f);
+      }
+      if (i < n) {
+        ShortText k = short_text(rows[i].first);
+        uint64_t h = hash_text(k, rows[i].first);
+        if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+        keys[i % kAhead] = k;
+        hashes[i % kAhead] = h;
+      }
+    }
   }
 
   std::size_t size() const { return used_; }

@@ -90,7 +90,7 @@ EdgeFn collect_edge(const DStream<T>& s, std::size_t limit = SIZE_MAX) {
   return [pipe, limit](const Partition& in, const TaskContext& ctx) {
     std::vector<T> rows;
     rows.reserve(std::min(limit, in.size_hint()));  // exact for map, a bound for filter
-    pipe(in, ctx, [&](const std::vector<T>& chunk) {
+    pipe(in, ctx, [&](Chunk<T> chunk) {
       std::size_t take = std::min(chunk.size(), limit - std::min(limit, rows.size()));
       rows.insert(rows.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(take));
     });
@@ -110,7 +110,7 @@ EdgeFn combine_by_key_edge(const DStream<T>& s, F f, int n) {
   auto pipe = StreamAccess::pipe(s);
   return [pipe, f, n](const Partition& in, const TaskContext& ctx) {
     CombineTableFor<K, V> table;
-    for_each_record<T>(pipe, in, ctx, [&](const T& kv) { table.merge(kv.first, kv.second, f); });
+    pipe(in, ctx, [&](Chunk<T> chunk) { table.merge_all(chunk.data(), chunk.size(), f); });
     std::vector<T> rows;
     std::vector<uint64_t> hashes;
     table.drain(rows, hashes);
