@@ -51,6 +51,32 @@ inline uint64_t whitespace_mask64(const char* p, uint64_t* newlines) {
 #endif
 }
 
+// Bit i set: byte p[i] is '\n'; *high gets the bits of bytes >= 0x80 (not
+// ASCII: the line needs a UTF-8 check). Reads exactly p[0, 64).
+inline uint64_t newline_mask64(const char* p, uint64_t* high) {
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  uint64_t lf = 0, hi = 0;
+  for (int k = 0; k < 4; ++k) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    lf |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl))))
+          << (16 * k);
+    hi |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(v))) << (16 * k);
+  }
+  *high = hi;
+  return lf;
+#else
+  uint64_t lf = 0, hi = 0;
+  for (int i = 0; i < 64; ++i) {
+    auto c = static_cast<unsigned char>(p[i]);
+    lf |= static_cast<uint64_t>(c == '\n') << i;
+    hi |= static_cast<uint64_t>(c >= 0x80) << i;
+  }
+  *high = hi;
+  return lf;
+#endif
+}
+
 // Set bits of x (the builtin is a library call without -mpopcnt).
 inline uint64_t popcount64(uint64_t x) {
   x = x - ((x >> 1) & 0x5555555555555555ull);
