@@ -137,12 +137,12 @@ class TextCombineTable {
     merge(key, k, hash_text(k, key), v, f);
   }
 
-  // Merges n records, hashing each a few records ahead of its merge and
+  // Merges n records, hashing each 16 records ahead of its merge and
   // prefetching its slot meanwhile: the profile had the merge waiting on
   // slot loads half of its time.
   template <class F>
   void merge_all(const std::pair<Text, V>* rows, std::size_t n, const F& f) {
-    constexpr std::size_t kAhead = 8;  // a power of two
+    constexpr std::size_t kAhead = 16;  // a power of two
     ShortText keys[kAhead];
     uint64_t hashes[kAhead];
     for (std::size_t i = 0; i < n + kAhead; ++i) {
@@ -186,8 +186,10 @@ class TextCombineTable {
     V value{};
   };
 
+  // Inlined into merge_all's loop: a call per record showed in the profile.
   template <class F>
-  void merge(const Text& key, const ShortText& k, uint64_t hash, const V& v, const F& f) {
+  [[gnu::always_inline]] void merge(const Text& key, const ShortText& k, uint64_t hash, const V& v,
+                                    const F& f) {
     if (slots_.empty()) resize(kInitialSlots);
     for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
       Slot& s = slots_[i];
@@ -200,7 +202,7 @@ class TextCombineTable {
     }
   }
 
-  void insert(std::size_t i, const Text& key, const ShortText& k, const V& v) {
+  [[gnu::noinline]] void insert(std::size_t i, const Text& key, const ShortText& k, const V& v) {
     Slot& s = slots_[i];
     s.a = k.a;
     s.b = k.b;
