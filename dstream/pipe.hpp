@@ -41,6 +41,26 @@ class Chunk {
   std::size_t size_;
 };
 
+// std::vector<bool> holds bits, not bools: its chunks iterate the vector
+// (or a copy of what a writer gathered) instead of viewing an array.
+template <>
+class Chunk<bool> {
+ public:
+  Chunk(const bool* data, std::size_t size) : owned_(data, data + size), rows_(&owned_) {}
+  Chunk(const std::vector<bool>& rows) : rows_(&rows) {}  // NOLINT: implicit
+  Chunk(const Chunk& o) : owned_(o.owned_), rows_(o.rows_ == &o.owned_ ? &owned_ : o.rows_) {}
+  Chunk& operator=(const Chunk&) = delete;
+  auto begin() const { return rows_->begin(); }
+  auto end() const { return rows_->end(); }
+  std::size_t size() const { return rows_->size(); }
+  bool empty() const { return rows_->empty(); }
+  bool operator[](std::size_t i) const { return (*rows_)[i]; }
+
+ private:
+  std::vector<bool> owned_;
+  const std::vector<bool>* rows_;
+};
+
 template <class T>
 using ChunkEmit = std::function<void(Chunk<T>)>;
 
