@@ -162,21 +162,54 @@ class WordTable {
 };
 
 // Counts lines and words of data[0, n), which must end on whitespace (or be
-// the end of the stream) and have 16 readable bytes of slack after it (the
-// table reads short words as 16 bytes). Whitespace is found 64 bytes at a
-// time (trib::WordCursor, the engine's scanner too); each word then costs a
-// couple of bit operations plus its table lookup.
+// the end of the stream) and have 64 readable bytes of slack after it.
+// Whitespace is found 64 bytes at a time (trib::whitespace_mask64, the
+// engine's scanner too); each word then costs a couple of bit operations plus
+// its table lookup. Its own loop rather than trib::for_each_word: with the
+// slack it needs no tail handling, and through for_each_word it measured
+// 1.2x slower (the compiled loops differ; we did not find why).
 inline void count_chunk(const char* data, std::size_t n, WordTable& table, uint64_t& lines_out,
-                        uint64_t& words_out) {
-  trib::WordCursor<true> words(data, n);
-  uint64_t count = 0;  // a local: the table's stores cannot alias it
-  std::size_t start, len;
-  while (words.next(&start, &len)) {
-    table.add(data + start, static_cast<uint32_t>(len));
-    ++count;
+                 uint64_t& words_out) {
+  uint64_t lines = 0, words = 0;  // locals: the table's stores cannot alias them
+  std::size_t word_start = 0;
+  bool open = false;      // a word runs into the next block
+  uint64_t carry = 0;     // 1: the previous block's last byte is in a word
+  for (std::size_t base = 0; base < n; base += 64) {
+    uint64_t newlines;
+    uint64_t white = trib::whitespace_mask64(data + base, &newlines);
+    if (n - base < 64) {  // bytes past the end count as whitespace
+      uint64_t past = ~0ull << (n - base);
+      white |= past;
+      newlines &= ~past;
+    }
+    lines += trib::popcount64(newlines);
+    uint64_t in_word = ~white;
+    uint64_t after_word = (in_word << 1) | carry;
+    uint64_t starts = in_word & ~after_word, ends = white & after_word;
+    carry = in_word >> 63;
+    if (open && ends) {
+      std::size_t e = base + static_cast<std::size_t>(__builtin_ctzll(ends));
+      ends &= ends - 1;
+      table.add(data + word_start, static_cast<uint32_t>(e - word_start));
+      ++words;
+      open = false;
+    }
+    while (starts) {  // starts and ends alternate from here on
+      std::size_t s = base + static_cast<std::size_t>(__builtin_ctzll(starts));
+      starts &= starts - 1;
+      if (!ends) {
+        word_start = s;
+        open = true;
+        break;
+      }
+      std::size_t e = base + static_cast<std::size_t>(__builtin_ctzll(ends));
+      ends &= ends - 1;
+      table.add(data + s, static_cast<uint32_t>(e - s));
+      ++words;
+    }
   }
-  lines_out += words.newlines();
-  words_out += count;
+  lines_out += lines;
+  words_out += words;
 }
 
 }  // namespace wordloop

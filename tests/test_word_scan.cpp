@@ -49,9 +49,9 @@ void check(std::string_view text) {
   std::string_view s(copy.get(), text.size());
   Words expected = oracle_words(s);
 
-  Words cursor;
-  trib::for_each_word(s.data(), s.size(), [&](std::size_t at, std::size_t n) { cursor.emplace_back(at, n); });
-  BOOST_TEST((cursor == expected), "for_each_word differs on \"" << std::string(text) << "\"");
+  Words looped;
+  trib::for_each_word(s.data(), s.size(), [&](std::size_t at, std::size_t n) { looped.emplace_back(at, n); });
+  BOOST_TEST((looped == expected), "for_each_word differs on \"" << std::string(text) << "\"");
 
   Words iterated, visited;
   for (trib::Text w : trib::WordRange(s)) iterated.emplace_back(w.data() - s.data(), w.size());
@@ -64,13 +64,15 @@ void check(std::string_view text) {
   for (std::size_t i = 0; i < owned.size(); ++i)
     BOOST_TEST(owned[i] == std::string(s.substr(expected[i].first, expected[i].second)));
 
+  Words cursor_words;
   trib::WordCursor<true> lines(s.data(), s.size());
   std::size_t at, n;
-  while (lines.next(&at, &n)) {
-  }
+  while (lines.next(&at, &n)) cursor_words.emplace_back(at, n);
+  BOOST_TEST((cursor_words == expected), "WordCursor differs on \"" << std::string(text) << "\"");
   std::size_t newlines = 0;
   for (char c : s) newlines += c == '\n';
   BOOST_TEST(lines.newlines() == newlines);
+  BOOST_TEST(trib::for_each_word<true>(s.data(), s.size(), [](std::size_t, std::size_t) {}) == newlines);
 }
 
 const char* const kSpaces[] = {" ", "\t", "\n", "\v", "\f", "\r"};
