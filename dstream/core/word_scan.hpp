@@ -1,8 +1,10 @@
 // Finding words 64 bytes at a time: one SSE2 pass turns 64 bytes into a bit
 // mask of whitespace, and word starts and ends fall out of it with a few bit
 // operations, so a word costs two count-trailing-zeros rather than a branch
-// per byte. Shared by the engine's split_words (WordRange in text.hpp) and the
-// benchmarks' single-threaded loop (bench/word_count_loop.hpp).
+// per byte. The engine's split_words (WordRange in text.hpp) uses
+// for_each_word and WordCursor; the benchmarks' single-threaded loop
+// (bench/word_count_loop.hpp) the same whitespace_mask64 in a loop of its own,
+// and the line splitter newline_mask64.
 //
 // Whitespace is ASCII's six: ' ', '\t', '\n', '\v', '\f', '\r' (as
 // trib::is_space). Bytes >= 0x80 are never whitespace, so UTF-8 stays whole.
