@@ -1,16 +1,13 @@
 // The baseline the benchmarks measure the engine against: the best
 // single-threaded word count we could write. Whitespace is found 64 bytes at
-// a time with SSE2, words of up to 16 bytes are hashed as two integers
-// (wyhash-style) and kept inline in an open-addressing table.
+// a time with SSE2 (dstream/core/word_scan.hpp, the engine's scanner too),
+// words of up to 16 bytes are hashed as two integers (wyhash-style) and kept
+// inline in an open-addressing table.
 //
 // Shared by apps/socket_wordcount_bench.cpp (over loopback TCP) and
 // apps/wordcount_bench.cpp (over preloaded batches), so both compare against
 // the same loop.
 #pragma once
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -18,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dstream/core/text.hpp"
+#include "dstream/core/word_scan.hpp"
 
 namespace wordloop {
 
@@ -164,47 +161,13 @@ class WordTable {
   std::vector<char> arena_;  // the keys longer than 16 bytes
 };
 
-// Set bits of x (the builtin is a library call without -mpopcnt).
-inline uint64_t popcount64(uint64_t x) {
-  x = x - ((x >> 1) & 0x5555555555555555ull);
-  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
-  return (x * 0x0101010101010101ull) >> 56;
-}
-
-// Bit i set: byte p[i] is ASCII whitespace (as trib::is_space). Also sets
-// *newlines to the bits of '\n'.
-inline uint64_t whitespace_mask64(const char* p, uint64_t* newlines) {
-#if defined(__SSE2__)
-  const __m128i space = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t'), four = _mm_set1_epi8(4),
-                nl = _mm_set1_epi8('\n');
-  uint64_t ws = 0, lf = 0;
-  for (int k = 0; k < 4; ++k) {
-    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-    __m128i x = _mm_sub_epi8(v, tab);                            // '\t'..'\r' -> 0..4
-    __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(x, four), x);  // x <= 4, unsigned
-    __m128i white = _mm_or_si128(control, _mm_cmpeq_epi8(v, space));
-    ws |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(white))) << (16 * k);
-    lf |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl))))
-          << (16 * k);
-  }
-  *newlines = lf;
-  return ws;
-#else
-  uint64_t ws = 0, lf = 0;
-  for (int i = 0; i < 64; ++i) {
-    ws |= static_cast<uint64_t>(trib::is_space(p[i])) << i;
-    lf |= static_cast<uint64_t>(p[i] == '\n') << i;
-  }
-  *newlines = lf;
-  return ws;
-#endif
-}
-
 // Counts lines and words of data[0, n), which must end on whitespace (or be
 // the end of the stream) and have 64 readable bytes of slack after it.
-// Whitespace is found 64 bytes at a time; each word then costs a couple of
-// bit operations plus its table lookup.
+// Whitespace is found 64 bytes at a time (trib::whitespace_mask64, the
+// engine's scanner too); each word then costs a couple of bit operations plus
+// its table lookup. Its own loop rather than trib::for_each_word: with the
+// slack it needs no tail handling, and through for_each_word it measured
+// 1.2x slower (the compiled loops differ; we did not find why).
 inline void count_chunk(const char* data, std::size_t n, WordTable& table, uint64_t& lines_out,
                  uint64_t& words_out) {
   uint64_t lines = 0, words = 0;  // locals: the table's stores cannot alias them
@@ -213,13 +176,13 @@ inline void count_chunk(const char* data, std::size_t n, WordTable& table, uint6
   uint64_t carry = 0;     // 1: the previous block's last byte is in a word
   for (std::size_t base = 0; base < n; base += 64) {
     uint64_t newlines;
-    uint64_t white = whitespace_mask64(data + base, &newlines);
+    uint64_t white = trib::whitespace_mask64(data + base, &newlines);
     if (n - base < 64) {  // bytes past the end count as whitespace
       uint64_t past = ~0ull << (n - base);
       white |= past;
       newlines &= ~past;
     }
-    lines += popcount64(newlines);
+    lines += trib::popcount64(newlines);
     uint64_t in_word = ~white;
     uint64_t after_word = (in_word << 1) | carry;
     uint64_t starts = in_word & ~after_word, ends = white & after_word;

@@ -48,6 +48,18 @@ class CombineTable {
       map_.emplace(Key{key, hash, probe.inline_key}, v);
   }
 
+  // Hashes the key itself.
+  template <class F>
+  void merge(const K& key, const V& v, const F& f) {
+    merge(key, hash_key(key), v, f);
+  }
+
+  // Merges n records (pairs of key and value).
+  template <class F>
+  void merge_all(const std::pair<K, V>* rows, std::size_t n, const F& f) {
+    for (std::size_t i = 0; i < n; ++i) merge(rows[i].first, rows[i].second, f);
+  }
+
   std::size_t size() const { return map_.size(); }
 
   // Moves the entries out as records and their hashes (same order).
@@ -102,29 +114,48 @@ class CombineTable {
 };
 
 // Open addressing with linear probing over slots that hold a text key's
-// bytes as two integers (ShortText), a pointer to the key's first occurrence
-// (the record handed on), and the value. Load stays at most 5/8.
+// bytes as two integers (ShortText), its length and the value: 32 bytes for
+// an int64 value, so a word count's 10,000 keys fit in 512 KiB, in L2. The
+// pointer to each key's first occurrence (the record handed on) sits in a
+// parallel array that only inserts, long keys and drain() touch: a probe
+// reads one slot. Load stays at most 5/8.
 template <class V>
 class TextCombineTable {
  public:
-  // No slots until the first key: a map task makes one table per shuffle
-  // bucket, and an empty batch should cost nothing.
+  // No slots until the first key: an empty batch should cost nothing.
   TextCombineTable() = default;
 
   template <class F>
   void merge(const Text& key, uint64_t hash, const V& v, const F& f) {
+    merge(key, short_text(key), hash, v, f);
+  }
+
+  // Hashes the key itself: its ShortText is computed once for both.
+  template <class F>
+  void merge(const Text& key, const V& v, const F& f) {
     ShortText k = short_text(key);
-    if (slots_.empty()) {
-      slots_.resize(kInitialSlots);
-      mask_ = kInitialSlots - 1;
-    }
-    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      Slot& s = slots_[i];
-      if (s.len_plus_1 == 0) return insert(i, key, k, v);
-      if (((s.a ^ k.a) | (s.b ^ k.b)) == 0 && s.len_plus_1 == k.len + 1 &&
-          (k.len <= 16 || std::string_view(s.ptr, k.len) == key)) {
-        s.value = f(s.value, v);
-        return;
+    merge(key, k, hash_text(k, key), v, f);
+  }
+
+  // Merges n records, hashing each 16 records ahead of its merge and
+  // prefetching its slot meanwhile: the profile had the merge waiting on
+  // slot loads half of its time.
+  template <class F>
+  void merge_all(const std::pair<Text, V>* rows, std::size_t n, const F& f) {
+    constexpr std::size_t kAhead = 16;  // a power of two
+    ShortText keys[kAhead];
+    uint64_t hashes[kAhead];
+    for (std::size_t i = 0; i < n + kAhead; ++i) {
+      if (i >= kAhead) {
+        std::size_t j = i - kAhead;
+        merge(rows[j].first, keys[j % kAhead], hashes[j % kAhead], rows[j].second, f);
+      }
+      if (i < n) {
+        ShortText k = short_text(rows[i].first);
+        uint64_t h = hash_text(k, rows[i].first);
+        if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+        keys[i % kAhead] = k;
+        hashes[i % kAhead] = h;
       }
     }
   }
@@ -134,13 +165,15 @@ class TextCombineTable {
   void drain(std::vector<std::pair<Text, V>>& rows, std::vector<uint64_t>& hashes) {
     rows.reserve(rows.size() + used_);
     hashes.reserve(hashes.size() + used_);
-    for (Slot& s : slots_) {
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      Slot& s = slots_[i];
       if (s.len_plus_1 == 0) continue;
-      Text key(s.ptr, s.len_plus_1 - 1);
+      Text key(ptrs_[i], s.len_plus_1 - 1);
       rows.emplace_back(key, std::move(s.value));
-      hashes.push_back(slot_hash(s));
+      hashes.push_back(hash_text(ShortText{s.a, s.b, s.len_plus_1 - 1}, key));
     }
     slots_ = {};
+    ptrs_ = {};
     mask_ = 0;
     used_ = 0;
   }
@@ -149,41 +182,59 @@ class TextCombineTable {
   static constexpr std::size_t kInitialSlots = 1024;
   struct Slot {
     uint64_t a = 0, b = 0;    // the key's bytes (ShortText), when at most 16
-    const char* ptr = nullptr;
     uint32_t len_plus_1 = 0;  // 0: empty
     V value{};
   };
 
-  static uint64_t slot_hash(const Slot& s) {
-    std::string_view key(s.ptr, s.len_plus_1 - 1);
-    return hash_text(ShortText{s.a, s.b, s.len_plus_1 - 1}, key);
+  // Inlined into merge_all's loop: a call per record showed in the profile.
+  template <class F>
+  [[gnu::always_inline]] void merge(const Text& key, const ShortText& k, uint64_t hash, const V& v,
+                                    const F& f) {
+    if (slots_.empty()) resize(kInitialSlots);
+    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (s.len_plus_1 == 0) return insert(i, key, k, v);
+      if (((s.a ^ k.a) | (s.b ^ k.b)) == 0 && s.len_plus_1 == k.len + 1 &&
+          (k.len <= 16 || std::string_view(ptrs_[i], k.len) == key)) {
+        s.value = f(s.value, v);
+        return;
+      }
+    }
   }
 
-  void insert(std::size_t i, const Text& key, const ShortText& k, const V& v) {
+  [[gnu::noinline]] void insert(std::size_t i, const Text& key, const ShortText& k, const V& v) {
     Slot& s = slots_[i];
     s.a = k.a;
     s.b = k.b;
-    s.ptr = key.data();
     s.len_plus_1 = k.len + 1;
     s.value = v;
+    ptrs_[i] = key.data();
     if (++used_ * 8 > slots_.size() * 5) rehash(slots_.size() * 2);
   }
 
-  void rehash(std::size_t capacity) {
-    std::vector<Slot> old(capacity);
-    old.swap(slots_);
+  void resize(std::size_t capacity) {
+    slots_.assign(capacity, Slot{});
+    ptrs_.assign(capacity, nullptr);
     mask_ = capacity - 1;
-    used_ = 0;
-    for (Slot& s : old) {
+  }
+
+  void rehash(std::size_t capacity) {
+    std::vector<Slot> old(std::move(slots_));
+    std::vector<const char*> old_ptrs(std::move(ptrs_));
+    resize(capacity);
+    for (std::size_t j = 0; j < old.size(); ++j) {
+      Slot& s = old[j];
       if (s.len_plus_1 == 0) continue;
-      std::size_t i = slot_hash(s) & mask_;
+      std::string_view key(old_ptrs[j], s.len_plus_1 - 1);
+      std::size_t i = hash_text(ShortText{s.a, s.b, s.len_plus_1 - 1}, key) & mask_;
       while (slots_[i].len_plus_1 != 0) i = (i + 1) & mask_;
       slots_[i] = std::move(s);
-      ++used_;
+      ptrs_[i] = old_ptrs[j];
     }
   }
 
   std::vector<Slot> slots_;
+  std::vector<const char*> ptrs_;  // each slot's key, where its bytes are
   std::size_t mask_ = 0, used_ = 0;
 };
 

@@ -15,6 +15,27 @@
 
 namespace trib {
 
+namespace detail {
+struct IgnoreElement {
+  template <class X>
+  void operator()(X&&) const {}
+};
+template <class C, class = void>
+struct has_for_each : std::false_type {};
+template <class C>
+struct has_for_each<C, std::void_t<decltype(std::declval<const C&>().for_each(IgnoreElement{}))>>
+    : std::true_type {};
+
+// Calls g on each element of c; through c.for_each where c has one (a
+// WordRange scans its text in one loop), else by iterating.
+template <class C, class G>
+void for_each_element(const C& c, G&& g) {
+  if constexpr (has_for_each<C>::value) c.for_each(g);
+  else
+    for (auto&& y : c) g(y);
+}
+}  // namespace detail
+
 template <class T>
 template <class F>
 auto DStream<T>::map(F f) const {
@@ -41,7 +62,7 @@ auto DStream<T>::flatMap(F f) const {
       [prev, f](const Partition& in, const TaskContext& ctx, const ChunkEmit<U>& emit) {
         ChunkWriter<U> out(emit);
         for_each_record<T>(prev, in, ctx, [&](const T& x) {
-          for (auto&& y : f(x)) out.push(y);
+          detail::for_each_element(f(x), [&](auto&& y) { out.push(y); });
         });
         out.flush();
       },

@@ -90,7 +90,7 @@ EdgeFn collect_edge(const DStream<T>& s, std::size_t limit = SIZE_MAX) {
   return [pipe, limit](const Partition& in, const TaskContext& ctx) {
     std::vector<T> rows;
     rows.reserve(std::min(limit, in.size_hint()));  // exact for map, a bound for filter
-    pipe(in, ctx, [&](const std::vector<T>& chunk) {
+    pipe(in, ctx, [&](Chunk<T> chunk) {
       std::size_t take = std::min(chunk.size(), limit - std::min(limit, rows.size()));
       rows.insert(rows.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(take));
     });
@@ -100,26 +100,35 @@ EdgeFn collect_edge(const DStream<T>& s, std::size_t limit = SIZE_MAX) {
 
 // An edge that merges the values of each key with f (map-side combining)
 // and hash-partitions the pairs by key into n buckets. Each key is hashed
-// once; the buckets carry the hashes to the reduce side.
+// once; the buckets carry the hashes to the reduce side. One table for all
+// buckets, split when drained: one table's worth of memory to keep in cache,
+// not n.
 template <class T, class F>
 EdgeFn combine_by_key_edge(const DStream<T>& s, F f, int n) {
   using K = typename pair_traits<T>::key_type;
   using V = typename pair_traits<T>::value_type;
   auto pipe = StreamAccess::pipe(s);
   return [pipe, f, n](const Partition& in, const TaskContext& ctx) {
-    std::vector<CombineTableFor<K, V>> tables(n);
-    for_each_record<T>(pipe, in, ctx, [&](const T& kv) {
-      uint64_t h = hash_key(kv.first);
-      tables[n == 1 ? 0 : bucket_of(h, n)].merge(kv.first, h, kv.second, f);
-    });
+    CombineTableFor<K, V> table;
+    pipe(in, ctx, [&](Chunk<T> chunk) { table.merge_all(chunk.data(), chunk.size(), f); });
+    std::vector<T> rows;
+    std::vector<uint64_t> hashes;
+    table.drain(rows, hashes);
     std::vector<Partition> out;
     out.reserve(n);
-    for (auto& table : tables) {
-      std::vector<T> rows;
-      std::vector<uint64_t> hashes;
-      table.drain(rows, hashes);
+    if (n == 1) {
       out.push_back(Partition::of(std::move(rows), std::move(hashes)));
+      return out;
     }
+    std::vector<std::vector<T>> bucket_rows(n);
+    std::vector<std::vector<uint64_t>> bucket_hashes(n);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      int b = bucket_of(hashes[i], n);
+      bucket_rows[b].push_back(std::move(rows[i]));
+      bucket_hashes[b].push_back(hashes[i]);
+    }
+    for (int b = 0; b < n; ++b)
+      out.push_back(Partition::of(std::move(bucket_rows[b]), std::move(bucket_hashes[b])));
     return out;
   };
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "dstream/core/word_scan.hpp"
 #include "io/utf8.hpp"
 
 namespace trib {
@@ -81,10 +82,10 @@ char* LineSplitter::space() {
   return buffer_.get() + used_;
 }
 
-void LineSplitter::add_line(TextBlock& block, const char* begin, const char* end) {
+void LineSplitter::add_line(TextBlock& block, const char* begin, const char* end, bool check_utf8) {
   if (end > begin && end[-1] == '\r') --end;
   std::string_view line(begin, static_cast<std::size_t>(end - begin));
-  if (is_valid_utf8(line)) {
+  if (!check_utf8 || is_valid_utf8(line)) {
     block.lines.emplace_back(line);
     return;
   }
@@ -110,26 +111,64 @@ void LineSplitter::seal(TextBlock& block) {
   block.pins.push_back(std::move(kept));
 }
 
+// The first '\n' at or after `from` in the bytes read, or nullptr; sets
+// *non_ascii if a byte >= 0x80 comes before it. 64 bytes at a time (where
+// the buffer has them: bytes past used_ are masked off), which also finds
+// the lines that need no UTF-8 check, where memchr and a per-line check
+// cost a tenth of a full-speed run.
+const char* LineSplitter::find_newline(std::size_t from, bool* non_ascii) const {
+  const char* base = buffer_.get();
+  uint64_t high_seen = 0;
+  std::size_t at = from;
+  for (; at < used_ && capacity_ - at >= 64; at += 64) {
+    uint64_t high;
+    uint64_t lf = newline_mask64(base + at, &high);
+    if (used_ - at < 64) {
+      uint64_t keep = (1ull << (used_ - at)) - 1;
+      lf &= keep;
+      high &= keep;
+    }
+    if (lf) {
+      auto i = static_cast<unsigned>(__builtin_ctzll(lf));
+      if ((high_seen | (high & ((1ull << i) - 1))) != 0) *non_ascii = true;
+      return base + at + i;
+    }
+    high_seen |= high;
+  }
+  if (high_seen) *non_ascii = true;
+  for (; at < used_; ++at) {  // the buffer's last bytes
+    if (base[at] == '\n') return base + at;
+    if (static_cast<unsigned char>(base[at]) >= 0x80) *non_ascii = true;
+  }
+  return nullptr;
+}
+
 TextBlock LineSplitter::commit(std::size_t n) {
   TextBlock block;
+  seen_bytes_ += n;
+  if (seen_lines_ > 0) block.lines.reserve(n * seen_lines_ / seen_bytes_ + 16);
   used_ += n;
   char* base = buffer_.get();
   while (scanned_ < used_) {
-    auto nl = static_cast<char*>(std::memchr(base + scanned_, '\n', used_ - scanned_));
     if (skipping_) {
+      auto nl = static_cast<char*>(std::memchr(base + scanned_, '\n', used_ - scanned_));
       if (!nl) {  // still inside the over-long line: drop what came
         line_start_ = scanned_ = used_;
         break;
       }
       skipping_ = false;
+      scanned_non_ascii_ = false;
       line_start_ = scanned_ = static_cast<std::size_t>(nl - base) + 1;
       continue;
     }
+    bool non_ascii = scanned_non_ascii_;
+    const char* nl = find_newline(scanned_, &non_ascii);
     std::size_t end = nl ? static_cast<std::size_t>(nl - base) : used_;
     if (end - line_start_ > max_line_bytes_) {
       // Keep the first max_line_bytes_ bytes as the record, drop the rest.
       ++overlong_;
       add_line(block, base + line_start_, base + line_start_ + max_line_bytes_);
+      scanned_non_ascii_ = false;
       if (nl) {
         line_start_ = scanned_ = end + 1;
       } else {
@@ -140,11 +179,14 @@ TextBlock LineSplitter::commit(std::size_t n) {
     }
     if (!nl) {
       scanned_ = used_;
+      scanned_non_ascii_ = non_ascii;
       break;
     }
-    add_line(block, base + line_start_, nl);
+    add_line(block, base + line_start_, nl, non_ascii);
+    scanned_non_ascii_ = false;
     line_start_ = scanned_ = end + 1;
   }
+  seen_lines_ += block.lines.size();
   seal(block);  // pins the current buffer: before any switch to a new one
   return block;
 }
@@ -155,6 +197,7 @@ TextBlock LineSplitter::finish() {
     add_line(block, buffer_.get() + line_start_, buffer_.get() + used_);
   seal(block);
   skipping_ = false;
+  scanned_non_ascii_ = false;
   line_start_ = scanned_ = used_;
   new_buffer(0);
   return block;

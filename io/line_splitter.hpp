@@ -50,7 +50,9 @@ class LineSplitter {
 
  private:
   void new_buffer(std::size_t at_least);
-  void add_line(TextBlock& block, const char* begin, const char* end);
+  // check_utf8: false when the line is known to be plain ASCII.
+  void add_line(TextBlock& block, const char* begin, const char* end, bool check_utf8 = true);
+  const char* find_newline(std::size_t from, bool* non_ascii) const;
   void seal(TextBlock& block);
 
   std::size_t max_line_bytes_, buffer_bytes_;
@@ -58,6 +60,8 @@ class LineSplitter {
   std::size_t capacity_ = 0, used_ = 0;
   std::size_t line_start_ = 0;    // first byte of the unfinished line
   std::size_t scanned_ = 0;       // bytes already searched for a newline
+  bool scanned_non_ascii_ = false;  // a byte >= 0x80 in [line_start_, scanned_)
+  std::size_t seen_bytes_ = 0, seen_lines_ = 0;  // to size each block's lines up front
   bool skipping_ = false;         // dropping the tail of an over-long line
   std::size_t overlong_ = 0, repaired_ = 0;
   std::vector<std::string> fixed_;  // repaired lines of the block being cut

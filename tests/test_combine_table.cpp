@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE combine_table
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <string>
@@ -40,7 +41,8 @@ void check_against_map(Table& table, const std::vector<std::string>& keys,
     std::size_t k = pick(rng);
     int64_t v = value(rng);
     expected[keys[k]] += v;
-    table.merge(views[k], trib::hash_key(views[k]), v, std::plus<int64_t>());
+    if (i % 2) table.merge(views[k], trib::hash_key(views[k]), v, std::plus<int64_t>());
+    else table.merge(views[k], v, std::plus<int64_t>());  // the table hashes the key itself
   }
   std::vector<std::pair<K, int64_t>> rows;
   std::vector<uint64_t> hashes;
@@ -64,6 +66,35 @@ BOOST_AUTO_TEST_CASE(text_table_matches_a_map_and_is_reusable_after_drain) {
   for (auto& k : keys) views.emplace_back(k.data(), k.size());
   trib::CombineTableFor<trib::Text, int64_t> table;
   for (int round = 0; round < 3; ++round) check_against_map(table, keys, views, rng, 60000);
+}
+
+// merge_all (the map side's path, hashing and prefetching ahead) over runs
+// of records of every length, including runs shorter than its lookahead.
+BOOST_AUTO_TEST_CASE(merge_all_matches_a_map) {
+  std::mt19937 rng(9);
+  auto keys = make_keys(rng, 3000);
+  std::vector<std::pair<trib::Text, int64_t>> records;
+  std::map<std::string, int64_t> expected;
+  for (int i = 0; i < 50000; ++i) {
+    const auto& k = keys[rng() % keys.size()];
+    int64_t v = static_cast<int64_t>(rng() % 100);
+    records.emplace_back(trib::Text(k.data(), k.size()), v);
+    expected[k] += v;
+  }
+  trib::CombineTableFor<trib::Text, int64_t> table;
+  for (std::size_t at = 0, run = 0; at < records.size(); at += run) {
+    run = std::min<std::size_t>(rng() % 300, records.size() - at);
+    table.merge_all(records.data() + at, run, std::plus<int64_t>());
+  }
+  std::vector<std::pair<trib::Text, int64_t>> rows;
+  std::vector<uint64_t> hashes;
+  table.drain(rows, hashes);
+  std::map<std::string, int64_t> got;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    got[std::string(rows[i].first)] += rows[i].second;
+    BOOST_TEST(hashes[i] == trib::hash_key(rows[i].first));
+  }
+  BOOST_TEST((got == expected));
 }
 
 BOOST_AUTO_TEST_CASE(string_table_matches_a_map_and_is_reusable_after_drain) {

@@ -251,6 +251,38 @@ BOOST_AUTO_TEST_CASE(word_count_over_text_matches_a_plain_loop) {
     BOOST_TEST((oracle::as_map(got[i].second) == oracle::word_counts(inputs[i])), "batch " << i);
 }
 
+// bool records pass between fused operations in chunks too, although
+// std::vector<bool> is no array of bools.
+BOOST_AUTO_TEST_CASE(a_stream_of_bools_goes_through_the_fused_chain) {
+  std::vector<std::vector<int>> inputs;
+  for (int b = 0; b < 3; ++b) {
+    std::vector<int> batch;
+    for (int i = 0; i < 1000 + 300 * b; ++i) batch.push_back(i);
+    inputs.push_back(batch);
+  }
+  trib::StreamingOptions opts;
+  opts.partitions = 2;
+  trib::StreamingContext ssc(std::chrono::milliseconds(20), opts);
+  auto queue = std::make_shared<trib::BatchQueue<int>>();
+  for (auto& b : inputs) queue->push(b);
+  auto flags = ssc.queueStream(queue).map([](int x) { return x % 3 == 0; });
+  auto all = testing::collect(flags);
+  auto kept = testing::collect(flags.filter([](bool b) { return b; }).map([](bool b) { return b ? 1 : 0; }));
+  testing::run_batches(ssc, inputs.size());
+  auto got_all = all->get();
+  auto got_kept = kept->get();
+  BOOST_REQUIRE_GE(got_all.size(), inputs.size());
+  BOOST_REQUIRE_GE(got_kept.size(), inputs.size());
+  for (std::size_t b = 0; b < inputs.size(); ++b) {
+    std::size_t thirds = (inputs[b].size() + 2) / 3;
+    BOOST_TEST(got_all[b].second.size() == inputs[b].size());
+    std::size_t trues = 0;
+    for (bool f : got_all[b].second) trues += f;
+    BOOST_TEST(trues == thirds);
+    BOOST_TEST(got_kept[b].second.size() == thirds);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(declaring_operations_after_start_is_an_error) {
   trib::StreamingContext ssc(std::chrono::milliseconds(20));
   auto queue = std::make_shared<trib::BatchQueue<int>>();

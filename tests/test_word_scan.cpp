@@ -1,0 +1,167 @@
+// The 64-bytes-at-a-time word scanner (WordCursor, for_each_word, WordRange,
+// split_words) against a plain byte-by-byte split: the same words at the same
+// offsets, for words crossing 8/16/64-byte boundaries, text all whitespace or
+// none, every ASCII whitespace byte and bytes >= 0x80 (never whitespace).
+#define BOOST_TEST_MODULE word_scan
+#include <boost/test/unit_test.hpp>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "bench/word_count_loop.hpp"
+#include "dstream/core/text.hpp"
+#include "dstream/core/word_scan.hpp"
+
+namespace {
+
+using Words = std::vector<std::pair<std::size_t, std::size_t>>;  // offset, length
+
+// The oracle: one byte at a time, whitespace spelled out.
+bool oracle_space(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+Words oracle_words(std::string_view s) {
+  Words out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && oracle_space(static_cast<unsigned char>(s[i]))) ++i;
+    std::size_t start = i;
+    while (i < s.size() && !oracle_space(static_cast<unsigned char>(s[i]))) ++i;
+    if (i > start) out.emplace_back(start, i - start);
+  }
+  return out;
+}
+
+// The text copied into a heap block of exactly its size, so a read past its
+// end is caught under AddressSanitizer.
+std::unique_ptr<char[]> exact_copy(std::string_view s) {
+  std::unique_ptr<char[]> p(new char[s.size() + (s.empty() ? 1 : 0)]);
+  if (!s.empty()) std::memcpy(p.get(), s.data(), s.size());
+  return p;
+}
+
+void check(std::string_view text) {
+  auto copy = exact_copy(text);
+  std::string_view s(copy.get(), text.size());
+  Words expected = oracle_words(s);
+
+  Words looped;
+  trib::for_each_word(s.data(), s.size(), [&](std::size_t at, std::size_t n) { looped.emplace_back(at, n); });
+  BOOST_TEST((looped == expected), "for_each_word differs on \"" << std::string(text) << "\"");
+
+  Words iterated, visited;
+  for (trib::Text w : trib::WordRange(s)) iterated.emplace_back(w.data() - s.data(), w.size());
+  trib::WordRange(s).for_each([&](trib::Text w) { visited.emplace_back(w.data() - s.data(), w.size()); });
+  BOOST_TEST((iterated == expected), "WordRange iteration differs on \"" << std::string(text) << "\"");
+  BOOST_TEST((visited == expected), "WordRange::for_each differs on \"" << std::string(text) << "\"");
+
+  std::vector<std::string> owned = trib::split_words(std::string(text));
+  BOOST_REQUIRE_EQUAL(owned.size(), expected.size());
+  for (std::size_t i = 0; i < owned.size(); ++i)
+    BOOST_TEST(owned[i] == std::string(s.substr(expected[i].first, expected[i].second)));
+
+  Words cursor_words;
+  trib::WordCursor<true> lines(s.data(), s.size());
+  std::size_t at, n;
+  while (lines.next(&at, &n)) cursor_words.emplace_back(at, n);
+  BOOST_TEST((cursor_words == expected), "WordCursor differs on \"" << std::string(text) << "\"");
+  std::size_t newlines = 0;
+  for (char c : s) newlines += c == '\n';
+  BOOST_TEST(lines.newlines() == newlines);
+  BOOST_TEST(trib::for_each_word<true>(s.data(), s.size(), [](std::size_t, std::size_t) {}) == newlines);
+}
+
+const char* const kSpaces[] = {" ", "\t", "\n", "\v", "\f", "\r"};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(edge_cases) {
+  check("");
+  check(" ");
+  check("a");
+  check("a b");
+  check("  leading and trailing  ");
+  for (std::size_t len : {1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200}) {
+    check(std::string(len, ' '));        // all whitespace
+    check(std::string(len, 'x'));        // no whitespace: one word to the end
+    check(std::string(len, 'x') + " ");  // ends exactly after the word
+    check(" " + std::string(len, 'x'));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_whitespace_byte_separates_words) {
+  for (const char* sp : kSpaces) {
+    check(std::string("one") + sp + "two" + sp + sp + "three");
+    check(std::string(70, 'a') + sp + std::string(3, 'b'));
+  }
+  check("tab\there\rcr\fform\vvertical\nnewline\r\nwindows");
+}
+
+BOOST_AUTO_TEST_CASE(bytes_from_0x80_up_are_not_whitespace) {
+  check("caf\xc3\xa9 na\xc3\xafve \xe2\x80\x83 \xf0\x9f\x98\x80");  // U+2003 EM SPACE is a word here
+  std::string high;
+  for (int c = 0x80; c <= 0xff; ++c) high += static_cast<char>(c);
+  check(high);
+  check(high + " " + high);
+  check(" \x85\xa0 ");  // NEL and NBSP as bytes: not ASCII whitespace
+  std::string controls;
+  for (int c = 0; c < 0x21; ++c) controls += static_cast<char>(c), controls += 'x';
+  check(controls);  // only the six ASCII whitespace bytes split
+}
+
+// A word placed so it crosses each boundary the scanners care about.
+BOOST_AUTO_TEST_CASE(words_crossing_block_boundaries) {
+  for (std::size_t boundary : {8, 16, 32, 64, 128}) {
+    for (std::size_t before = 0; before <= 5; ++before) {
+      for (std::size_t word = 1; word <= 20; ++word) {
+        std::string s(boundary - std::min(boundary, before + 1), ' ');
+        s += std::string(word, 'w');
+        s += ' ';
+        s += "tail";
+        check(s);
+        check(s.substr(0, s.size() - 5));  // the word is the last thing in the text
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(random_text_matches_the_oracle) {
+  std::mt19937 rng(12345);
+  const std::string alphabet = std::string("abcxyz\xc3\xa9\x80\xff-.,0") + " \t\n\v\f\r";
+  for (int round = 0; round < 3000; ++round) {
+    std::size_t len = std::uniform_int_distribution<std::size_t>(0, 300)(rng);
+    int space_pct = std::uniform_int_distribution<int>(0, 100)(rng);
+    std::string s;
+    for (std::size_t i = 0; i < len; ++i) {
+      bool space = std::uniform_int_distribution<int>(0, 99)(rng) < space_pct;
+      std::size_t pick = space ? 16 + rng() % 6 : rng() % 16;
+      s += alphabet[pick];
+    }
+    check(s);
+  }
+}
+
+// The benchmark's loop runs on the same scanner: same word count as the oracle.
+BOOST_AUTO_TEST_CASE(the_benchmark_loop_counts_the_oracles_words) {
+  std::mt19937 rng(7);
+  std::string text;
+  for (int i = 0; i < 5000; ++i) {
+    text += std::string(1 + rng() % 20, static_cast<char>('a' + rng() % 26));
+    text += kSpaces[rng() % 6];
+  }
+  std::size_t n = text.size();
+  std::string padded = text + std::string(64, ' ');  // the loop's slack
+  wordloop::WordTable table;
+  uint64_t lines = 0, words = 0, folded = 0, checksum = 0;
+  wordloop::count_chunk(padded.data(), n, table, lines, words);
+  table.fold(folded, checksum);
+  BOOST_TEST(words == oracle_words(text).size());
+  BOOST_TEST(folded == words);
+  std::size_t newlines = 0;
+  for (char c : text) newlines += c == '\n';
+  BOOST_TEST(lines == newlines);
+}
