@@ -25,6 +25,7 @@
 //   durable-rename                ... about to be renamed into place
 //   durable-write-before-rename   written and synced, not yet renamed
 //   wal-append                    a write-ahead-log entry is about to be appended
+//   wal-append-written            ... it is written and synced (its records not yet accepted)
 //   after-output                  a batch's outputs ran, its completion not yet recorded
 //   interval-close                the coordinator is about to close an interval
 //   task, map-task, reduce-task   a task (of that phase) is about to run

@@ -175,6 +175,7 @@ int64_t WriteAheadLog::append_payload(const std::string& payload, std::size_t re
   write_all(fd_, entry);
   if (::fdatasync(fd_) != 0)
     throw std::runtime_error(std::string("write-ahead log fsync failed: ") + std::strerror(errno));
+  crash_point("wal-append-written");
   end_ += static_cast<int64_t>(records);
   segment_records_ += static_cast<int64_t>(records);
   if (segment_records_ >= kSegmentRecords) start_segment();

@@ -159,7 +159,9 @@ std::vector<Fault> make_schedule(const ScheduleSpec& spec) {
         break;
       case FaultKind::wal_corrupt: {
         int64_t hit = rng.between(2, max_hit);
-        f.rule = "wal-append=corrupt@" + std::to_string(hit) + ",wal-append=crash@" + std::to_string(hit + 1);
+        // Both points are hit once per append: the same entry is corrupted,
+        // written, and then the process dies before a checkpoint can cover it.
+        f.rule = "wal-append=corrupt@" + std::to_string(hit) + ",wal-append-written=crash@" + std::to_string(hit);
         break;
       }
       case FaultKind::source_hang: f.duration_ms = 15000; break;  // a bound: it ends when the receiver reconnects

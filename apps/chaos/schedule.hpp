@@ -27,8 +27,8 @@ enum class FaultKind {
   redis_restart,  // SIGKILL the runner's redis-server; start it again after duration_ms
   // In-engine, on the coordinator (where receivers keep their write-ahead
   // logs): one entry's bytes flip after its checksum is taken (bit rot), and
-  // the process is SIGKILLed at the next append, so a restart must read the
-  // bad entry back. Not in "all": the correct outcome usually ends the run
+  // the process is SIGKILLed as soon as that entry is on disk, so a restart
+  // must read the bad entry back. Not in "all": the correct outcome usually ends the run
   // (the restart refuses to lose the entry's records, exit 3).
   wal_corrupt,
 };
