@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 namespace trib::chaos {
 
@@ -68,8 +70,24 @@ FaultProxy::~FaultProxy() {
   acceptor_.join();
   ::close(listen_fd_);
   reset();
+  std::unique_lock<std::mutex> lock(mutex_);
+  pumps_done_.wait(lock, [this] { return live_pumps_ == 0; });
+}
+
+bool FaultProxy::start_pump(const std::shared_ptr<Link>& link, bool up) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& t : threads_) t.join();
+  try {
+    std::thread([this, link, up] {
+      pump(link, up);
+      std::lock_guard<std::mutex> done(mutex_);
+      --live_pumps_;
+      pumps_done_.notify_all();
+    }).detach();
+  } catch (const std::system_error&) {  // out of threads: drop this connection, not the runner
+    return false;
+  }
+  ++live_pumps_;
+  return true;
 }
 
 void FaultProxy::accept_loop() {
@@ -95,10 +113,14 @@ void FaultProxy::accept_loop() {
     link->worker_fd = fd;
     link->coordinator_fd = up;
     ++accepted_;
-    std::lock_guard<std::mutex> lock(mutex_);
-    links_.push_back(link);
-    threads_.emplace_back([this, link] { pump(link, true); });
-    threads_.emplace_back([this, link] { pump(link, false); });
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      links_.erase(std::remove_if(links_.begin(), links_.end(), [](auto& l) { return l.expired(); }),
+                   links_.end());
+      links_.push_back(link);
+    }
+    // The worker sees its connection drop, as it would if the link failed.
+    if (!start_pump(link, true) || !start_pump(link, false)) link->close_now(true);
   }
 }
 

@@ -3,10 +3,12 @@
 // connections, stop forwarding in one or both directions for a while (a
 // partition: TCP holds the bytes, nothing is lost or reordered, as when
 // packets are dropped and retransmitted), add latency, or cap the bandwidth.
-// One accept thread plus two pump threads per connection.
+// One accept thread plus two pump threads per open connection (a pump ends
+// with its connection, so workers that reconnect often cost no threads).
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -43,6 +45,8 @@ class FaultProxy {
   struct Link;
   void accept_loop();
   void pump(std::shared_ptr<Link> link, bool up);
+  // Runs pump on a thread of its own; false if no thread could be made.
+  bool start_pump(const std::shared_ptr<Link>& link, bool up);
 
   uint16_t target_port_;
   uint16_t port_ = 0;
@@ -52,7 +56,8 @@ class FaultProxy {
   std::atomic<int64_t> delay_ms_{0}, rate_{0}, accepted_{0}, bytes_{0};
   std::mutex mutex_;
   std::vector<std::weak_ptr<Link>> links_;
-  std::vector<std::thread> threads_;
+  int live_pumps_ = 0;  // detached pump threads still running (the destructor waits for 0)
+  std::condition_variable pumps_done_;
   std::thread acceptor_;
 };
 
