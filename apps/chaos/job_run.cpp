@@ -177,7 +177,7 @@ class Runner {
     env.insert(env.end(), spec_.env.begin(), spec_.env.end());
     env.push_back("TRIB_FAULT_LOG=" + spec_.dir + "/faults.log");
     if (auto rules = fault_rules(n.index); !rules.empty()) env.push_back("TRIB_FAULTS=" + rules);
-    std::string log = spec_.dir + "/logs/" + target_name(n.index) + "-" + std::to_string(n.starts) + ".log";
+    std::string log = log_path(n.index, n.starts);
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     std::vector<char*> argv, envp;
     for (auto& a : argv_text) argv.push_back(const_cast<char*>(a.c_str()));
@@ -323,10 +323,12 @@ class Runner {
     }
   }
 
-  // The log of the process of `n` that just exited.
-  std::string log_path(const Node& n) const {
-    return spec_.dir + "/logs/" + target_name(n.index) + "-" + std::to_string(n.starts - 1) + ".log";
+  // The log of start number `start` (from 0) of node `index`.
+  std::string log_path(int index, int start) const {
+    return spec_.dir + "/logs/" + target_name(index) + "-" + std::to_string(start) + ".log";
   }
+  // The log of the process of `n` that just exited.
+  std::string log_path(const Node& n) const { return log_path(n.index, n.starts - 1); }
   std::string first_log_line(const Node& n) const {
     std::ifstream in(log_path(n));
     std::string line;
