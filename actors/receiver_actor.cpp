@@ -117,6 +117,15 @@ void reader_loop(caf::blocking_actor* self, receiver_actor owner,
 struct ReceiverState {
   std::unique_ptr<WriteAheadLog> wal;
   LineChunks buffer;  // lines accepted since the last flush
+  std::chrono::steady_clock::time_point interval_start = std::chrono::steady_clock::now();
+
+  // Which of the interval's `n` equal slices it is now (LineChunks' slot).
+  std::size_t slot_now(int n, std::chrono::milliseconds interval) const {
+    if (n <= 1 || interval.count() <= 0) return 0;
+    auto elapsed = std::chrono::steady_clock::now() - interval_start;
+    auto slot = elapsed * n / interval;
+    return static_cast<std::size_t>(std::clamp<int64_t>(slot, 0, n - 1));
+  }
   bool reader_done = false;
   std::vector<caf::typed_response_promise<done_atom>> stop_waiters;
 };
@@ -136,7 +145,7 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
                    replay.lines.size());
       Partition lines = Partition::of(std::move(replay.lines));
       for (auto& pin : replay.pins) lines.pin(std::move(pin));
-      self->state.buffer.add(std::move(lines));
+      self->state.buffer.add(lines);
     }
   }
   std::shared_ptr<Receiver> receiver = factory();
@@ -158,7 +167,7 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
         if (self->state.wal) self->state.wal->append(lines);
         monitor->received_records += static_cast<int64_t>(lines.size());
         if (health) health->records += static_cast<int64_t>(lines.size());
-        self->state.buffer.add(std::move(chunk.lines));
+        self->state.buffer.add(chunk.lines, self->state.slot_now(partitions, options.batch_interval));
       },
       [=](flush_atom) {
         auto& st = self->state;
@@ -168,6 +177,7 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
         // Every partition pins every block of the batch: blocks are shared
         // between neighbouring partitions, and all die with the batch.
         block.partitions = st.buffer.take(partitions);
+        st.interval_start = std::chrono::steady_clock::now();
         if (st.wal) block.position = std::to_string(st.wal->end());
         return block;
       },

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -47,6 +48,9 @@ struct ReceiverOptions {
   bool resume = false;      // false: a new job; an old log in log_dir is discarded
   int64_t replay_from = 0;  // first record not in a checkpointed batch
   double max_rate = 0;      // records/s this receiver may store; 0: unlimited
+  // The job's batch interval: lines of the i-th n-th of an interval go to
+  // its i-th partition (dstream/core/text_block.hpp, LineChunks).
+  std::chrono::milliseconds batch_interval{0};
   // Replay past corrupt log entries (getOrCreate reported them) rather than fail.
   bool accept_wal_loss = false;
   std::shared_ptr<ReceiverHealth> health;  // optional

@@ -17,6 +17,7 @@ SourceActors::Spawned SourceActors::spawn(const std::vector<int>& sources, const
     spawned.with_receiver.insert(id);
     ReceiverOptions opts;
     opts.max_rate = cfg_.max_rate_per_receiver;
+    opts.batch_interval = std::chrono::milliseconds(cfg_.graph->batch_interval_ms);
     if (!cfg_.checkpoint_dir.empty()) {
       opts.log_dir = cfg_.checkpoint_dir;
       opts.resume = cfg_.recovered.has_value();

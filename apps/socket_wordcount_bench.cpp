@@ -419,7 +419,17 @@ void print_engine_result(const Progress& progress, const EngineTotals& totals, C
                          int64_t batch_ms) {
   std::vector<double> proc, delay;
   int64_t late = 0;
+  // The first line's wall time, as batch times are wall times.
+  double start_wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch()).count() -
+      std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   for (const auto& b : progress.batches) {
+    spdlog::debug("batch {}: {} lines, ended {:.1f} ms after the first line, scheduling delay {:.1f} ms, "
+                  "processing {:.1f} ms",
+                  b.batch_index, b.input_records,
+                  static_cast<double>(b.batch_time_ms) -
+                      start_wall_ms,
+                  b.scheduling_delay_ms, b.processing_time_ms);
     proc.push_back(b.processing_time_ms);
     delay.push_back(b.total_delay_ms);
     late += b.processing_time_ms > static_cast<double>(batch_ms);

@@ -173,3 +173,63 @@ BOOST_AUTO_TEST_CASE(line_chunks_cut_an_interval_into_spark_slices_that_pin_ever
     }
   }
 }
+
+// A receiver puts the lines of the i-th n-th of its interval in slot i. The
+// partitions keep the order of arrival whatever the slots: the slots as they
+// are when there are n of them and none holds more than twice its share,
+// otherwise Spark's slices of the interval's lines.
+BOOST_AUTO_TEST_CASE(line_chunks_hand_over_even_time_slots_and_reslice_uneven_ones) {
+  std::mt19937 rng(11);
+  int handed_over = 0, resliced = 0;
+  for (int round = 0; round < 400; ++round) {
+    int parts = std::uniform_int_distribution<int>(1, 5)(rng);
+    std::vector<std::string> all = random_lines(rng, std::uniform_int_distribution<int>(0, 400)(rng));
+    trib::LineChunks chunks;
+    std::vector<std::vector<std::string>> slots;  // the model: lines per slot
+    std::size_t last_slot = 0;
+    bool even_rates = rng() % 2 == 0;  // a steady rate: about the same lines in each slice
+    std::vector<std::weak_ptr<const void>> blocks;
+    for (std::size_t at = 0; at < all.size();) {
+      std::size_t n = std::min<std::size_t>(all.size() - at, std::uniform_int_distribution<int>(1, 30)(rng));
+      std::size_t slot = even_rates ? at * static_cast<std::size_t>(parts) / all.size()
+                                    : std::uniform_int_distribution<std::size_t>(0, parts - 1)(rng);
+      auto block = std::make_shared<std::string>();
+      std::vector<std::size_t> starts;
+      for (std::size_t i = at; i < at + n; ++i) starts.push_back(block->size()), *block += all[i];
+      std::vector<trib::Text> lines;
+      for (std::size_t i = 0; i < n; ++i) lines.emplace_back(block->data() + starts[i], all[at + i].size());
+      trib::Partition p = trib::Partition::of(std::move(lines));
+      p.pin(block);
+      blocks.push_back(block);
+      chunks.add(p, slot);
+      last_slot = std::max(last_slot, slot);  // an earlier slot than the last counts as the last
+      if (slots.size() <= last_slot) slots.resize(last_slot + 1);
+      slots[last_slot].insert(slots[last_slot].end(), all.begin() + at, all.begin() + at + n);
+      at += n;
+    }
+    trib::Dataset out = chunks.take(parts);
+    BOOST_REQUIRE_EQUAL(out.size(), static_cast<std::size_t>(parts));
+    bool even = slots.size() == static_cast<std::size_t>(parts);
+    for (const auto& s : slots) even = even && s.size() * parts <= 2 * all.size() + parts;
+    std::vector<std::vector<std::string>> expected;
+    if (even) {
+      expected = slots;
+      ++handed_over;
+    } else {
+      for (int i = 0; i < parts; ++i)
+        expected.emplace_back(all.begin() + all.size() * i / parts, all.begin() + all.size() * (i + 1) / parts);
+      ++resliced;
+    }
+    for (int i = 0; i < parts; ++i) {
+      std::vector<std::string> got;
+      for (trib::Text t : out[i].rows<trib::Text>()) got.emplace_back(t);
+      BOOST_TEST(got == expected[i], "round " << round << " partition " << i);
+    }
+    // Every partition pins every block: one partition alone keeps them all.
+    trib::Partition kept = out[static_cast<std::size_t>(rng() % parts)];
+    out.clear();
+    for (auto& b : blocks) BOOST_TEST(!b.expired());
+  }
+  BOOST_TEST(handed_over > 50);  // both paths ran
+  BOOST_TEST(resliced > 50);
+}
