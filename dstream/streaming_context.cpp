@@ -81,11 +81,14 @@ caf::actor_system_config make_config(int worker_threads, const TransportOptions*
   // CAF's idle worker threads poll their queues, sleeping 50 us between
   // tries, for 500 tries before they wait on a condition variable: at 10 ms
   // batches they never get there, and the wake-ups cost a third of a core
-  // with nothing to do. Poll for about 0.5 ms (covering the gap between a
-  // batch's map and reduce tasks), then wait: tasks are spawned through the
-  // system (actors/task_actor.cpp), so they reach the pool through its
-  // central queue, which wakes a waiting thread.
-  cfg.set("work-stealing.moderate-poll-attempts", size_t{10});
+  // with nothing to do. No sleeping polls at all: after its quick spinning
+  // polls an idle thread waits. Tasks are spawned through the system
+  // (actors/task_actor.cpp), so they reach the pool through its central
+  // queue, which wakes a waiting thread. Measured (engine_overhead_bench,
+  // six runs each): an idle 8-partition 10 ms pipeline at a median 4.5 %
+  // of a core against 7.6 % with 10 sleeping polls; full-speed socket
+  // throughput and 10 ms batch latency unchanged.
+  cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
   if (network) configure_transport(cfg, *network);
   return cfg;
 }

@@ -187,6 +187,8 @@ FaultHit fault_point(const char* point) { return hit(point, Filter::all); }
 void crash_point(const char* point) { hit(point, Filter::others); }
 void delay_point(const char* point) { hit(point, Filter::delays); }
 
+bool faults_armed() { return registry().any.load(std::memory_order_relaxed); }
+
 void fault_crash_now() {
   ::kill(::getpid(), SIGKILL);
   std::abort();  // not reached

@@ -55,6 +55,9 @@ FaultHit fault_point(const char* point);
 void crash_point(const char* point);
 void delay_point(const char* point);
 
+// True when any rule was given: a caller may then keep work where a rule
+// could stall or kill it (a task in its own actor).
+bool faults_armed();
 // Kills this process at once (for callers completing a torn write).
 [[noreturn]] void fault_crash_now();
 

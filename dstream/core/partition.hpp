@@ -102,6 +102,8 @@ class Partition {
   template <class T>
   const std::vector<uint64_t>& hashes() const { return typed<T>().hashes; }
 
+  // True when it certainly holds no records (never decodes).
+  bool known_empty() const { return data_ ? data_->size() == 0 : !bytes_; }
   // Records held, or 0 while still bytes: a capacity hint that never decodes.
   std::size_t size_hint() const { return data_ ? data_->size() : 0; }
 
