@@ -42,9 +42,15 @@ case "$cmd" in
   bench)
     install_deps; build socket_wordcount_bench wordcount_bench engine_overhead_bench network_wordcount >/dev/null
     input=$(mktemp /tmp/tributary-bench-XXXXXX.txt)
-    trap 'rm -f "$input"' EXIT
+    long_input=$(mktemp /tmp/tributary-bench-long-XXXXXX.txt)
+    trap 'rm -f "$input" "$long_input"' EXIT
     build/socket_wordcount_bench --role generate --out "$input" --lines 2000000 --seed 1
     build/socket_wordcount_bench --file "$input" --markdown "$@"
+    # The same at five times the length (950 MB): start-up and the first
+    # interval weigh less, and the receive buffers come round again.
+    build/socket_wordcount_bench --role generate --out "$long_input" --lines 10000000 --seed 1
+    build/socket_wordcount_bench --file "$long_input" --lines 10000000 --markdown "$@"
+    rm -f "$long_input"
     build/socket_wordcount_bench --file "$input" --markdown --rate 2000000 "$@"
     build/socket_wordcount_bench --file "$input" --markdown --rate 1000000 --batch-ms 10 "$@"
     build/wordcount_bench --markdown --checkpoints
