@@ -117,7 +117,9 @@ void reader_loop(caf::blocking_actor* self, receiver_actor owner,
 struct ReceiverState {
   std::unique_ptr<WriteAheadLog> wal;
   LineChunks buffer;  // lines accepted since the last flush
-  std::chrono::steady_clock::time_point interval_start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point interval_start = std::chrono::steady_clock::now();  // the last flush
+  bool reader_done = false;
+  std::vector<caf::typed_response_promise<done_atom>> stop_waiters;
 
   // Which of the interval's `n` equal slices it is now (LineChunks' slot).
   std::size_t slot_now(int n, std::chrono::milliseconds interval) const {
@@ -126,8 +128,6 @@ struct ReceiverState {
     auto slot = elapsed * n / interval;
     return static_cast<std::size_t>(std::clamp<int64_t>(slot, 0, n - 1));
   }
-  bool reader_done = false;
-  std::vector<caf::typed_response_promise<done_atom>> stop_waiters;
 };
 
 receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer<ReceiverState> self,
