@@ -426,9 +426,7 @@ void print_engine_result(const Progress& progress, const EngineTotals& totals, C
   for (const auto& b : progress.batches) {
     spdlog::debug("batch {}: {} lines, ended {:.1f} ms after the first line, scheduling delay {:.1f} ms, "
                   "processing {:.1f} ms",
-                  b.batch_index, b.input_records,
-                  static_cast<double>(b.batch_time_ms) -
-                      start_wall_ms,
+                  b.batch_index, b.input_records, static_cast<double>(b.batch_time_ms) - start_wall_ms,
                   b.scheduling_delay_ms, b.processing_time_ms);
     proc.push_back(b.processing_time_ms);
     delay.push_back(b.total_delay_ms);

@@ -143,10 +143,7 @@ class TextCombineTable {
   // 12-14 paired full-speed runs of the socket benchmark.
   template <class F>
   void merge_all(const std::pair<Text, V>* rows, std::size_t n, const F& f) {
-    for (std::size_t i = 0; i < n; ++i) {
-      ShortText k = short_text(rows[i].first);
-      merge(rows[i].first, k, hash_text(k, rows[i].first), rows[i].second, f);
-    }
+    for (std::size_t i = 0; i < n; ++i) merge(rows[i].first, rows[i].second, f);
   }
 
   std::size_t size() const { return used_; }

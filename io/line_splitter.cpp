@@ -36,7 +36,7 @@ class BufferPool {
         free_.pop_back();
       }
     }
-    if (!p) p = fresh(bytes);
+    if (!p) p = fresh();
     return {p, [this](char* q) { put(q); }};
   }
 
@@ -59,8 +59,9 @@ class BufferPool {
 
   // Straight from the kernel, aligned to and asking for a transparent huge
   // page: one fault instead of 512, and one TLB entry for the kernel's copy.
-  static char* fresh(std::size_t bytes) {
-    std::size_t span = bytes + kPooledBytes;
+  static char* fresh() {
+    constexpr std::size_t bytes = kPooledBytes;
+    std::size_t span = 2 * bytes;
     void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) throw std::bad_alloc();
     auto start = reinterpret_cast<std::uintptr_t>(raw);
