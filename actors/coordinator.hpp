@@ -62,6 +62,9 @@ struct CoordinatorConfig {
   int64_t worker_timeout_ms = 10000;
   bool speculation = true;
   int64_t speculation_min_ms = 500;
+  // With workers, map tasks that run on this node at once (their input is
+  // here); 0: every task goes to the workers.
+  int local_map_slots = 0;
   // Wait for this many workers before the first batch, at most the wait.
   int min_workers = 0;
   int64_t min_workers_wait_ms = 30000;

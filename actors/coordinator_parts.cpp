@@ -37,7 +37,7 @@ CoordinatorParts::CoordinatorParts(caf::event_based_actor* self, CoordinatorConf
   auto events = [monitor = cfg.monitor](JobEvent e) { monitor->event(std::move(e)); };
   outbox.emplace(self, *status);
   dispatcher.emplace(g, membership.pool(), local_host, *outbox,
-                     SpeculationPolicy{cfg.speculation, cfg.speculation_min_ms}, events);
+                     SpeculationPolicy{cfg.speculation, cfg.speculation_min_ms}, events, cfg.local_map_slots);
   placement.emplace(g, membership.pool(), local_host, *outbox, cfg.checkpoint_dir, events);
   std::vector<int> needed;
   for (auto id : g.sources)

@@ -7,13 +7,15 @@
 namespace trib {
 
 TaskDispatcher::TaskDispatcher(const Graph& graph, WorkerPool& workers, caf::actor local_host,
-                               TaskOutbox& outbox, SpeculationPolicy policy, EventSink events)
+                               TaskOutbox& outbox, SpeculationPolicy policy, EventSink events,
+                               int local_map_slots)
     : graph_(graph),
       workers_(workers),
       local_host_(std::move(local_host)),
       outbox_(outbox),
       policy_(policy),
-      events_(std::move(events)) {}
+      events_(std::move(events)),
+      local_map_slots_(local_map_slots) {}
 
 void TaskDispatcher::run(TaskSpec spec, clock::time_point now) {
   if (workers_.empty()) {
@@ -21,19 +23,26 @@ void TaskDispatcher::run(TaskSpec spec, clock::time_point now) {
     outbox_.send_task(local_host_, std::move(spec));  // it fetches what workers keep
     return;
   }
-  Worker& w = workers_.next_not_slow(now);
   InFlight& f = in_flight_[spec.id];
+  release_slot(f);  // a task sent again replaces its earlier record
+  f.local = spec.id.phase == Phase::map && local_maps_ < local_map_slots_;
+  const caf::actor& host = f.local ? local_host_ : workers_.next_not_slow(now).host;
+  if (f.local) {
+    ++local_maps_;
+    spec.keep_output = false;  // the buckets come back with the result
+  }
   f.spec = spec;
   f.sent = now;
-  f.hosts = {w.host.address()};
+  f.hosts = {host.address()};
   f.speculated = false;
-  outbox_.send_task(w.host, std::move(spec));
+  outbox_.send_task(host, std::move(spec));
 }
 
 void TaskDispatcher::finished(const TaskResult& result, clock::time_point now) {
   auto f = in_flight_.find(result.id);
   if (f == in_flight_.end()) return;
   task_times_.add(std::chrono::duration<double, std::milli>(now - f->second.sent).count());
+  release_slot(f->second);
   in_flight_.erase(f);
 }
 
@@ -43,7 +52,10 @@ std::size_t TaskDispatcher::lose_worker(const caf::actor_addr& host, clock::time
     f.hosts.erase(std::remove(f.hosts.begin(), f.hosts.end(), host), f.hosts.end());
     if (f.hosts.empty()) rerun.push_back(f.spec);
   }
-  for (auto& spec : rerun) in_flight_.erase(spec.id);
+  for (auto& spec : rerun) {
+    release_slot(in_flight_[spec.id]);
+    in_flight_.erase(spec.id);
+  }
   for (auto& spec : rerun) run(spec, now);
   return rerun.size();
 }

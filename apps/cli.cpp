@@ -240,6 +240,9 @@ void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {
            "0: max(1000, 10 batch intervals)")
       .add("min-workers", &cluster->min_workers, "coordinator: wait for this many workers before the first batch")
       .add("min-workers-wait", &cluster->min_workers_wait, "coordinator: seconds to wait for --min-workers at most")
+      .add("coordinator-map-slots", &cluster->coordinator_map_slots,
+           "coordinator with workers: map tasks it still runs itself at once, where their input is (only "
+           "their combined output crosses the network); -1: one per scheduler thread; 0: all on the workers")
       .add("events", &cluster->events,
            "append job events (workers joined/lost, state partitions placed/moved, checkpoints, recovery) "
            "to FILE as JSON lines")
@@ -280,6 +283,9 @@ std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& o
   if (cluster.min_workers < 0 || cluster.min_workers_wait < 0)
     return "--min-workers and --min-workers-wait must be >= 0";
   if (cluster.min_workers > 0 && listen_port == 0) return "--min-workers needs --listen";
+  if (cluster.coordinator_map_slots < -1 || cluster.coordinator_map_slots > 4096)
+    return "--coordinator-map-slots must be -1 (one per scheduler thread) or 0..4096, got " +
+           std::to_string(cluster.coordinator_map_slots);
   if (cluster.max_peers > 100000 || cluster.max_frame_mb > 4095 || cluster.max_frame_mb < 1)
     return "--max-peers must be 1..100000 and --max-frame-mb 1..4095";
   PeerLimits peers{static_cast<int>(cluster.max_peers), cluster.peer_handshake_ms,
@@ -303,6 +309,7 @@ std::string apply_cluster_flags(const ClusterFlags& cluster, StreamingOptions& o
   options.worker_timeout_ms = cluster.worker_timeout_ms;
   options.min_workers = static_cast<int>(cluster.min_workers);
   options.min_workers_wait_ms = cluster.min_workers_wait * 1000;
+  options.coordinator_map_slots = static_cast<int>(cluster.coordinator_map_slots);
   return {};
 }
 

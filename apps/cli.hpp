@@ -82,6 +82,7 @@ struct ClusterFlags {
   int64_t worker_timeout_ms = 0;  // coordinator: when a silent worker is given up on (0: scaled)
   int64_t min_workers = 0;            // coordinator: workers to wait for before the first batch
   int64_t min_workers_wait = 30;      // coordinator: seconds to wait for them at most
+  int64_t coordinator_map_slots = -1;  // coordinator: map tasks it runs itself at once (-1: one per core)
   int64_t max_peers = PeerLimits{}.max_peers;                          // coordinator: open peer connections
   int64_t peer_handshake_ms = PeerLimits{}.handshake_timeout_ms;       // coordinator: to authenticate
   int64_t max_frame_mb = PeerLimits{}.max_frame_bytes >> 20;           // coordinator, no TLS: largest frame

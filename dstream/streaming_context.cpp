@@ -324,6 +324,7 @@ void StreamingContext::start() {
   cfg.accept_wal_loss = options_.accept_wal_loss;
   cfg.worker_timeout_ms = options_.worker_timeout_ms;
   cfg.speculation = options_.speculation;
+  cfg.local_map_slots = options_.coordinator_map_slots < 0 ? threads : options_.coordinator_map_slots;
   cfg.min_workers = options_.min_workers;
   cfg.min_workers_wait_ms = options_.min_workers_wait_ms;
   cfg.stop_after_batches = stop_after_batches_;

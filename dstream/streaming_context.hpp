@@ -68,6 +68,12 @@ struct StreamingOptions {
   // Run a copy of a stateless task that is slow (4x the median, at least
   // 500 ms) on another node; the first result counts (Spark's speculation).
   bool speculation = true;
+  // With workers, the coordinator still runs up to this many map tasks at
+  // once itself: their input (what its receivers hold) is there, so only
+  // their combined buckets cross the network, as Flink chains a source with
+  // its map side. Reduce tasks and further map tasks go to the workers.
+  // -1: one per actor scheduler thread; 0: every task to the workers.
+  int coordinator_map_slots = -1;
   // Wait for this many workers to join (at most min_workers_wait_ms) before
   // the first batch, so the job's first partitions spread over them.
   int min_workers = 0;

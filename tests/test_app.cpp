@@ -38,6 +38,7 @@ BOOST_AUTO_TEST_CASE(invalid_flags_name_the_problem_and_exit_nonzero) {
       {{"--partitions"}, "flag --partitions needs a value"},
       {{"--source", "socket://nohostport"}, "--source must be"},
       {{"--log-level", "loud"}, "unknown --log-level"},
+      {{"--coordinator-map-slots", "-2"}, "--coordinator-map-slots must be -1 (one per scheduler thread) or 0..4096, got -2"},
   };
   for (auto& c : cases) {
     auto r = testing::run_app("network_wordcount", c.args);

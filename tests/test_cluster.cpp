@@ -71,9 +71,10 @@ BOOST_AUTO_TEST_CASE(shuffle_blocks_lost_with_their_worker_are_computed_again) {
   std::string mode = "windowed";
   auto want = reference_run(job, mode, {});
   // Worker 1 dies as it starts its third reduce task: the shuffle being
-  // reduced has map outputs on both workers (map tasks alternate between
-  // them), so the blocks worker 2 must fetch from worker 1 are gone.
-  ThreeProcesses c(job, mode, {}, {}, {{"TRIB_CRASH_AT=reduce-task:3"}, {}});
+  // reduced has map outputs on both workers (the coordinator runs no map
+  // task itself here, so they alternate between the workers), so the blocks
+  // worker 2 must fetch from worker 1 are gone.
+  ThreeProcesses c(job, mode, {"--coordinator-map-slots", "0"}, {}, {{"TRIB_CRASH_AT=reduce-task:3"}, {}});
   BOOST_TEST(testing::wait_exit(c.w1) == 128 + SIGKILL);
   c.coordinator_log_after_exit();
   BOOST_TEST(testing::wait_exit(c.w2) == 0);

@@ -1,6 +1,7 @@
 // The coordinator's plain parts on their own, with times the test sets:
 // the batch clock, the job's phase and stop, worker membership (joins, the min-workers gate,
-// heartbeats) and the checkpoint coordinator (rounds, retakes, writing).
+// heartbeats), the checkpoint coordinator (rounds, retakes, writing) and where the task
+// dispatcher sends tasks.
 #define BOOST_TEST_MODULE coordinator_parts
 #include <boost/test/unit_test.hpp>
 
@@ -9,6 +10,7 @@
 #include "actors/batch_clock.hpp"
 #include "actors/checkpoint_coordinator.hpp"
 #include "actors/job_lifecycle.hpp"
+#include "actors/task_dispatcher.hpp"
 #include "actors/worker_membership.hpp"
 #include "temp_dir.hpp"
 
@@ -31,6 +33,31 @@ struct Handles {
   std::vector<caf::actor> made;
   caf::actor operator()() { return made.emplace_back(make()); }
 };
+
+// Records which host each task was sent to.
+struct RecordingOutbox : TaskOutbox {
+  struct Sent {
+    caf::actor_addr host;
+    TaskSpec spec;
+  };
+  std::vector<Sent> sent;
+  void send_task(const caf::actor& host, TaskSpec spec) override { sent.push_back({host.address(), std::move(spec)}); }
+  void send_restore(const caf::actor&, const PartitionKey&, std::string) override {}
+  void send_drop(const caf::actor&, const PartitionKey&) override {}
+};
+
+TaskSpec task(Phase phase, int index) {
+  TaskSpec spec;
+  spec.id = TaskId{100, 0, phase, 0, index};
+  spec.keep_output = true;  // as the executor asks for a shuffle's map tasks
+  return spec;
+}
+
+TaskResult result_of(const TaskSpec& spec) {
+  TaskResult r;
+  r.id = spec.id;
+  return r;
+}
 
 }  // namespace
 
@@ -211,4 +238,75 @@ BOOST_AUTO_TEST_CASE(a_job_finishes_once_and_then_ignores_everything) {
   BOOST_TEST(!job.begin_stop());
   job.checkpoint_written();  // a late answer does not revive it
   BOOST_TEST(job.finished());
+}
+
+BOOST_AUTO_TEST_CASE(map_tasks_run_on_the_coordinator_while_it_has_a_free_slot_the_rest_on_workers) {
+  Handles handles;
+  Graph graph;
+  graph.add(std::make_shared<Node>())->name = "reduceByKey";
+  WorkerPool pool;
+  RecordingOutbox outbox;
+  caf::actor local = handles();
+  auto now = steady_clock::now();
+  std::vector<caf::actor_addr> workers;
+  auto host_of = [&](std::size_t i) {
+    auto h = outbox.sent.at(i).host;
+    if (h == local.address()) return std::string("here");
+    return std::string(pool.find(h) ? pool.find(h)->label : "a lost worker");
+  };
+
+  // No workers: everything runs here, with its outputs.
+  TaskDispatcher alone(graph, pool, local, outbox, SpeculationPolicy{}, [](JobEvent) {}, 2);
+  for (int i = 0; i < 3; ++i) alone.run(task(Phase::map, i), now);
+  alone.run(task(Phase::reduce, 0), now);
+  for (std::size_t i = 0; i < 4; ++i) {
+    BOOST_TEST(host_of(i) == "here");
+    BOOST_TEST(!outbox.sent[i].spec.keep_output);
+  }
+  outbox.sent.clear();
+
+  for (int i = 0; i < 2; ++i) workers.push_back(pool.add(handles(), now).host.address());
+  TaskDispatcher d(graph, pool, local, outbox, SpeculationPolicy{}, [](JobEvent) {}, 2);
+  for (int i = 0; i < 3; ++i) d.run(task(Phase::map, i), now);
+  d.run(task(Phase::reduce, 0), now);
+  d.run(task(Phase::reduce, 1), now);
+  // Two map tasks here (their buckets come back with the result); the third
+  // and the reduce tasks on the workers in turn (buckets kept there).
+  std::vector<std::string> where;
+  for (std::size_t i = 0; i < outbox.sent.size(); ++i) where.push_back(host_of(i));
+  BOOST_TEST((where == std::vector<std::string>{"here", "here", "worker-1", "worker-2", "worker-1"}));
+  BOOST_TEST(!outbox.sent[0].spec.keep_output);
+  BOOST_TEST(!outbox.sent[1].spec.keep_output);
+  BOOST_TEST(outbox.sent[2].spec.keep_output);
+
+  // A finished local map task frees its slot for the next one.
+  d.finished(result_of(outbox.sent[0].spec), now);
+  d.run(task(Phase::map, 3), now);
+  BOOST_TEST(host_of(5) == "here");
+  d.run(task(Phase::map, 4), now);
+  BOOST_TEST(host_of(6) == "worker-2");
+
+  // Losing worker 1 runs its tasks (map 2, reduce 1) again; the slots here
+  // are taken, so on worker 2. Tasks here are not affected by the loss.
+  BOOST_TEST(d.on(workers[0]) == 2u);
+  pool.remove(workers[0]);
+  BOOST_TEST(d.lose_worker(workers[0], now) == 2u);
+  BOOST_TEST(host_of(7) == "worker-2");
+  BOOST_TEST(host_of(8) == "worker-2");
+  // Both local tasks finish: the next two map tasks run here again.
+  d.finished(result_of(outbox.sent[1].spec), now);
+  d.finished(result_of(outbox.sent[5].spec), now);
+  d.finished(result_of(outbox.sent[5].spec), now);  // a duplicate result frees nothing more
+  d.run(task(Phase::map, 5), now);
+  d.run(task(Phase::map, 6), now);
+  d.run(task(Phase::map, 7), now);
+  BOOST_TEST(host_of(9) == "here");
+  BOOST_TEST(host_of(10) == "here");
+  BOOST_TEST(host_of(11) == "worker-2");
+
+  // Zero slots: with workers, every task goes to them.
+  outbox.sent.clear();
+  TaskDispatcher none(graph, pool, local, outbox, SpeculationPolicy{}, [](JobEvent) {}, 0);
+  for (int i = 0; i < 3; ++i) none.run(task(Phase::map, i), now);
+  for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(host_of(i) == "worker-2");
 }
