@@ -1,8 +1,10 @@
 // Several processes on loopback: a coordinator (--listen) and workers
-// (--join) running checkpointed_wordcount. Tasks and state partitions run on
-// the workers; workers are SIGKILLed, frozen (SIGSTOP) and slowed down
-// mid-stream, the coordinator is killed and restarted, and every batch's
-// output must equal a single-process run's and a plain count.
+// (--join) running checkpointed_wordcount. Reduce tasks and state partitions
+// run on the workers, map tasks on the coordinator while it has a free slot
+// (or on the workers: --coordinator-map-slots); workers are SIGKILLed, frozen
+// (SIGSTOP) and slowed down mid-stream, the coordinator is killed and
+// restarted, and every batch's output must equal a single-process run's and
+// a plain count.
 #define BOOST_TEST_MODULE cluster
 #include <boost/test/unit_test.hpp>
 
@@ -61,6 +63,30 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_mid_stream_loses_nothing) {
         BOOST_TEST(EventLog::number(lost[0], "partitions") >= 1, lost[0]);
         BOOST_TEST(has_state_file_of_a_worker(c.dir.path + "/ckpt"), "workers write their own state snapshots");
       }
+      check_equal(job, mode, testing::read_output(c.dir.path), want);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(map_tasks_split_between_the_coordinator_and_the_workers_lose_nothing) {
+  auto job = cluster_job();
+  // One map slot on the coordinator: of each shuffle's two map tasks, one
+  // runs there (its buckets come back with its result) and the other on a
+  // worker (kept there, fetched by the reduce tasks). A worker dies
+  // mid-stream; the output must still equal a single-process run's.
+  for (std::string mode : {"windowed", "running"}) {
+    BOOST_TEST_CONTEXT(mode) {
+      std::vector<std::string> extra = {"--checkpoint-every", mode == "running" ? "10" : "1"};
+      auto want = reference_run(job, mode, extra);
+      auto coordinator_extra = with(extra, {"--coordinator-map-slots", "1"});
+      ThreeProcesses c(job, mode, coordinator_extra, {});
+      BOOST_REQUIRE_MESSAGE(c.started(), c.coord_log.text());
+      std::this_thread::sleep_for(std::chrono::milliseconds(350));
+      ::kill(c.w1, SIGKILL);
+      BOOST_TEST(testing::wait_exit(c.w1) == 128 + SIGKILL);
+      c.coordinator_log_after_exit();
+      BOOST_TEST(testing::wait_exit(c.w2) == 0);
+      BOOST_REQUIRE_MESSAGE(c.events.find("worker_lost").size() == 1u, c.events.all());
       check_equal(job, mode, testing::read_output(c.dir.path), want);
     }
   }
