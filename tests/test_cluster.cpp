@@ -53,7 +53,9 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_mid_stream_loses_nothing) {
       ::kill(c.w1, SIGKILL);
       BOOST_TEST(testing::wait_exit(c.w1) == 128 + SIGKILL);
       c.coordinator_log_after_exit();
-      BOOST_TEST(testing::wait_exit(c.w2) == 0, "the surviving worker stops when the coordinator is done");
+      int w2_exit = testing::wait_exit(c.w2);
+      BOOST_TEST(w2_exit == 0, "the surviving worker stops when the coordinator is done (exit " << w2_exit
+                                   << "); its log:\n" << c.w2_log.text());
       auto lost = c.events.find("worker_lost");
       BOOST_REQUIRE_MESSAGE(lost.size() == 1u, c.events.all());
       if (mode != "windowed") {
@@ -85,7 +87,8 @@ BOOST_AUTO_TEST_CASE(map_tasks_split_between_the_coordinator_and_the_workers_los
       ::kill(c.w1, SIGKILL);
       BOOST_TEST(testing::wait_exit(c.w1) == 128 + SIGKILL);
       c.coordinator_log_after_exit();
-      BOOST_TEST(testing::wait_exit(c.w2) == 0);
+      int w2_exit = testing::wait_exit(c.w2);
+      BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
       BOOST_REQUIRE_MESSAGE(c.events.find("worker_lost").size() == 1u, c.events.all());
       check_equal(job, mode, testing::read_output(c.dir.path), want);
     }
@@ -103,7 +106,8 @@ BOOST_AUTO_TEST_CASE(shuffle_blocks_lost_with_their_worker_are_computed_again) {
   ThreeProcesses c(job, mode, {"--coordinator-map-slots", "0"}, {}, {{"TRIB_CRASH_AT=reduce-task:3"}, {}});
   BOOST_TEST(testing::wait_exit(c.w1) == 128 + SIGKILL);
   c.coordinator_log_after_exit();
-  BOOST_TEST(testing::wait_exit(c.w2) == 0);
+  int w2_exit = testing::wait_exit(c.w2);
+  BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
   auto redone = c.events.find("shuffle_blocks_lost");
   BOOST_REQUIRE_MESSAGE(!redone.empty(), c.events.all());
   BOOST_TEST(EventLog::number(redone[0], "tasks") >= 1, redone[0]);
@@ -155,7 +159,8 @@ BOOST_AUTO_TEST_CASE(custom_actor_operators_run_on_workers_and_survive_losing_on
   ::kill(c.w1, SIGKILL);
   testing::wait_exit(c.w1);
   c.coordinator_log_after_exit();
-  BOOST_TEST(testing::wait_exit(c.w2) == 0);
+  int w2_exit = testing::wait_exit(c.w2);
+  BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
   bool on_a_worker = c.events.has("partition_placed", {{"node_name", "actorOperator"}, {"worker", "worker-1"}}) ||
                      c.events.has("partition_placed", {{"node_name", "actorOperator"}, {"worker", "worker-2"}});
   BOOST_TEST(on_a_worker, c.events.all());
@@ -195,7 +200,8 @@ BOOST_AUTO_TEST_CASE(event_time_windows_run_on_workers_and_survive_losing_one) {
   ::kill(c.w1, SIGKILL);
   testing::wait_exit(c.w1);
   c.coordinator_log_after_exit();
-  BOOST_TEST(testing::wait_exit(c.w2) == 0);
+  int w2_exit = testing::wait_exit(c.w2);
+  BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
   bool on_a_worker = false;
   for (auto& line : c.events.find("partition_placed"))
     on_a_worker = on_a_worker || (line.find("eventWindow") != std::string::npos &&
@@ -259,7 +265,8 @@ BOOST_AUTO_TEST_CASE(a_frozen_worker_is_given_up_on_and_its_state_moves) {
   ::kill(c.w1, SIGKILL);
   ::kill(c.w1, SIGCONT);
   testing::wait_exit(c.w1);
-  BOOST_TEST(testing::wait_exit(c.w2) == 0);
+  int w2_exit = testing::wait_exit(c.w2);
+  BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
   auto lost = c.events.find("worker_lost");
   BOOST_REQUIRE_MESSAGE(lost.size() == 1u, c.events.all());
   BOOST_TEST(std::regex_match(EventLog::text(lost[0], "reason"),
@@ -291,7 +298,8 @@ BOOST_AUTO_TEST_CASE(a_hung_worker_is_given_up_on_after_a_timeout_scaled_to_the_
              c.w1_log.text());
   BOOST_TEST(c.w1_log.has("rejoining the job as a new worker process"), c.w1_log.text());
   BOOST_TEST(c.events.has("worker_joined", {{"worker", "worker-3"}}), c.events.all());
-  BOOST_TEST(testing::wait_exit(c.w2) == 0);
+  int w2_exit = testing::wait_exit(c.w2);
+  BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
   check_equal(job, mode, testing::read_output(c.dir.path), want);
 }
 
