@@ -122,6 +122,14 @@ inline void check_equal(const WordcountJob& job, const std::string& mode,
     BOOST_TEST(got[i].second == want[i].second, mode << " batch " << i << " differs from the single-process run");
 }
 
+// Waits for a worker that should stop cleanly once its coordinator is done.
+// A failure gives its exit code and log: a worker once exited non-zero under
+// AddressSanitizer with nothing else to go on.
+inline void expect_clean_exit(pid_t worker, const std::string& name, const LogFile& log) {
+  int code = wait_exit(worker);
+  BOOST_TEST(code == 0, name << " exited " << code << "; its log:\n" << log.text());
+}
+
 // A coordinator and two workers of `program`, each run with args(dir) plus
 // its extra flags; `worker_env[i]` is added to worker i's environment. The
 // coordinator waits for both before its first batch.

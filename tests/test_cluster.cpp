@@ -42,20 +42,23 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_mid_stream_loses_nothing) {
   // running: state partitions on the workers, a checkpoint every 10 batches
   // (the worker dies before the second, so every batch so far is replayed on
   // the restored state); incremental: window state in executors, a
-  // checkpoint every batch; windowed: stateless tasks only.
-  for (std::string mode : {"running", "incremental", "windowed"}) {
-    BOOST_TEST_CONTEXT(mode) {
+  // checkpoint every batch; windowed: stateless tasks only. Map slots "1":
+  // of each shuffle's two map tasks, one runs on the coordinator (its
+  // buckets come back with its result) and the other on a worker (kept
+  // there, fetched by the reduce tasks); "-1": both on the coordinator.
+  std::vector<std::pair<std::string, std::string>> runs = {
+      {"running", "-1"}, {"incremental", "-1"}, {"windowed", "-1"}, {"windowed", "1"}, {"running", "1"}};
+  for (auto& [mode, map_slots] : runs) {
+    BOOST_TEST_CONTEXT(mode << ", coordinator map slots " << map_slots) {
       std::vector<std::string> extra = {"--checkpoint-every", mode == "running" ? "10" : "1"};
       auto want = reference_run(job, mode, extra);
-      ThreeProcesses c(job, mode, extra, {});
+      ThreeProcesses c(job, mode, with(extra, {"--coordinator-map-slots", map_slots}), {});
       BOOST_REQUIRE_MESSAGE(c.started(), c.coord_log.text());
       std::this_thread::sleep_for(std::chrono::milliseconds(350));  // a few batches run
       ::kill(c.w1, SIGKILL);
       BOOST_TEST(testing::wait_exit(c.w1) == 128 + SIGKILL);
       c.coordinator_log_after_exit();
-      int w2_exit = testing::wait_exit(c.w2);
-      BOOST_TEST(w2_exit == 0, "the surviving worker stops when the coordinator is done (exit " << w2_exit
-                                   << "); its log:\n" << c.w2_log.text());
+      expect_clean_exit(c.w2, "the surviving worker", c.w2_log);
       auto lost = c.events.find("worker_lost");
       BOOST_REQUIRE_MESSAGE(lost.size() == 1u, c.events.all());
       if (mode != "windowed") {
@@ -65,31 +68,6 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_mid_stream_loses_nothing) {
         BOOST_TEST(EventLog::number(lost[0], "partitions") >= 1, lost[0]);
         BOOST_TEST(has_state_file_of_a_worker(c.dir.path + "/ckpt"), "workers write their own state snapshots");
       }
-      check_equal(job, mode, testing::read_output(c.dir.path), want);
-    }
-  }
-}
-
-BOOST_AUTO_TEST_CASE(map_tasks_split_between_the_coordinator_and_the_workers_lose_nothing) {
-  auto job = cluster_job();
-  // One map slot on the coordinator: of each shuffle's two map tasks, one
-  // runs there (its buckets come back with its result) and the other on a
-  // worker (kept there, fetched by the reduce tasks). A worker dies
-  // mid-stream; the output must still equal a single-process run's.
-  for (std::string mode : {"windowed", "running"}) {
-    BOOST_TEST_CONTEXT(mode) {
-      std::vector<std::string> extra = {"--checkpoint-every", mode == "running" ? "10" : "1"};
-      auto want = reference_run(job, mode, extra);
-      auto coordinator_extra = with(extra, {"--coordinator-map-slots", "1"});
-      ThreeProcesses c(job, mode, coordinator_extra, {});
-      BOOST_REQUIRE_MESSAGE(c.started(), c.coord_log.text());
-      std::this_thread::sleep_for(std::chrono::milliseconds(350));
-      ::kill(c.w1, SIGKILL);
-      BOOST_TEST(testing::wait_exit(c.w1) == 128 + SIGKILL);
-      c.coordinator_log_after_exit();
-      int w2_exit = testing::wait_exit(c.w2);
-      BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
-      BOOST_REQUIRE_MESSAGE(c.events.find("worker_lost").size() == 1u, c.events.all());
       check_equal(job, mode, testing::read_output(c.dir.path), want);
     }
   }
@@ -106,8 +84,7 @@ BOOST_AUTO_TEST_CASE(shuffle_blocks_lost_with_their_worker_are_computed_again) {
   ThreeProcesses c(job, mode, {"--coordinator-map-slots", "0"}, {}, {{"TRIB_CRASH_AT=reduce-task:3"}, {}});
   BOOST_TEST(testing::wait_exit(c.w1) == 128 + SIGKILL);
   c.coordinator_log_after_exit();
-  int w2_exit = testing::wait_exit(c.w2);
-  BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
+  expect_clean_exit(c.w2, "worker 2", c.w2_log);
   auto redone = c.events.find("shuffle_blocks_lost");
   BOOST_REQUIRE_MESSAGE(!redone.empty(), c.events.all());
   BOOST_TEST(EventLog::number(redone[0], "tasks") >= 1, redone[0]);
@@ -159,8 +136,7 @@ BOOST_AUTO_TEST_CASE(custom_actor_operators_run_on_workers_and_survive_losing_on
   ::kill(c.w1, SIGKILL);
   testing::wait_exit(c.w1);
   c.coordinator_log_after_exit();
-  int w2_exit = testing::wait_exit(c.w2);
-  BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
+  expect_clean_exit(c.w2, "worker 2", c.w2_log);
   bool on_a_worker = c.events.has("partition_placed", {{"node_name", "actorOperator"}, {"worker", "worker-1"}}) ||
                      c.events.has("partition_placed", {{"node_name", "actorOperator"}, {"worker", "worker-2"}});
   BOOST_TEST(on_a_worker, c.events.all());
@@ -200,8 +176,7 @@ BOOST_AUTO_TEST_CASE(event_time_windows_run_on_workers_and_survive_losing_one) {
   ::kill(c.w1, SIGKILL);
   testing::wait_exit(c.w1);
   c.coordinator_log_after_exit();
-  int w2_exit = testing::wait_exit(c.w2);
-  BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
+  expect_clean_exit(c.w2, "worker 2", c.w2_log);
   bool on_a_worker = false;
   for (auto& line : c.events.find("partition_placed"))
     on_a_worker = on_a_worker || (line.find("eventWindow") != std::string::npos &&
@@ -265,8 +240,7 @@ BOOST_AUTO_TEST_CASE(a_frozen_worker_is_given_up_on_and_its_state_moves) {
   ::kill(c.w1, SIGKILL);
   ::kill(c.w1, SIGCONT);
   testing::wait_exit(c.w1);
-  int w2_exit = testing::wait_exit(c.w2);
-  BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
+  expect_clean_exit(c.w2, "worker 2", c.w2_log);
   auto lost = c.events.find("worker_lost");
   BOOST_REQUIRE_MESSAGE(lost.size() == 1u, c.events.all());
   BOOST_TEST(std::regex_match(EventLog::text(lost[0], "reason"),
@@ -298,8 +272,7 @@ BOOST_AUTO_TEST_CASE(a_hung_worker_is_given_up_on_after_a_timeout_scaled_to_the_
              c.w1_log.text());
   BOOST_TEST(c.w1_log.has("rejoining the job as a new worker process"), c.w1_log.text());
   BOOST_TEST(c.events.has("worker_joined", {{"worker", "worker-3"}}), c.events.all());
-  int w2_exit = testing::wait_exit(c.w2);
-  BOOST_TEST(w2_exit == 0, "worker 2 exit " << w2_exit << "; its log:\n" << c.w2_log.text());
+  expect_clean_exit(c.w2, "worker 2", c.w2_log);
   check_equal(job, mode, testing::read_output(c.dir.path), want);
 }
 
@@ -323,8 +296,8 @@ BOOST_AUTO_TEST_CASE(a_worker_frozen_for_8_s_stalls_no_batch_longer_than_2_s) {
   c.coordinator_log_after_exit();
   // Woken after its connection was dropped (its eviction message lost with
   // it), it is refused from the same process and rejoins as a new one.
-  BOOST_TEST(testing::wait_exit(c.w1) == 0, c.w1_log.text());
-  BOOST_TEST(testing::wait_exit(c.w2) == 0, c.w2_log.text());
+  expect_clean_exit(c.w1, "worker 1", c.w1_log);
+  expect_clean_exit(c.w2, "worker 2", c.w2_log);
   BOOST_TEST(c.events.find("worker_lost").size() == 1u, c.events.all());
   BOOST_TEST(c.events.has("worker_joined", {{"worker", "worker-3"}}), c.events.all());
   std::vector<int64_t> published;  // ns

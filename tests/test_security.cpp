@@ -161,11 +161,8 @@ BOOST_AUTO_TEST_CASE(with_tls_a_coordinator_and_two_workers_equal_a_single_proce
   auto log = cluster.coordinator_log_after_exit();
   BOOST_TEST(log.find("(mutual TLS)") != std::string::npos, log);
   BOOST_TEST(log.find("2 workers joined: starting") != std::string::npos, log);
-  // The exit code in the message too: a worker once exited non-zero under
-  // AddressSanitizer with nothing in its log (1 run in 14).
-  int w1 = wait_exit(cluster.w1), w2 = wait_exit(cluster.w2);
-  BOOST_TEST(w1 == 0, "worker 1 exited " << w1 << ": " << cluster.w1_log.text());
-  BOOST_TEST(w2 == 0, "worker 2 exited " << w2 << ": " << cluster.w2_log.text());
+  expect_clean_exit(cluster.w1, "worker 1", cluster.w1_log);
+  expect_clean_exit(cluster.w2, "worker 2", cluster.w2_log);
   check_equal(job, "running", read_output(cluster.dir.path), want);
 }
 
