@@ -5,7 +5,8 @@
 #   ./dev.sh test                every test, through CTest
 #   ./dev.sh bench               the benchmarks: socket word count vs the best
 #                                single-threaded loop (full speed, paced at 2M
-#                                lines/s, 10 ms batches at 1M lines/s), then
+#                                lines/s, 10 ms batches at 1M lines/s; a
+#                                million-word vocabulary; short lines), then
 #                                the queueStream table, then the engine's fixed
 #                                costs (narrow int64 chain, idle pipeline)
 set -euo pipefail
@@ -51,6 +52,11 @@ case "$cmd" in
     build/socket_wordcount_bench --role generate --out "$long_input" --lines 10000000 --seed 1
     build/socket_wordcount_bench --file "$long_input" --lines 10000000 --markdown "$@"
     rm -f "$long_input"
+    # Other text: a million distinct words drawn uniformly (big tables, keys
+    # rarely repeat within a task), and short lines of 1-2 words (per-line
+    # costs weigh most).
+    build/socket_wordcount_bench --lines 2000000 --vocabulary 1000000 --zipf 0 --markdown "$@"
+    build/socket_wordcount_bench --lines 5000000 --line-bytes 16 --markdown "$@"
     build/socket_wordcount_bench --file "$input" --markdown --rate 2000000 "$@"
     build/socket_wordcount_bench --file "$input" --markdown --rate 1000000 --batch-ms 10 "$@"
     build/wordcount_bench --markdown --checkpoints

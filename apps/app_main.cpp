@@ -1,5 +1,7 @@
 #include "apps/app_main.hpp"
 
+#include "apps/malloc_huge_pages.hpp"
+
 namespace trib::cli {
 
 AppMain::AppMain(std::string program, std::string summary, unsigned groups, std::string log_level)
@@ -16,6 +18,7 @@ int AppMain::parse(int argc, char** argv) {
   if (groups_ & kRecovery) add_recovery_flags(flags_, &recovery_);
   if (groups_ & kUi) add_ui_flags(flags_, &ui_);
   if (int code = parse_or_exit_code(flags_, argc, argv); code >= 0) return code;
+  use_malloc_huge_pages(argv);  // may start this program again, with the flags just checked
   if (!init_logging(log_level_)) return usage_error("unknown --log-level '" + log_level_ + "'");
   return -1;
 }

@@ -8,7 +8,8 @@
 //             a sender and a receiver (engine or loop, alternating which goes
 //             first) as child processes, checks that both count the same
 //             words, and prints the median run of each side.
-//   generate  writes the input: lines of Zipf-distributed words.
+//   generate  writes the input: lines of Zipf-distributed words (--vocabulary,
+//             --zipf and --line-bytes shape them).
 //   serve     sends a file to the one client that connects, then exits.
 //   loop      the baseline: a tight single-threaded word count that folds
 //             its table every --batch-ms like a micro-batch.
@@ -82,23 +83,27 @@ struct Failure : std::runtime_error {
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 // ============================================================================
-// --role generate: lines of Zipf(1.0) words from a 10,000-word vocabulary.
+// --role generate: lines of Zipf(s) words from a fixed vocabulary; by
+// default Zipf(1.0) over 10,000 words, lines of about 95 bytes.
 // ============================================================================
 
-constexpr int kVocabulary = 10000;
-constexpr std::size_t kLineBytes = 95;  // including the '\n'
+struct TextShape {
+  int64_t vocabulary = 10000;
+  double zipf = 1.0;          // 0: every word equally likely
+  int64_t line_bytes = 95;    // about, including the '\n'
+};
 
-// Word i: 3..10 letters; the first three spell i in base 26, so all differ.
-std::string vocabulary_word(int i) {
+// Word i: 3..10 letters (more for vocabularies over 26^3 words); the first
+// ones spell i in base 26, so all differ.
+std::string vocabulary_word(int64_t i, int digits) {
   uint64_t state = static_cast<uint64_t>(i) * 0x2545f4914f6cdd1dull;
-  std::size_t len = 3 + trib::splitmix64_next(state) % 8;
+  std::size_t len = static_cast<std::size_t>(digits) + trib::splitmix64_next(state) % 8;
   std::string w;
-  for (int d = 0, x = i; d < 3; ++d, x /= 26) w += static_cast<char>('a' + x % 26);
+  for (int64_t d = 0, x = i; d < digits; ++d, x /= 26) w += static_cast<char>('a' + x % 26);
   while (w.size() < len) w += static_cast<char>('a' + trib::splitmix64_next(state) % 26);
   return w;
 }
 
-// Vose's alias table: one random number per sample, O(1).
 class ZipfSampler {
  public:
   ZipfSampler(int n, double s) : threshold_(n), alias_(n) {
@@ -139,28 +144,31 @@ class ZipfSampler {
   std::vector<int> alias_;
 };
 
-void generate_file(const std::string& path, int64_t lines, uint64_t seed) {
+void generate_file(const std::string& path, int64_t lines, uint64_t seed, const TextShape& shape) {
+  int digits = 3;
+  for (int64_t span = 26 * 26 * 26; span < shape.vocabulary; span *= 26) ++digits;
   std::vector<std::string> words;
-  for (int i = 0; i < kVocabulary; ++i) words.push_back(vocabulary_word(i));
-  ZipfSampler zipf(kVocabulary, 1.0);
+  for (int64_t i = 0; i < shape.vocabulary; ++i) words.push_back(vocabulary_word(i, digits));
+  ZipfSampler zipf(static_cast<int>(shape.vocabulary), shape.zipf);
+  auto line_bytes = static_cast<std::size_t>(shape.line_bytes);
   FILE* out = std::fopen(path.c_str(), "wb");
   if (!out) throw Failure(errno_text("cannot create " + path));
   std::vector<char> buffer(1 << 22);
   std::size_t used = 0;
   uint64_t state = seed;
   for (int64_t n = 0; n < lines; ++n) {
-    if (buffer.size() - used < 256) {
+    if (buffer.size() - used < line_bytes + 64) {
       if (std::fwrite(buffer.data(), 1, used, out) != used) throw Failure(errno_text("cannot write " + path));
       used = 0;
     }
-    // Words until the line is about kLineBytes long (12-13 words).
+    // Words until the line is about line_bytes long (12-13 words by default).
     std::size_t start = used;
-    while (used - start + 1 < kLineBytes - 4) {
+    do {
       if (used > start) buffer[used++] = ' ';
       const auto& w = words[zipf.sample(trib::splitmix64_next(state))];
       std::memcpy(&buffer[used], w.data(), w.size());
       used += w.size();
-    }
+    } while (used - start + 1 < line_bytes - 4);
     buffer[used++] = '\n';
   }
   if (std::fwrite(buffer.data(), 1, used, out) != used || std::fclose(out) != 0)
@@ -638,6 +646,8 @@ struct BenchConfig {
   int64_t lines = 0, batch_ms = 100, partitions = 0, timeout_s = 300;
   double rate = 0;
   std::string child_log_level = "error";
+  TextShape shape;  // of the text generated when there is no file
+  bool generated = false;
 };
 
 // One receiver run: a fresh sender on a free port, then `role` reading it.
@@ -769,6 +779,9 @@ void print_table(const BenchConfig& cfg, const std::vector<Fields>& loops, const
               cfg.lines, static_cast<double>(bytes) / 1e6, cfg.batch_ms,
               cfg.rate > 0 ? ("sender paced at " + fixed(cfg.rate, 0) + " lines/s").c_str() : "sender at full speed",
               cfg.partitions > 0 ? std::to_string(cfg.partitions).c_str() : "auto", runs);
+  if (cfg.generated)
+    std::printf("text: Zipf(%.2f) words from a %" PRId64 "-word vocabulary, lines of about %" PRId64 " bytes\n",
+                cfg.shape.zipf, cfg.shape.vocabulary, cfg.shape.line_bytes);
   std::printf("machine: %u cores, %s; load average %s before, %s after\n\n", std::thread::hardware_concurrency(),
               cpu_model().c_str(), load_before.c_str(), load_average().c_str());
   if (markdown) {
@@ -797,8 +810,9 @@ int orchestrate(BenchConfig cfg, int64_t runs, uint64_t seed, bool markdown) {
     if (!mkdtemp(pattern)) throw Failure(errno_text("mkdtemp"));
     temp.path = pattern;
     cfg.file = (*temp.path / "lines.txt").string();
+    cfg.generated = true;
     spdlog::info("generating {} lines into {}", cfg.lines, cfg.file);
-    generate_file(cfg.file, cfg.lines, seed);
+    generate_file(cfg.file, cfg.lines, seed, cfg.shape);
   } else {
     cfg.lines = count_lines(cfg.file);
   }
@@ -827,6 +841,7 @@ int main(int argc, char** argv) {
           runs = 3, timeout = 300;
   double rate = 0;
   bool markdown = false;
+  TextShape shape;
   trib::cli::AppMain app(
       "socket_wordcount_bench",
       "Word count over loopback TCP: the engine (socketTextStream) against the best single-threaded\n"
@@ -843,6 +858,9 @@ int main(int argc, char** argv) {
       .add("file", &file, "orchestrator: reuse this input instead of generating one; serve: file to send")
       .add("out", &out, "generate: file to write")
       .add("seed", &seed, "generate: random seed")
+      .add("vocabulary", &shape.vocabulary, "generate: distinct words to draw from (1..10000000)")
+      .add("zipf", &shape.zipf, "generate: Zipf exponent of the word frequencies (0: uniform)")
+      .add("line-bytes", &shape.line_bytes, "generate: about how long a line is, with its newline (8..4096)")
       .add("port", &port, "serve: port to listen on; loop, engine: port to read from")
       .add("listen-fd", &listen_fd, "serve: an already listening socket to use instead of --port")
       .add("timeout", &timeout, "seconds a receiver may take before the run fails");
@@ -860,18 +878,21 @@ int main(int argc, char** argv) {
   if (runs <= 0) return usage_error("--runs must be positive");
   if (partitions < 0) return usage_error("--partitions must be >= 0");
   if (timeout <= 0) return usage_error("--timeout must be positive");
+  if (shape.vocabulary < 1 || shape.vocabulary > 10'000'000) return usage_error("--vocabulary must be 1..10000000");
+  if (!(shape.zipf >= 0 && shape.zipf <= 10)) return usage_error("--zipf must be 0..10");
+  if (shape.line_bytes < 8 || shape.line_bytes > 4096) return usage_error("--line-bytes must be 8..4096");
   bool needs_port = role == "loop" || role == "engine" || (role == "serve" && listen_fd < 0);
   if (needs_port && (port <= 0 || port > 65535)) return usage_error("--port must be 1..65535");
   signal(SIGPIPE, SIG_IGN);  // a vanished peer is an error we report, not a silent death
 
   try {
     if (role.empty()) {
-      BenchConfig cfg{file, lines, batch_ms, partitions, timeout, rate, child_log_level};
+      BenchConfig cfg{file, lines, batch_ms, partitions, timeout, rate, child_log_level, shape};
       return orchestrate(cfg, runs, static_cast<uint64_t>(seed), markdown);
     }
     if (role == "generate") {
       if (out.empty()) return usage_error("--role generate needs --out");
-      generate_file(out, lines, static_cast<uint64_t>(seed));
+      generate_file(out, lines, static_cast<uint64_t>(seed), shape);
       return 0;
     }
     if (role == "serve") {

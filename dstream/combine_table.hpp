@@ -7,6 +7,7 @@
 // record, and probes the reduce side's table again without rehashing.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <type_traits>
@@ -42,10 +43,12 @@ class CombineTable {
   void merge(const K& key, uint64_t hash, const V& v, const F& f) {
     Probe probe{&key, hash, inline_key(key)};
     auto it = map_.find(probe);
-    if (it != map_.end())
+    if (it != map_.end()) {
       it->second = f(it->second, v);
-    else
-      map_.emplace(Key{key, hash, probe.inline_key}, v);
+      return;
+    }
+    if (map_.empty()) map_.reserve(std::max(expected_, recent_keys()));
+    map_.emplace(Key{key, hash, probe.inline_key}, v);
   }
 
   // Hashes the key itself.
@@ -62,6 +65,9 @@ class CombineTable {
 
   std::size_t size() const { return map_.size(); }
 
+  // About n distinct keys are coming (the reduce side knows a bound).
+  void reserve(std::size_t n) { expected_ = std::max(expected_, n); }
+
   // Moves the entries out as records and their hashes (same order).
   void drain(std::vector<std::pair<K, V>>& rows, std::vector<uint64_t>& hashes) {
     rows.reserve(rows.size() + map_.size());
@@ -70,6 +76,7 @@ class CombineTable {
       rows.emplace_back(k.key, std::move(v));
       hashes.push_back(k.hash);
     }
+    recent_keys() = map_.size();
     map_.clear();
   }
 
@@ -110,7 +117,15 @@ class CombineTable {
     static const K& key_of(const Probe& p) { return *p.key; }
   };
 
+  // A table starts at the size the previous one on this thread ended with:
+  // growing from nothing rehashes a million keys 10 times.
+  static std::size_t& recent_keys() {
+    thread_local std::size_t n = 0;
+    return n;
+  }
+
   absl::flat_hash_map<Key, V, Hash, Eq> map_;
+  std::size_t expected_ = 0;
 };
 
 // Open addressing with linear probing over slots that hold a text key's
@@ -119,11 +134,22 @@ class CombineTable {
 // pointer to each key's first occurrence (the record handed on) sits in a
 // parallel array that only inserts, long keys and drain() touch: a probe
 // reads one slot. Load stays at most 5/8.
+//
+// A table starts at the size the previous table on this thread ended with,
+// in that table's storage (slots left empty by drain()): with many keys
+// (a million distinct words a batch), growing each task's table from
+// nothing and faulting in fresh pages for it took over half of a run.
 template <class V>
 class TextCombineTable {
  public:
   // No slots until the first key: an empty batch should cost nothing.
   TextCombineTable() = default;
+  TextCombineTable(const TextCombineTable&) = delete;
+  TextCombineTable& operator=(const TextCombineTable&) = delete;
+  ~TextCombineTable() { give_back(); }
+
+  // About n distinct keys are coming (the reduce side knows a bound).
+  void reserve(std::size_t n) { expected_ = std::max(expected_, n); }
 
   template <class F>
   void merge(const Text& key, uint64_t hash, const V& v, const F& f) {
@@ -146,37 +172,66 @@ class TextCombineTable {
     for (std::size_t i = 0; i < n; ++i) merge(rows[i].first, rows[i].second, f);
   }
 
-  std::size_t size() const { return used_; }
+  std::size_t size() const { return filled_.size(); }
 
+  // Moves the entries out and leaves the table empty, its storage kept for
+  // reuse.
   void drain(std::vector<std::pair<Text, V>>& rows, std::vector<uint64_t>& hashes) {
-    rows.reserve(rows.size() + used_);
-    hashes.reserve(hashes.size() + used_);
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
+    rows.reserve(rows.size() + filled_.size());
+    hashes.reserve(hashes.size() + filled_.size());
+    auto take = [&](std::size_t i) {
       Slot& s = slots_[i];
-      if (s.len_plus_1 == 0) continue;
       Text key(ptrs_[i], s.len_plus_1 - 1);
       rows.emplace_back(key, std::move(s.value));
       hashes.push_back(hash_text(ShortText{s.a, s.b, s.len_plus_1 - 1}, key));
+      s = Slot{};
+    };
+    // A full table in slot order (sequential reads), a sparse one by its list.
+    if (filled_.size() * 8 > slots_.size()) {
+      for (std::size_t i = 0; i < slots_.size(); ++i)
+        if (slots_[i].len_plus_1 != 0) take(i);
+    } else {
+      for (uint32_t i : filled_) take(i);
     }
-    slots_ = {};
-    ptrs_ = {};
-    mask_ = 0;
-    used_ = 0;
+    recent_keys() = filled_.size();
+    filled_.clear();
   }
 
  private:
   static constexpr std::size_t kInitialSlots = 1024;
+  // Storage kept for the thread's next table, up to 4 M slots (128 MiB of
+  // slots for int64 values).
+  static constexpr std::size_t kMaxKeptSlots = std::size_t{1} << 22;
   struct Slot {
     uint64_t a = 0, b = 0;    // the key's bytes (ShortText), when at most 16
     uint32_t len_plus_1 = 0;  // 0: empty
     V value{};
   };
+  struct Storage {
+    std::vector<Slot> slots;
+    std::vector<const char*> ptrs;
+    std::vector<uint32_t> filled;
+  };
+  static Storage& kept() {
+    thread_local Storage storage;
+    return storage;
+  }
+  static std::size_t& recent_keys() {
+    thread_local std::size_t n = 0;
+    return n;
+  }
+  // Slots for n keys at a load of at most 5/8.
+  static std::size_t capacity_for(std::size_t n) {
+    std::size_t c = kInitialSlots;
+    while (n * 8 > c * 5) c *= 2;
+    return c;
+  }
 
   // Inlined into merge_all's loop: a call per record showed in the profile.
   template <class F>
   [[gnu::always_inline]] void merge(const Text& key, const ShortText& k, uint64_t hash, const V& v,
                                     const F& f) {
-    if (slots_.empty()) resize(kInitialSlots);
+    if (slots_.empty()) start();
     for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
       Slot& s = slots_[i];
       if (s.len_plus_1 == 0) return insert(i, key, k, v);
@@ -195,33 +250,64 @@ class TextCombineTable {
     s.len_plus_1 = k.len + 1;
     s.value = v;
     ptrs_[i] = key.data();
-    if (++used_ * 8 > slots_.size() * 5) rehash(slots_.size() * 2);
+    filled_.push_back(static_cast<uint32_t>(i));
+    if (filled_.size() * 8 > slots_.size() * 5) rehash(slots_.size() * 2);
   }
 
-  void resize(std::size_t capacity) {
-    slots_.assign(capacity, Slot{});
-    ptrs_.assign(capacity, nullptr);
-    mask_ = capacity - 1;
+  // Sized for what this thread's previous table held (or reserve()), in its
+  // storage when that is big enough and not over 8 times too big.
+  [[gnu::noinline]] void start() {
+    std::size_t want = capacity_for(std::max(expected_, recent_keys()));
+    Storage& k = kept();
+    if (k.slots.size() >= want && k.slots.size() <= 8 * want) {
+      slots_ = std::move(k.slots);
+      ptrs_ = std::move(k.ptrs);
+      filled_ = std::move(k.filled);
+      k = Storage{};
+    } else {
+      slots_.assign(want, Slot{});
+      ptrs_.assign(want, nullptr);
+    }
+    mask_ = slots_.size() - 1;
+  }
+
+  // Empties the slots still filled and leaves the storage for the thread's
+  // next table, unless it keeps a bigger one already.
+  void give_back() {
+    if (slots_.empty() || slots_.size() > kMaxKeptSlots) return;
+    for (uint32_t i : filled_) slots_[i] = Slot{};
+    filled_.clear();
+    Storage& k = kept();
+    if (k.slots.size() >= slots_.size()) return;
+    k.slots = std::move(slots_);
+    k.ptrs = std::move(ptrs_);
+    k.filled = std::move(filled_);
   }
 
   void rehash(std::size_t capacity) {
     std::vector<Slot> old(std::move(slots_));
     std::vector<const char*> old_ptrs(std::move(ptrs_));
-    resize(capacity);
-    for (std::size_t j = 0; j < old.size(); ++j) {
+    std::vector<uint32_t> old_filled(std::move(filled_));
+    slots_.assign(capacity, Slot{});
+    ptrs_.assign(capacity, nullptr);
+    mask_ = capacity - 1;
+    filled_.clear();
+    for (uint32_t j : old_filled) {
       Slot& s = old[j];
-      if (s.len_plus_1 == 0) continue;
       std::string_view key(old_ptrs[j], s.len_plus_1 - 1);
       std::size_t i = hash_text(ShortText{s.a, s.b, s.len_plus_1 - 1}, key) & mask_;
       while (slots_[i].len_plus_1 != 0) i = (i + 1) & mask_;
       slots_[i] = std::move(s);
       ptrs_[i] = old_ptrs[j];
+      filled_.push_back(static_cast<uint32_t>(i));
     }
   }
 
   std::vector<Slot> slots_;
   std::vector<const char*> ptrs_;  // each slot's key, where its bytes are
-  std::size_t mask_ = 0, used_ = 0;
+  std::vector<uint32_t> filled_;   // the slots in use, in the order their keys came
+  std::size_t mask_ = 0;
+  std::size_t expected_ = 0;
 };
 
 // Which table combines keys of type K with values of type V.

@@ -7,6 +7,7 @@
 // r of every map task into output partition r.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -35,6 +36,10 @@ DStream<T> DStream<T>::reduceByKey(F f, int partitions) const {
       "reduceByKey", n,
       [f](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
         CombineTableFor<K, V> table;
+        // At least as many keys as the largest bucket has.
+        std::size_t largest = 0;
+        for (const auto& b : buckets[0]) largest = std::max(largest, b.rows<T>().size());
+        table.reserve(largest);
         for (const auto& b : buckets[0]) {
           const auto& rows = b.rows<T>();
           const auto& hashes = b.hashes<T>();  // empty when the bucket came as bytes

@@ -97,6 +97,63 @@ BOOST_AUTO_TEST_CASE(merge_all_matches_a_map) {
   BOOST_TEST((got == expected));
 }
 
+// A table starts in the storage the thread's previous table left: whatever
+// that table held (drained or not) must not show up in the next one, with
+// few keys in big storage (drained by its list of filled slots) or many
+// (drained by a scan), and keys overlapping the previous table's or not.
+BOOST_AUTO_TEST_CASE(a_table_in_recycled_storage_holds_only_its_own_keys) {
+  std::mt19937 rng(10);
+  auto keys = make_keys(rng, 40000);
+  std::vector<trib::Text> views;
+  for (auto& k : keys) views.emplace_back(k.data(), k.size());
+  auto fill = [&](trib::CombineTableFor<trib::Text, int64_t>& table, std::size_t from, std::size_t n,
+                  std::map<std::string, int64_t>& expected) {
+    for (std::size_t i = 0; i < 3 * n; ++i) {
+      std::size_t k = from + rng() % n;
+      int64_t v = static_cast<int64_t>(rng() % 50) + 1;
+      expected[keys[k]] += v;
+      table.merge(views[k], v, std::plus<int64_t>());
+    }
+  };
+  auto drained = [](trib::CombineTableFor<trib::Text, int64_t>& table) {
+    std::vector<std::pair<trib::Text, int64_t>> rows;
+    std::vector<uint64_t> hashes;
+    table.drain(rows, hashes);
+    std::map<std::string, int64_t> got;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      BOOST_TEST(got.count(std::string(rows[i].first)) == 0u);
+      got[std::string(rows[i].first)] = rows[i].second;
+      BOOST_TEST(hashes[i] == trib::hash_key(rows[i].first));
+    }
+    return got;
+  };
+  struct Case {
+    std::size_t before_from, before_keys;  // the previous table's keys
+    bool before_drained;
+    std::size_t from, n;                   // this table's keys
+  };
+  for (Case c : {Case{0, 30000, true, 0, 20},         // few keys, all seen before, in big storage
+                 Case{0, 30000, false, 10, 40},       // the previous table never drained
+                 Case{0, 30000, false, 0, 25000},     // many keys: drained by a scan
+                 Case{20000, 5000, true, 0, 30000},   // storage too small: a bigger table
+                 Case{0, 30000, false, 30000, 9000}}) {  // no key in common
+    {
+      trib::CombineTableFor<trib::Text, int64_t> before;
+      std::map<std::string, int64_t> ignored;
+      fill(before, c.before_from, c.before_keys, ignored);
+      if (c.before_drained) drained(before);
+    }
+    trib::CombineTableFor<trib::Text, int64_t> table;
+    std::map<std::string, int64_t> expected;
+    fill(table, c.from, c.n, expected);
+    BOOST_TEST((drained(table) == expected), "case from " << c.from << " n " << c.n);
+    // And once more in the same table, after its drain.
+    std::map<std::string, int64_t> again;
+    fill(table, c.from, c.n, again);
+    BOOST_TEST((drained(table) == again));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(string_table_matches_a_map_and_is_reusable_after_drain) {
   std::mt19937 rng(8);
   auto keys = make_keys(rng, 3000);
