@@ -14,10 +14,15 @@ Flags& AppMain::add_log_level() {
 
 int AppMain::parse(int argc, char** argv) {
   if (!log_level_declared_) add_log_level();
+  flags_.add("receive-buffer-mb", &receive_buffer_mb_,
+             "MiB of read buffers the receivers may fill before they wait for batches to finish "
+             "(-1: 1.28 per ms of batch interval, at least 128; 0: no bound)");
   if (groups_ & kCluster) add_cluster_flags(flags_, &cluster_);
   if (groups_ & kRecovery) add_recovery_flags(flags_, &recovery_);
   if (groups_ & kUi) add_ui_flags(flags_, &ui_);
   if (int code = parse_or_exit_code(flags_, argc, argv); code >= 0) return code;
+  if (receive_buffer_mb_ < -1 || receive_buffer_mb_ > (int64_t{1} << 20))
+    return usage_error("--receive-buffer-mb must be -1..1048576, got " + std::to_string(receive_buffer_mb_));
   use_malloc_huge_pages(argv);  // may start this program again, with the flags just checked
   if (!init_logging(log_level_)) return usage_error("unknown --log-level '" + log_level_ + "'");
   return -1;
@@ -26,6 +31,7 @@ int AppMain::parse(int argc, char** argv) {
 int AppMain::usage_error(const std::string& what) const { return trib::cli::usage_error(flags_, what); }
 
 int AppMain::apply(StreamingOptions& options) const {
+  options.receive_buffer_mb = receive_buffer_mb_;
   if (groups_ & kCluster)
     if (auto error = apply_cluster_flags(cluster_, options); !error.empty()) return usage_error(error);
   if (groups_ & kUi)

@@ -49,6 +49,9 @@ class AppMain {
   // on success, else 2 after printing what is wrong.
   int apply(StreamingOptions& options) const;
 
+  // --receive-buffer-mb, for apps that set up StreamingOptions themselves.
+  int64_t receive_buffer_mb() const { return receive_buffer_mb_; }
+
   // --join was given: this process runs as another one's worker.
   bool joining() const { return !cluster_.join.empty(); }
   const ClusterFlags& cluster() const { return cluster_; }
@@ -67,6 +70,7 @@ class AppMain {
   unsigned groups_;
   std::string log_level_;
   bool log_level_declared_ = false;
+  int64_t receive_buffer_mb_ = StreamingOptions{}.receive_buffer_mb;
   ClusterFlags cluster_;
   RecoveryFlags recovery_;
   UiFlags ui_;

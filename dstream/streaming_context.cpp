@@ -1,5 +1,7 @@
 #include "dstream/streaming_context.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
@@ -24,6 +26,7 @@
 #include "dstream/nodes.hpp"
 #include "dstream/signal_stop.hpp"
 #include "io/direct_generator.hpp"
+#include "io/line_splitter.hpp"
 #include "io/directory_source.hpp"
 #include "io/generator_receiver.hpp"
 #include "io/socket_receiver.hpp"
@@ -36,6 +39,17 @@
 namespace trib {
 
 namespace {
+
+// StreamingOptions::receive_buffer_mb in bytes (-1: scaled to the interval).
+std::size_t receive_buffer_bytes(int64_t mb, int64_t interval_ms) {
+  constexpr std::size_t kMiB = std::size_t{1} << 20;
+  if (mb >= 0) return static_cast<std::size_t>(mb) * kMiB;
+  std::size_t bytes = std::max<std::size_t>(128 * kMiB, static_cast<std::size_t>(interval_ms) * kMiB * 128 / 100);
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0)
+    bytes = std::min(bytes, static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4);
+  return bytes;
+}
 
 // spdlog's own default logger writes to stdout, where print() output goes:
 // unless the program set a default logger of its own, logs go to stderr
@@ -63,13 +77,13 @@ int cores() {
 // heap top above 128 KiB, so the next batch pays a page fault per 4 KiB
 // again: a third of the CPU of a coordinator and two workers went to
 // faults. Kept below 32 MiB and a 256 MiB trim, freed batch memory is
-// reused; the peak is unchanged. Left alone when the user tunes malloc
-// through GLIBC_TUNABLES.
+// reused; the peak is unchanged. Each left alone when the user sets it
+// through GLIBC_TUNABLES (the apps' own glibc.malloc.hugetlb=1 is no reason).
 void keep_batch_memory_for_reuse() {
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables && std::strstr(tunables, "glibc.malloc.")) return;
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  auto tuned = [&](const char* name) { return tunables && std::strstr(tunables, name); };
+  if (!tuned("glibc.malloc.mmap_threshold")) mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  if (!tuned("glibc.malloc.trim_threshold")) mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
 caf::actor_system_config make_config(int worker_threads, const TransportOptions* network) {
@@ -168,10 +182,10 @@ StreamingContext::StreamingContext(std::chrono::milliseconds batch_interval,
                                 std::to_string(batch_interval.count()) + " ms");
   if (options_.partitions < 0 || options_.worker_threads < 0 ||
       options_.max_concurrent_batches < 1 || options_.max_rate_per_receiver < 0 ||
-      options_.worker_timeout_ms < 0 || options_.progress_seconds < 0)
+      options_.worker_timeout_ms < 0 || options_.progress_seconds < 0 || options_.receive_buffer_mb < -1)
     throw std::invalid_argument(
         "StreamingOptions: partitions, worker_threads, max_rate_per_receiver, worker_timeout_ms and "
-        "progress_seconds must be >= 0, max_concurrent_batches >= 1");
+        "progress_seconds must be >= 0, receive_buffer_mb >= -1, max_concurrent_batches >= 1");
   if (options_.ui_port < -1 || options_.ui_port > 65535)
     throw std::invalid_argument("StreamingOptions: ui_port must be -1 (off), 0 (any free port) or a port "
                                 "1..65535, got " + std::to_string(options_.ui_port));
@@ -308,6 +322,7 @@ void StreamingContext::start() {
                    options_.ui_host.empty() ? "every interface" : options_.ui_host);
   }
   job_->started = true;
+  set_receive_buffer_budget(receive_buffer_bytes(options_.receive_buffer_mb, job_->graph.batch_interval_ms));
   int threads = options_.worker_threads > 0 ? options_.worker_threads : cores();
   auto transport = transport_of(options_);
   runtime_ = std::make_unique<Runtime>(threads, listening ? &transport : nullptr);

@@ -45,6 +45,14 @@ struct StreamingOptions {
   // Lower the receivers' rate when processing falls behind (Spark's
   // backpressure.enabled), so memory and the scheduling delay stay bounded.
   bool backpressure = false;
+  // MiB of read buffers (socketTextStream's, 2 MiB each) that may be in use
+  // at once in this process: at the bound a receiver waits for batches to
+  // finish, so TCP holds a faster sender back and memory stays bounded (as
+  // Flink's network buffers do). A batch keeps its buffers until it is done,
+  // so the bound must hold about two intervals of input. -1: 1.28 MiB per ms
+  // of batch interval (two intervals at 640 MB/s), at least 128 and at most
+  // a quarter of the machine's memory; 0: no bound.
+  int64_t receive_buffer_mb = -1;
   // > 0: the coordinator accepts worker nodes on this TCP port (CAF's
   // middleman); tasks then run on the workers, and with checkpoints on so
   // do state partitions.

@@ -5,8 +5,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <new>
+
+#include <spdlog/spdlog.h>
 
 #include "dstream/core/word_scan.hpp"
 #include "io/utf8.hpp"
@@ -20,17 +25,38 @@ constexpr std::size_t kMinSpace = 64 << 10;
 // fresh buffer costs a page fault per 4 KiB on first write, which the
 // profile showed at 7 % of a full-speed run. Process-wide and never freed,
 // so a block outliving every splitter can still hand its buffer back.
+//
+// Buffers in use are bounded by a budget (set_receive_buffer_budget): at the
+// budget a reader waits for a batch to finish and give buffers back, so a
+// source faster than the engine is held back by TCP (Flink's credit-based
+// flow control) instead of filling memory, and the buffers it reuses are
+// still mapped.
 class BufferPool {
  public:
   // Only buffers that were in flight together come back, so keeping many
   // never raises the peak; it spares the page faults of the next batches.
   static constexpr std::size_t kKept = 256;
+  // A reader waits at most this long for a buffer, then takes one over the
+  // budget: records kept past their batch (a foreachRDD holding on to Text)
+  // must not stall a receiver for good.
+  static constexpr std::chrono::seconds kLongestWait{10};
 
-  std::shared_ptr<char> get(std::size_t bytes) {
+  std::shared_ptr<char> get(std::size_t bytes, const std::function<bool()>& stopping) {
     if (bytes != kPooledBytes) return {new char[bytes], std::default_delete<char[]>()};
     char* p = nullptr;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::unique_lock<std::mutex> lock(mutex_);
+      auto since = std::chrono::steady_clock::now();
+      while (free_.empty() && budget_ > 0 && in_use_ * kPooledBytes >= budget_) {
+        if (stopping && stopping()) break;
+        if (std::chrono::steady_clock::now() - since >= kLongestWait) {
+          spdlog::warn("receive buffers: all {} MiB have been in use for {} s (records of earlier "
+                       "batches still held?); taking one more", budget_ >> 20, kLongestWait.count());
+          break;
+        }
+        returned_.wait_for(lock, std::chrono::milliseconds(50));
+      }
+      ++in_use_;
       if (!free_.empty()) {
         p = free_.back();
         free_.pop_back();
@@ -38,6 +64,16 @@ class BufferPool {
     }
     if (!p) p = fresh();
     return {p, [this](char* q) { put(q); }};
+  }
+
+  void set_budget(std::size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    budget_ = bytes;
+    returned_.notify_all();
+  }
+  std::size_t in_use() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return in_use_;
   }
 
   static BufferPool& instance() {
@@ -49,6 +85,8 @@ class BufferPool {
   void put(char* p) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      --in_use_;
+      returned_.notify_one();
       if (free_.size() < kKept) {
         free_.push_back(p);
         return;
@@ -73,12 +111,20 @@ class BufferPool {
   }
 
   std::mutex mutex_;
+  std::condition_variable returned_;
   std::vector<char*> free_;
+  std::size_t in_use_ = 0;  // pooled-size buffers handed out, not yet back
+  std::size_t budget_ = 0;  // bytes; 0: no bound
 };
 }  // namespace
 
-LineSplitter::LineSplitter(std::size_t max_line_bytes, std::size_t buffer_bytes)
-    : max_line_bytes_(max_line_bytes), buffer_bytes_(std::max<std::size_t>(buffer_bytes, 4096)) {
+void set_receive_buffer_budget(std::size_t bytes) { BufferPool::instance().set_budget(bytes); }
+std::size_t receive_buffers_in_use() { return BufferPool::instance().in_use(); }
+
+LineSplitter::LineSplitter(std::size_t max_line_bytes, std::size_t buffer_bytes,
+                           std::function<bool()> stopping)
+    : max_line_bytes_(max_line_bytes), buffer_bytes_(std::max<std::size_t>(buffer_bytes, 4096)),
+      stopping_(std::move(stopping)) {
   new_buffer(0);
 }
 
@@ -87,7 +133,7 @@ LineSplitter::LineSplitter(std::size_t max_line_bytes, std::size_t buffer_bytes)
 void LineSplitter::new_buffer(std::size_t at_least) {
   std::size_t carry = used_ - line_start_;
   std::size_t capacity = std::max(buffer_bytes_, carry + at_least);
-  std::shared_ptr<char> next = BufferPool::instance().get(capacity);
+  std::shared_ptr<char> next = BufferPool::instance().get(capacity, stopping_);
   if (carry) std::memcpy(next.get(), buffer_.get() + line_start_, carry);
   buffer_ = std::move(next);
   capacity_ = capacity;

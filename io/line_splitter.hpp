@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,10 +24,19 @@ namespace trib {
 // Read buffers of this size are pooled (see line_splitter.cpp).
 inline constexpr std::size_t kPooledBytes = 2 << 20;
 
+// Bounds the bytes of pooled read buffers in use in this process, by every
+// splitter together (0: no bound). At the bound, space() waits for a buffer
+// to come back (for at most 10 s, or until `stopping` says so).
+void set_receive_buffer_budget(std::size_t bytes);
+// Pooled read buffers in use now (tests).
+std::size_t receive_buffers_in_use();
+
 class LineSplitter {
  public:
+  // stopping: when it returns true, a wait for a buffer ends at once.
   explicit LineSplitter(std::size_t max_line_bytes = 1 << 20,
-                        std::size_t buffer_bytes = kPooledBytes);
+                        std::size_t buffer_bytes = kPooledBytes,
+                        std::function<bool()> stopping = {});
 
   // Where to put the next bytes, and how many fit (always at least one).
   char* space();
@@ -65,6 +75,7 @@ class LineSplitter {
   bool skipping_ = false;         // dropping the tail of an over-long line
   std::size_t overlong_ = 0, repaired_ = 0;
   std::vector<std::string> fixed_;  // repaired lines of the block being cut
+  std::function<bool()> stopping_;
 };
 
 }  // namespace trib

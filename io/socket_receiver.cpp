@@ -85,7 +85,7 @@ void SocketReceiver::run(ReceiverContext& ctx) {
     backoff.reset();
     // Reads land in the splitter's buffer; each read's complete lines go to
     // the engine as one block of views into it (no copy per line).
-    LineSplitter splitter;
+    LineSplitter splitter(1 << 20, kPooledBytes, [&ctx] { return ctx.stopping(); });
     bool peer_closed = false;
     auto hand_over = [&](TextBlock block) {
       if (!block.empty()) ctx.store(std::move(block));

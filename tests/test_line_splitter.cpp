@@ -3,9 +3,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dstream/core/text_block.hpp"
@@ -232,4 +235,73 @@ BOOST_AUTO_TEST_CASE(line_chunks_hand_over_even_time_slots_and_reslice_uneven_on
   }
   BOOST_TEST(handed_over > 50);  // both paths ran
   BOOST_TEST(resliced > 50);
+}
+
+namespace {
+
+// Fills what is left of the splitter's buffer with whole 100-byte lines
+// numbered from `first`; returns the block they make.
+trib::TextBlock fill_buffer(trib::LineSplitter& splitter, int& first) {
+  char* at = splitter.space();
+  std::size_t room = splitter.space_size(), n = 0;
+  for (; n + 100 <= room; n += 100, ++first) {
+    std::string line = "line " + std::to_string(first);
+    line.resize(99, '.');
+    std::memcpy(at + n, line.data(), 99);
+    at[n + 99] = '\n';
+  }
+  return splitter.commit(n);
+}
+
+bool lines_are_numbered(const trib::TextBlock& block, int from) {
+  for (const auto& line : block.lines) {
+    std::string expected = "line " + std::to_string(from++);
+    expected.resize(99, '.');
+    if (std::string(line) != expected) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// At the budget a reader waits until a batch gives a buffer back (here: a
+// block dropped on another thread), its lines stay intact, and a stop ends
+// the wait at once.
+BOOST_AUTO_TEST_CASE(at_the_buffer_budget_a_reader_waits_for_a_buffer_to_come_back) {
+  std::size_t before = trib::receive_buffers_in_use();
+  trib::set_receive_buffer_budget((before + 2) * trib::kPooledBytes);
+  std::atomic<bool> stop{false};
+  trib::LineSplitter splitter(1 << 20, trib::kPooledBytes, [&] { return stop.load(); });
+  int next = 0;
+  std::vector<trib::TextBlock> held;
+  held.push_back(fill_buffer(splitter, next));  // buffer 1, pinned
+  held.push_back(fill_buffer(splitter, next));  // buffer 2, pinned: the budget is used up
+  BOOST_REQUIRE_EQUAL(trib::receive_buffers_in_use(), before + 2);
+
+  std::atomic<bool> released{false};
+  std::thread batch_done([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    released = true;
+    held[0] = trib::TextBlock{};  // buffer 1 comes back
+  });
+  int third = next;
+  trib::TextBlock block = fill_buffer(splitter, next);  // waits for buffer 1
+  BOOST_TEST(released.load(), "took a buffer over the budget instead of waiting");
+  batch_done.join();
+  BOOST_TEST(trib::receive_buffers_in_use() == before + 2);
+  BOOST_TEST(lines_are_numbered(held[1], third - static_cast<int>(held[1].lines.size())));
+  BOOST_TEST(lines_are_numbered(block, third));
+  held.push_back(std::move(block));
+
+  // Nothing comes back now; a stop request ends the wait.
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop = true;
+  });
+  auto start = std::chrono::steady_clock::now();
+  splitter.space();
+  BOOST_TEST(stop.load());
+  BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::seconds(5)), "the stop did not end the wait");
+  stopper.join();
+  trib::set_receive_buffer_budget(0);
 }

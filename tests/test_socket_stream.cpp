@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE socket_stream
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -10,6 +11,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "io/line_splitter.hpp"
 #include "io/socket_receiver.hpp"
 #include "job_helpers.hpp"
 #include "oracle.hpp"
@@ -313,4 +315,37 @@ BOOST_AUTO_TEST_CASE(over_long_lines_are_reported_when_they_happen) {
     ssc.stop(true);
   }
   spdlog::set_default_logger(previous);
+}
+
+// A sender faster than the engine, with read buffers bounded to two (4 MiB):
+// the receiver waits for batches to give buffers back, so TCP holds the
+// sender back, and still every line arrives once, in order.
+BOOST_AUTO_TEST_CASE(a_receiver_at_its_buffer_budget_holds_the_sender_back_and_loses_nothing) {
+  testing::TcpServer server;
+  trib::StreamingOptions opts;
+  opts.partitions = 2;
+  opts.receive_buffer_mb = 4;
+  trib::StreamingContext ssc(std::chrono::milliseconds(50), opts);
+  WordCountJob job(ssc, "127.0.0.1", server.port());
+  std::size_t before = trib::receive_buffers_in_use();
+  ssc.start();
+  server.accept_client();
+  Lines sent = make_lines(0, 150000);
+  for (auto& l : sent) l.resize(120, 'x');  // 18 MB: four and a half budgets
+  std::string bytes;
+  for (auto& l : sent) bytes += l + "\n";
+  std::thread sender([&] {
+    for (std::size_t pos = 0; pos < bytes.size(); pos += 65536) server.send(bytes.substr(pos, 65536));
+  });
+  std::size_t most = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (ssc.receivedRecords() < static_cast<int64_t>(sent.size()) && std::chrono::steady_clock::now() < deadline) {
+    most = std::max(most, trib::receive_buffers_in_use());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  sender.join();
+  wait_received(ssc, static_cast<int64_t>(sent.size()));
+  ssc.stop(true);
+  job.check(sent);
+  BOOST_TEST(most <= before + 2, "read buffers in use: " << most << " (budget: 2 beyond " << before << ")");
 }
