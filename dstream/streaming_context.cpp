@@ -40,15 +40,21 @@ namespace trib {
 
 namespace {
 
-// StreamingOptions::receive_buffer_mb in bytes (-1: scaled to the interval).
-std::size_t receive_buffer_bytes(int64_t mb, int64_t interval_ms) {
+// StreamingOptions::receive_buffer_mb in bytes (-1: scaled to the interval;
+// 0: no bound). Never under two buffers per receiver and two more: each
+// receiver keeps the buffer it reads into, and a bound they could fill with
+// those alone would leave nothing for a batch to give back.
+std::size_t receive_buffer_bytes(int64_t mb, int64_t interval_ms, std::size_t receivers) {
   constexpr std::size_t kMiB = std::size_t{1} << 20;
-  if (mb >= 0) return static_cast<std::size_t>(mb) * kMiB;
-  std::size_t bytes = std::max<std::size_t>(128 * kMiB, static_cast<std::size_t>(interval_ms) * kMiB * 128 / 100);
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages > 0 && page > 0)
-    bytes = std::min(bytes, static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4);
-  return bytes;
+  if (mb == 0) return 0;
+  std::size_t bytes = static_cast<std::size_t>(mb) * kMiB;
+  if (mb < 0) {
+    bytes = std::max<std::size_t>(128 * kMiB, static_cast<std::size_t>(interval_ms) * kMiB * 128 / 100);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0)
+      bytes = std::min(bytes, static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4);
+  }
+  return std::max(bytes, (2 * receivers + 2) * kPooledBytes);
 }
 
 // spdlog's own default logger writes to stdout, where print() output goes:
@@ -322,7 +328,11 @@ void StreamingContext::start() {
                    options_.ui_host.empty() ? "every interface" : options_.ui_host);
   }
   job_->started = true;
-  set_receive_buffer_budget(receive_buffer_bytes(options_.receive_buffer_mb, job_->graph.batch_interval_ms));
+  std::size_t receivers = 0;
+  for (const auto& node : job_->graph.nodes)
+    if (auto* source = dynamic_cast<const SourceNode*>(node.get())) receivers += source->has_receiver() ? 1 : 0;
+  set_receive_buffer_budget(
+      receive_buffer_bytes(options_.receive_buffer_mb, job_->graph.batch_interval_ms, receivers));
   int threads = options_.worker_threads > 0 ? options_.worker_threads : cores();
   auto transport = transport_of(options_);
   runtime_ = std::make_unique<Runtime>(threads, listening ? &transport : nullptr);
