@@ -86,6 +86,24 @@ struct WordCountJob {
   std::shared_ptr<testing::Collector<Counts>> counts;
 };
 
+// Captures the default logger's output while in scope.
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  std::string text() {
+    sink_->flush();
+    return out_.str();
+  }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_ = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_line_counted_once_across_interval_boundaries) {
@@ -294,10 +312,7 @@ BOOST_AUTO_TEST_CASE(a_silent_server_is_reconnected_after_the_idle_timeout) {
 // A line over 1 MiB is cut and reported while the connection is still open,
 // not only when it closes.
 BOOST_AUTO_TEST_CASE(over_long_lines_are_reported_when_they_happen) {
-  auto captured = std::make_shared<std::ostringstream>();
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*captured);
-  auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  CapturedLog log;
   testing::TcpServer server;
   {
     trib::StreamingContext ssc(std::chrono::milliseconds(50));
@@ -308,13 +323,11 @@ BOOST_AUTO_TEST_CASE(over_long_lines_are_reported_when_they_happen) {
     bool reported = false;
     for (int i = 0; i < 500 && !reported; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      sink->flush();
-      reported = captured->str().find("cut 1 lines longer than 1 MiB") != std::string::npos;
+      reported = log.text().find("cut 1 lines longer than 1 MiB") != std::string::npos;
     }
     BOOST_TEST(reported, "reported with the connection open");
     ssc.stop(true);
   }
-  spdlog::set_default_logger(previous);
 }
 
 // A sender faster than the engine, with read buffers bounded: the receiver
@@ -323,10 +336,7 @@ BOOST_AUTO_TEST_CASE(over_long_lines_are_reported_when_they_happen) {
 // bound is raised to the floor of four for one receiver (the one it reads
 // into could never come back, so one would stall it).
 BOOST_AUTO_TEST_CASE(a_receiver_at_its_buffer_budget_holds_the_sender_back_and_loses_nothing) {
-  auto captured = std::make_shared<std::ostringstream>();
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*captured);
-  auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  CapturedLog log;
   testing::TcpServer server;
   trib::StreamingOptions opts;
   opts.partitions = 2;
@@ -354,8 +364,6 @@ BOOST_AUTO_TEST_CASE(a_receiver_at_its_buffer_budget_holds_the_sender_back_and_l
   ssc.stop(true);
   job.check(sent);
   BOOST_TEST(most <= before + 4, "read buffers in use: " << most << " (bound: 4 beyond " << before << ")");
-  sink->flush();
-  BOOST_TEST(captured->str().find("taking one more") == std::string::npos,
+  BOOST_TEST(log.text().find("taking one more") == std::string::npos,
              "the receiver stalled at its bound until the 10 s escape");
-  spdlog::set_default_logger(previous);
 }
