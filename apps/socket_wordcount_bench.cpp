@@ -104,6 +104,7 @@ std::string vocabulary_word(int64_t i, int digits) {
   return w;
 }
 
+// Vose's alias table: one random number per sample, O(1).
 class ZipfSampler {
  public:
   ZipfSampler(int n, double s) : threshold_(n), alias_(n) {

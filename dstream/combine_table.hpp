@@ -21,6 +21,17 @@
 
 namespace trib {
 
+namespace detail {
+// How many keys the last drained table of type Table on this thread held:
+// a table starts at that size, as growing from nothing rehashes a million
+// keys 10 times.
+template <class Table>
+std::size_t& recent_keys() {
+  thread_local std::size_t n = 0;
+  return n;
+}
+}  // namespace detail
+
 // Text keys, whose values can be default-constructed, get a table of their
 // own (below), as the benchmark's baseline loop does: a probe touches one
 // slot that holds the key inline, where absl reads a control group and then
@@ -47,7 +58,7 @@ class CombineTable {
       it->second = f(it->second, v);
       return;
     }
-    if (map_.empty()) map_.reserve(std::max(expected_, recent_keys()));
+    if (map_.empty()) map_.reserve(std::max(expected_, detail::recent_keys<CombineTable>()));
     map_.emplace(Key{key, hash, probe.inline_key}, v);
   }
 
@@ -76,7 +87,7 @@ class CombineTable {
       rows.emplace_back(k.key, std::move(v));
       hashes.push_back(k.hash);
     }
-    recent_keys() = map_.size();
+    detail::recent_keys<CombineTable>() = map_.size();
     map_.clear();
   }
 
@@ -116,13 +127,6 @@ class CombineTable {
     static const K& key_of(const Key& k) { return k.key; }
     static const K& key_of(const Probe& p) { return *p.key; }
   };
-
-  // A table starts at the size the previous one on this thread ended with:
-  // growing from nothing rehashes a million keys 10 times.
-  static std::size_t& recent_keys() {
-    thread_local std::size_t n = 0;
-    return n;
-  }
 
   absl::flat_hash_map<Key, V, Hash, Eq> map_;
   std::size_t expected_ = 0;
@@ -193,7 +197,7 @@ class TextCombineTable {
     } else {
       for (uint32_t i : filled_) take(i);
     }
-    recent_keys() = filled_.size();
+    detail::recent_keys<TextCombineTable>() = filled_.size();
     filled_.clear();
   }
 
@@ -215,10 +219,6 @@ class TextCombineTable {
   static Storage& kept() {
     thread_local Storage storage;
     return storage;
-  }
-  static std::size_t& recent_keys() {
-    thread_local std::size_t n = 0;
-    return n;
   }
   // Slots for n keys at a load of at most 5/8.
   static std::size_t capacity_for(std::size_t n) {
@@ -257,18 +257,23 @@ class TextCombineTable {
   // Sized for what this thread's previous table held (or reserve()), in its
   // storage when that is big enough and not over 8 times too big.
   [[gnu::noinline]] void start() {
-    std::size_t want = capacity_for(std::max(expected_, recent_keys()));
+    std::size_t want = capacity_for(std::max(expected_, detail::recent_keys<TextCombineTable>()));
     Storage& k = kept();
     if (k.slots.size() >= want && k.slots.size() <= 8 * want) {
       slots_ = std::move(k.slots);
       ptrs_ = std::move(k.ptrs);
       filled_ = std::move(k.filled);
       k = Storage{};
+      mask_ = slots_.size() - 1;
     } else {
-      slots_.assign(want, Slot{});
-      ptrs_.assign(want, nullptr);
+      resize(want);
     }
-    mask_ = slots_.size() - 1;
+  }
+
+  void resize(std::size_t capacity) {
+    slots_.assign(capacity, Slot{});
+    ptrs_.assign(capacity, nullptr);
+    mask_ = capacity - 1;
   }
 
   // Empties the slots still filled and leaves the storage for the thread's
@@ -288,9 +293,7 @@ class TextCombineTable {
     std::vector<Slot> old(std::move(slots_));
     std::vector<const char*> old_ptrs(std::move(ptrs_));
     std::vector<uint32_t> old_filled(std::move(filled_));
-    slots_.assign(capacity, Slot{});
-    ptrs_.assign(capacity, nullptr);
-    mask_ = capacity - 1;
+    resize(capacity);
     filled_.clear();
     for (uint32_t j : old_filled) {
       Slot& s = old[j];

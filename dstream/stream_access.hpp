@@ -122,9 +122,11 @@ EdgeFn combine_by_key_edge(const DStream<T>& s, F f, int n) {
     }
     std::vector<std::vector<T>> bucket_rows(n);
     std::vector<std::vector<uint64_t>> bucket_hashes(n);
-    for (int b = 0; b < n; ++b) {  // hashes spread keys evenly: room for a share and some
-      bucket_rows[b].reserve(rows.size() / n + rows.size() / (4 * n) + 16);
-      bucket_hashes[b].reserve(rows.size() / n + rows.size() / (4 * n) + 16);
+    // Hashes spread keys evenly: room for a share and a quarter more.
+    std::size_t share = rows.size() / n + rows.size() / (4 * n) + 16;
+    for (int b = 0; b < n; ++b) {
+      bucket_rows[b].reserve(share);
+      bucket_hashes[b].reserve(share);
     }
     for (std::size_t i = 0; i < rows.size(); ++i) {
       int b = bucket_of(hashes[i], n);

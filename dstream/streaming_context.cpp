@@ -26,9 +26,9 @@
 #include "dstream/nodes.hpp"
 #include "dstream/signal_stop.hpp"
 #include "io/direct_generator.hpp"
-#include "io/line_splitter.hpp"
 #include "io/directory_source.hpp"
 #include "io/generator_receiver.hpp"
+#include "io/line_splitter.hpp"
 #include "io/socket_receiver.hpp"
 #include "io/status_server.hpp"
 #include "recovery/batch_positions_log.hpp"
@@ -329,8 +329,8 @@ void StreamingContext::start() {
   }
   job_->started = true;
   std::size_t receivers = 0;
-  for (const auto& node : job_->graph.nodes)
-    if (auto* source = dynamic_cast<const SourceNode*>(node.get())) receivers += source->has_receiver() ? 1 : 0;
+  for (int id : job_->graph.sources)
+    receivers += static_cast<const SourceNode&>(*job_->graph.nodes.at(id)).has_receiver() ? 1 : 0;
   set_receive_buffer_budget(
       receive_buffer_bytes(options_.receive_buffer_mb, job_->graph.batch_interval_ms, receivers));
   int threads = options_.worker_threads > 0 ? options_.worker_threads : cores();
