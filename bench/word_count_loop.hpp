@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dstream/core/hashing.hpp"
 #include "dstream/core/word_scan.hpp"
 
 namespace wordloop {
@@ -43,18 +44,9 @@ inline uint64_t load8(const char* p) {
 struct ShortKey {
   uint64_t a, b;
 };
-struct KeyMasks {
-  uint64_t lo[17], hi[17];
-  constexpr KeyMasks() : lo(), hi() {
-    for (int n = 0; n <= 16; ++n) {
-      lo[n] = n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;
-      hi[n] = n >= 16 ? ~0ull : n <= 8 ? 0 : (1ull << (8 * (n - 8))) - 1;
-    }
-  }
-};
-constexpr KeyMasks kKeyMasks;
 inline ShortKey short_key(const char* p, uint32_t len) {
-  return {load8(p) & kKeyMasks.lo[len], load8(p + 8) & kKeyMasks.hi[len]};
+  const auto& masks = trib::detail::kShortTextMasks;  // the ones the engine's short_text uses
+  return {load8(p) & masks.lo[len], load8(p + 8) & masks.hi[len]};
 }
 
 inline uint64_t hash_short(ShortKey k, uint32_t len) {

@@ -5,10 +5,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "dstream/combine_table.hpp"
 #include "dstream/core/partition.hpp"
@@ -170,6 +174,39 @@ BOOST_AUTO_TEST_CASE(short_text_is_exact_for_every_length_up_to_16) {
       other[i] = 'Z';
       BOOST_TEST(!(trib::short_text(base.substr(0, n)) == trib::short_text(other)), n << "/" << i);
     }
+}
+
+BOOST_AUTO_TEST_CASE(short_text_ignores_the_bytes_after_the_text) {
+  // short_text reads 16 bytes whatever the length: the same word followed by
+  // different bytes must give the same ShortText and hash.
+  std::string x = "abcdefghijklmnopqrstuvwxyz", y = "abcdefghijklmnopQRSTUVWXYZ";
+  for (std::size_t n = 0; n <= 16; ++n)
+    for (std::size_t tail = 0; tail + n <= 16; ++tail) {
+      std::string a = x.substr(0, n) + y.substr(n, tail), b = x.substr(0, n) + x.substr(n, tail);
+      auto ka = trib::short_text(std::string_view(a).substr(0, n));
+      auto kb = trib::short_text(std::string_view(b).substr(0, n));
+      BOOST_TEST((ka == kb), n << "+" << tail);
+      BOOST_TEST(trib::hash_text(ka, std::string_view(a).substr(0, n)) ==
+                 trib::hash_text(kb, std::string_view(b).substr(0, n)));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(short_text_never_reads_into_an_unmapped_page) {
+  // Words that end at the last byte of a page whose successor is not
+  // mapped: reading 16 bytes from them would fault.
+  long page = sysconf(_SC_PAGESIZE);
+  void* mem = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  BOOST_REQUIRE(mem != MAP_FAILED);
+  char* end = static_cast<char*>(mem) + page;
+  BOOST_REQUIRE(mprotect(end, page, PROT_NONE) == 0);
+  std::string word = "0123456789abcdef";
+  for (std::size_t n = 0; n <= 16; ++n) {
+    std::memcpy(end - n, word.data(), n);
+    std::string copy = word.substr(0, n) + std::string(16, 'x');  // slack after a copy
+    BOOST_TEST((trib::short_text(std::string_view(end - n, n)) ==
+                trib::short_text(std::string_view(copy).substr(0, n))), n);
+  }
+  munmap(mem, 2 * page);
 }
 
 BOOST_AUTO_TEST_CASE(text_records_cross_processes_as_strings_and_stay_valid) {

@@ -47,9 +47,9 @@ inline uint64_t splitmix64_next(uint64_t& state) {
   return splitmix64(x);
 }
 
-// Up to 16 bytes of text as two integers, exactly (no byte beyond the text is
-// read): equal ShortTexts of equal length are equal texts. Longer texts
-// leave a and b zero.
+// Up to 16 bytes of text as two integers: its bytes, zero-padded to 16.
+// Equal ShortTexts of equal length are equal texts. Longer texts leave a and
+// b zero.
 struct ShortText {
   uint64_t a = 0, b = 0;
   uint32_t len = 0;
@@ -66,26 +66,50 @@ inline uint64_t mul_mix(uint64_t a, uint64_t b) {
   __uint128_t r = static_cast<__uint128_t>(a) * b;
   return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
 }
+// Which bytes of each 8-byte half belong to a text of n <= 16 bytes.
+struct ShortTextMasks {
+  uint64_t lo[17], hi[17];
+  constexpr ShortTextMasks() : lo(), hi() {
+    for (int n = 0; n <= 16; ++n) {
+      lo[n] = n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;
+      hi[n] = n >= 16 ? ~0ull : n <= 8 ? 0 : (1ull << (8 * (n - 8))) - 1;
+    }
+  }
+};
+inline constexpr ShortTextMasks kShortTextMasks{};
+inline constexpr std::uintptr_t kPageBytes = 4096;
+
+// The 16 bytes at p, of which the caller keeps the text's. Reading past the
+// text is safe while the 16 bytes stay in p's page (memory is mapped in
+// whole pages) though outside what C++ or AddressSanitizer allow, hence the
+// attribute; the bytes past the text are masked off before anyone looks.
+[[gnu::no_sanitize_address]] inline void load16(const char* p, uint64_t* a, uint64_t* b) {
+  std::memcpy(a, p, 8);
+  std::memcpy(b, p + 8, 8);
+}
 }  // namespace detail
 
+// Masks rather than branches on the length, as word lengths are
+// unpredictable (branching per length class cost a mispredict a word).
 inline ShortText short_text(std::string_view s) {
-  using detail::load_bytes;
   ShortText k;
-  k.len = static_cast<uint32_t>(s.size());
-  const char* p = s.data();
   std::size_t n = s.size();
-  if (n > 16) return k;
-  if (n > 8) {  // two overlapping 8-byte loads; drop the overlap from the second
-    k.a = load_bytes(p, 8);
-    k.b = load_bytes(p + n - 8, 8) >> (8 * (16 - n));
-  } else if (n >= 4) {
-    uint64_t lo = load_bytes(p, 4), hi = load_bytes(p + n - 4, 4) >> (8 * (8 - n));
-    k.a = lo | (hi << 32);
-  } else if (n > 0) {
-    k.a = static_cast<uint64_t>(static_cast<unsigned char>(p[0])) |
-          static_cast<uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
-          static_cast<uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16;
+  k.len = static_cast<uint32_t>(n);
+  // Over 16 bytes, or empty (whose pointer need not point at readable memory).
+  if (__builtin_expect(n - 1 >= 16, 0)) return k;
+  const char* p = s.data();
+  uint64_t a, b;
+  if (__builtin_expect((reinterpret_cast<std::uintptr_t>(p) & (detail::kPageBytes - 1)) <=
+                           detail::kPageBytes - 16, 1)) {
+    detail::load16(p, &a, &b);
+  } else {  // the 16 bytes would cross into the next page, which may be unmapped
+    char padded[16] = {};
+    std::memcpy(padded, p, n);
+    std::memcpy(&a, padded, 8);
+    std::memcpy(&b, padded + 8, 8);
   }
+  k.a = a & detail::kShortTextMasks.lo[n];
+  k.b = b & detail::kShortTextMasks.hi[n];
   return k;
 }
 
