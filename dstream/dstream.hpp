@@ -36,6 +36,8 @@ struct pair_traits<std::pair<K, V>> : std::true_type {
 
 template <class T>
 class EventTimeStream;  // dstream/event_time.hpp
+template <class T, class S, class Step>
+class FusedDStream;  // dstream/fused_stream.hpp
 namespace detail {
 struct StreamAccess;  // dstream/stream_access.hpp
 }
@@ -55,9 +57,11 @@ class DStream {
   using Duration = std::chrono::milliseconds;
 
   // ---- narrow transformations (dstream/narrow_ops.hpp) -----------------------
+  // These three return a FusedDStream (a DStream that also keeps the chain
+  // compiled as one loop, for reduceByKey: see dstream/fused_stream.hpp).
   template <class F> auto map(F f) const;                // f(const T&) -> U
   template <class F> auto flatMap(F f) const;            // f(const T&) -> any iterable of U
-  template <class F> DStream<T> filter(F pred) const;    // keeps x where pred(x)
+  template <class F> auto filter(F pred) const;          // keeps x where pred(x)
   template <class F> auto mapPartitions(F f) const;      // f(const vector<T>&) -> container of U
   template <class F> auto mapValues(F f) const;          // pairs: (k, f(v))
   template <class F> auto flatMapValues(F f) const;      // pairs: (k, w) for w in f(v)
@@ -149,6 +153,7 @@ class DStream {
 // The definitions, one family per file.
 #include "dstream/stream_access.hpp"
 #include "dstream/narrow_ops.hpp"
+#include "dstream/fused_stream.hpp"
 #include "dstream/shuffle_ops.hpp"
 #include "dstream/output_ops.hpp"
 #include "dstream/join_ops.hpp"

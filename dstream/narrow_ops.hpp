@@ -1,9 +1,11 @@
 // DStream narrow operations: map, flatMap, filter, mapPartitions, mapValues,
 // flatMapValues. Included by dstream/dstream.hpp.
 //
-// None adds a node: each wraps the stream's pipe in one more loop over the
-// chunks it hands on, and the whole chain runs in the task that feeds the
-// next node.
+// None adds a node: the whole chain runs in the task that feeds the next
+// node. map, flatMap and filter come in two forms: chunked (one more loop
+// over the chunks the stream's pipe hands on) and per record (a step of a
+// fused chain, dstream/fused_stream.hpp); they return a FusedDStream that
+// carries both.
 #pragma once
 
 #include <iterator>
@@ -34,47 +36,49 @@ void for_each_element(const C& c, G&& g) {
   else
     for (auto&& y : c) g(y);
 }
-}  // namespace detail
 
-template <class T>
-template <class F>
-auto DStream<T>::map(F f) const {
+
+// The chunked forms: each wraps the stream's pipe in one more loop over the
+// chunks it hands on.
+template <class T, class F>
+DStream<std::decay_t<std::invoke_result_t<F&, const T&>>> map_chunks(const DStream<T>& s, F f) {
   using U = std::decay_t<std::invoke_result_t<F&, const T&>>;
-  auto prev = pipe_;
-  return detail::StreamAccess::make<U>(
-      job_, base_,
+  auto prev = StreamAccess::pipe(s);
+  return StreamAccess::make<U>(
+      StreamAccess::job(s), StreamAccess::base(s),
       [prev, f](const Partition& in, const TaskContext& ctx, const ChunkEmit<U>& emit) {
         ChunkWriter<U> out(emit);
         for_each_record<T>(prev, in, ctx, [&](const T& x) { out.push(f(x)); });
         out.flush();
       },
-      chain_ + ".map");
+      StreamAccess::chain(s) + ".map");
 }
 
-template <class T>
-template <class F>
-auto DStream<T>::flatMap(F f) const {
-  using C = std::decay_t<std::invoke_result_t<F&, const T&>>;
-  using U = std::decay_t<decltype(*std::begin(std::declval<C&>()))>;
-  auto prev = pipe_;
-  return detail::StreamAccess::make<U>(
-      job_, base_,
+template <class T, class F>
+using flat_map_result_t = std::decay_t<decltype(*std::begin(
+    std::declval<std::decay_t<std::invoke_result_t<F&, const T&>>&>()))>;
+
+template <class T, class F>
+DStream<flat_map_result_t<T, F>> flat_map_chunks(const DStream<T>& s, F f) {
+  using U = flat_map_result_t<T, F>;
+  auto prev = StreamAccess::pipe(s);
+  return StreamAccess::make<U>(
+      StreamAccess::job(s), StreamAccess::base(s),
       [prev, f](const Partition& in, const TaskContext& ctx, const ChunkEmit<U>& emit) {
         ChunkWriter<U> out(emit);
         for_each_record<T>(prev, in, ctx, [&](const T& x) {
-          detail::for_each_element(f(x), [&](auto&& y) { out.push(y); });
+          for_each_element(f(x), [&](auto&& y) { out.push(y); });
         });
         out.flush();
       },
-      chain_ + ".flatMap");
+      StreamAccess::chain(s) + ".flatMap");
 }
 
-template <class T>
-template <class F>
-DStream<T> DStream<T>::filter(F pred) const {
-  auto prev = pipe_;
-  return detail::StreamAccess::make<T>(
-      job_, base_,
+template <class T, class F>
+DStream<T> filter_chunks(const DStream<T>& s, F pred) {
+  auto prev = StreamAccess::pipe(s);
+  return StreamAccess::make<T>(
+      StreamAccess::job(s), StreamAccess::base(s),
       [prev, pred](const Partition& in, const TaskContext& ctx, const ChunkEmit<T>& emit) {
         ChunkWriter<T> out(emit);
         for_each_record<T>(prev, in, ctx, [&](const T& x) {
@@ -82,7 +86,67 @@ DStream<T> DStream<T>::filter(F pred) const {
         });
         out.flush();
       },
-      chain_ + ".filter");
+      StreamAccess::chain(s) + ".filter");
+}
+
+// The per-record forms, for a fused chain (dstream/fused_stream.hpp):
+// step(x, sink) calls sink on every record the operation makes of x.
+template <class F>
+struct MapStep {
+  F f;
+  template <class X, class Sink>
+  void operator()(const X& x, Sink&& sink) const { sink(f(x)); }
+};
+template <class F>
+struct FlatMapStep {
+  F f;
+  template <class X, class Sink>
+  void operator()(const X& x, Sink&& sink) const {
+    for_each_element(f(x), [&](const auto& y) { sink(y); });
+  }
+};
+template <class F>
+struct FilterStep {
+  F pred;
+  template <class X, class Sink>
+  void operator()(const X& x, Sink&& sink) const {
+    if (pred(x)) sink(x);
+  }
+};
+// First a, then b on each of a's records.
+template <class A, class B>
+struct Then {
+  A a;
+  B b;
+  template <class X, class Sink>
+  void operator()(const X& x, Sink&& sink) const {
+    a(x, [&](const auto& y) { b(y, sink); });
+  }
+};
+}  // namespace detail
+
+// Each starts a fused chain whose input is this stream's pipe.
+template <class T>
+template <class F>
+auto DStream<T>::map(F f) const {
+  using U = std::decay_t<std::invoke_result_t<F&, const T&>>;
+  return FusedDStream<U, T, detail::MapStep<F>>(detail::map_chunks(*this, f), pipe_,
+                                                 detail::MapStep<F>{f});
+}
+
+template <class T>
+template <class F>
+auto DStream<T>::flatMap(F f) const {
+  using U = detail::flat_map_result_t<T, F>;
+  return FusedDStream<U, T, detail::FlatMapStep<F>>(detail::flat_map_chunks(*this, f), pipe_,
+                                                     detail::FlatMapStep<F>{f});
+}
+
+template <class T>
+template <class F>
+auto DStream<T>::filter(F pred) const {
+  return FusedDStream<T, T, detail::FilterStep<F>>(detail::filter_chunks(*this, pred), pipe_,
+                                                    detail::FilterStep<F>{pred});
 }
 
 template <class T>

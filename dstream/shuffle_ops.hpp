@@ -22,16 +22,12 @@
 
 namespace trib {
 
-// Merges the values of each key with f (associative and commutative).
-// Combines map-side, then hash-partitions into `partitions` reduce
-// partitions (0: the context's default).
-template <class T>
-template <class F>
-DStream<T> DStream<T>::reduceByKey(F f, int partitions) const {
-  static_assert(pair_traits<T>::value, "reduceByKey needs a DStream of std::pair<K, V>");
+namespace detail {
+// reduceByKey's node, fed by `edge`: the map side, combining into buckets.
+template <class T, class F>
+DStream<T> reduce_by_key(const DStream<T>& s, F f, int n, EdgeFn edge) {
   using K = typename pair_traits<T>::key_type;
   using V = typename pair_traits<T>::value_type;
-  int n = job_->partitions(partitions);
   auto node = std::make_shared<ShuffleNode>(
       "reduceByKey", n,
       [f](const TaskContext&, std::vector<std::vector<Partition>> buckets) {
@@ -52,9 +48,36 @@ DStream<T> DStream<T>::reduceByKey(F f, int partitions) const {
         table.drain(rows, hashes);
         return Partition::of(std::move(rows), std::move(hashes));
       });
-  detail::add_edge(*this, *node, detail::combine_by_key_edge(*this, f, n));
-  detail::inherit_slide(*this, *node);
-  return detail::add_node<T>(*this, node);
+  add_edge(s, *node, std::move(edge));
+  inherit_slide(s, *node);
+  return add_node<T>(s, node);
+}
+}  // namespace detail
+
+// Merges the values of each key with f (associative and commutative).
+// Combines map-side, then hash-partitions into `partitions` reduce
+// partitions (0: the context's default).
+template <class T>
+template <class F>
+DStream<T> DStream<T>::reduceByKey(F f, int partitions) const {
+  static_assert(pair_traits<T>::value, "reduceByKey needs a DStream of std::pair<K, V>");
+  int n = job_->partitions(partitions);
+  return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge(*this, f, n));
+}
+
+// The same with the narrow chain before it run record by record into the
+// map-side table: no chunks between the operations.
+template <class T, class S, class Step>
+template <class F>
+DStream<T> FusedDStream<T, S, Step>::reduceByKey(F f, int partitions) const {
+  static_assert(pair_traits<T>::value, "reduceByKey needs a DStream of std::pair<K, V>");
+  if (!fused_) return DStream<T>::reduceByKey(f, partitions);
+  int n = detail::resolve_partitions(*this, partitions);
+  auto feed = [loop = record_loop()](const Partition& in, const TaskContext& ctx, auto& table,
+                                     const F& f) {
+    loop(in, ctx, [&](const T& kv) { table.merge(kv.first, kv.second, f); });
+  };
+  return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge<T>(feed, f, n));
 }
 
 // Groups the values of each key: DStream<pair<K, vector<V>>>.

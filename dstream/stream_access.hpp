@@ -34,6 +34,8 @@ struct StreamAccess {
   static const Pipe<T>& pipe(const DStream<T>& s) { return s.pipe_; }
   template <class T>
   static bool identity(const DStream<T>& s) { return s.identity_; }
+  template <class T>
+  static const std::string& chain(const DStream<T>& s) { return s.chain_; }
   // "socketTextStream.flatMap.map": where the stream's records come from.
   template <class T>
   static std::string lineage(const DStream<T>& s) { return s.base_->name + s.chain_; }
@@ -103,14 +105,16 @@ EdgeFn collect_edge(const DStream<T>& s, std::size_t limit = SIZE_MAX) {
 // once; the buckets carry the hashes to the reduce side. One table for all
 // buckets, split when drained: one table's worth of memory to keep in cache,
 // not n.
-template <class T, class F>
-EdgeFn combine_by_key_edge(const DStream<T>& s, F f, int n) {
+//
+// `feed(in, ctx, table, f)` merges the records the stream makes of partition
+// `in` into the table.
+template <class T, class F, class Feed>
+EdgeFn combine_by_key_edge(Feed feed, F f, int n) {
   using K = typename pair_traits<T>::key_type;
   using V = typename pair_traits<T>::value_type;
-  auto pipe = StreamAccess::pipe(s);
-  return [pipe, f, n](const Partition& in, const TaskContext& ctx) {
+  return [feed, f, n](const Partition& in, const TaskContext& ctx) {
     CombineTableFor<K, V> table;
-    pipe(in, ctx, [&](Chunk<T> chunk) { table.merge_all(chunk.data(), chunk.size(), f); });
+    feed(in, ctx, table, f);
     std::vector<T> rows;
     std::vector<uint64_t> hashes;
     table.drain(rows, hashes);
@@ -137,6 +141,16 @@ EdgeFn combine_by_key_edge(const DStream<T>& s, F f, int n) {
       out.push_back(Partition::of(std::move(bucket_rows[b]), std::move(bucket_hashes[b])));
     return out;
   };
+}
+
+// The same over the stream's chunked pipe.
+template <class T, class F>
+EdgeFn combine_by_key_edge(const DStream<T>& s, F f, int n) {
+  auto feed = [pipe = StreamAccess::pipe(s)](const Partition& in, const TaskContext& ctx,
+                                             auto& table, const F& f) {
+    pipe(in, ctx, [&](Chunk<T> chunk) { table.merge_all(chunk.data(), chunk.size(), f); });
+  };
+  return combine_by_key_edge<T>(feed, f, n);
 }
 
 // An edge that hash-partitions pairs by key into n buckets, no combining.

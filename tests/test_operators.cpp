@@ -251,6 +251,70 @@ BOOST_AUTO_TEST_CASE(word_count_over_text_matches_a_plain_loop) {
     BOOST_TEST((oracle::as_map(got[i].second) == oracle::word_counts(inputs[i])), "batch " << i);
 }
 
+// reduceByKey runs a chain written as one expression record by record into
+// its table (FusedDStream); the same chain through a plain DStream variable,
+// or after an assignment, runs chunk by chunk. All must count alike.
+BOOST_AUTO_TEST_CASE(a_chain_fused_into_reduce_by_key_counts_as_the_chunked_chain_does) {
+  std::mt19937 rng(11);
+  std::vector<std::vector<std::string>> inputs;
+  const char* words[] = {"a", "bb", "ccc", "stream", "a-word-longer-than-sixteen-bytes", "x", "yy"};
+  for (int b = 0; b < 5; ++b) {
+    std::vector<std::string> lines;
+    for (int i = 0; i < 300 + 50 * b; ++i) {
+      std::string line;
+      for (int w = static_cast<int>(rng() % 9); w > 0; --w) line += std::string(words[rng() % 7]) + " \t";
+      lines.push_back(line);
+    }
+    inputs.push_back(lines);
+  }
+  using Count = std::pair<trib::Text, int64_t>;
+  auto longer_than_one = [](trib::Text w) { return w.size() > 1; };
+  auto with_one = [](trib::Text w) { return Count(w, 1); };
+  trib::StreamingOptions opts;
+  opts.partitions = 3;
+  trib::StreamingContext ssc(std::chrono::milliseconds(20), opts);
+  auto queue = std::make_shared<trib::BatchQueue<std::string>>();
+  auto queue2 = std::make_shared<trib::BatchQueue<std::string>>();  // each queueStream takes its own
+  for (auto& b : inputs) queue->push(b), queue2->push(b);
+  auto text = ssc.queueStream(queue).map([](const std::string& l) { return trib::Text(l.data(), l.size()); });
+
+  auto fused = testing::collect(
+      text.flatMap(trib::split_words).filter(longer_than_one).map(with_one).reduceByKey(std::plus<int64_t>()));
+  // Plain DStream variables at every step: chunk by chunk throughout.
+  trib::DStream<trib::Text> plain_words = text.flatMap(trib::split_words);
+  trib::DStream<trib::Text> plain_longer = plain_words.filter(longer_than_one);
+  trib::DStream<Count> plain_pairs = plain_longer.map(with_one);
+  auto chunked = testing::collect(plain_pairs.reduceByKey(std::plus<int64_t>()));
+  auto reassigned = text.flatMap(trib::split_words);
+  reassigned = reassigned.filter(longer_than_one);
+  auto after_assignment = testing::collect(reassigned.map(with_one).reduceByKey(std::plus<int64_t>(), 2));
+  // A flatMap whose function returns a container of strings, fused too.
+  auto from_strings = testing::collect(
+      ssc.queueStream(queue2)
+          .flatMap([](const std::string& l) { return trib::split_words(l); })
+          .filter([](const std::string& w) { return w.size() > 1; })
+          .map([](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); })
+          .reduceByKey(std::plus<int64_t>()));
+  testing::run_batches(ssc, inputs.size());
+
+  for (auto* c : {&fused, &chunked, &after_assignment}) {
+    auto got = (*c)->get();
+    BOOST_REQUIRE_GE(got.size(), inputs.size());
+  }
+  auto got_strings = from_strings->get();
+  BOOST_REQUIRE_GE(got_strings.size(), inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    std::map<std::string, int64_t> want;
+    for (auto& [w, n] : oracle::word_counts(inputs[i]))
+      if (w.size() > 1) want[w] = n;
+    BOOST_TEST((oracle::as_map(fused->get()[i].second) == want), "fused, batch " << i);
+    BOOST_TEST((oracle::as_map(chunked->get()[i].second) == want), "chunked, batch " << i);
+    BOOST_TEST((oracle::as_map(after_assignment->get()[i].second) == want), "assigned, batch " << i);
+    BOOST_TEST((oracle::as_map(got_strings[i].second) == want), "strings, batch " << i);
+    BOOST_TEST(fused->get()[i].second.size() == want.size());
+  }
+}
+
 // bool records pass between fused operations in chunks too, although
 // std::vector<bool> is no array of bools.
 BOOST_AUTO_TEST_CASE(a_stream_of_bools_goes_through_the_fused_chain) {
