@@ -20,11 +20,18 @@
 
 namespace {
 
-// Keys of every length class the text table treats apart: empty, 1-3, 4-8,
-// 9-16 bytes (inline), and longer (compared through the pointer), with
-// shared prefixes so inline bytes alone would not tell some apart.
+// Keys of every length class the text table treats apart: empty, 1-15
+// bytes (held in the slot with their length), 16 and longer (compared
+// through the pointer), with shared prefixes so inline bytes alone would not
+// tell some apart, and trailing NUL bytes so only the length does.
 std::vector<std::string> make_keys(std::mt19937& rng, int n) {
   std::vector<std::string> keys{""};
+  for (std::size_t len : {1, 2, 7, 8, 14, 15, 16}) {
+    std::string k(len, 'q');
+    keys.push_back(k + std::string(1, '\0'));
+    keys.push_back(k + std::string(2, '\0'));
+    keys.push_back(k);
+  }
   std::uniform_int_distribution<int> len(1, 40), ch('a', 'c');
   for (int i = 0; i < n; ++i) {
     std::string k(static_cast<std::size_t>(len(rng)), 'a');
