@@ -47,8 +47,9 @@ DStream<T> of_node(std::shared_ptr<JobBuilder> job, NodePtr n) {
   return StreamAccess::make<T>(
       std::move(job), std::move(n),
       [](const Partition& in, const TaskContext&, const ChunkEmit<T>& emit) {
-        const auto& rows = in.rows<T>();
-        if (!rows.empty()) emit(rows);
+        in.for_each_run<T>([&](const std::vector<T>& rows) {
+          if (!rows.empty()) emit(rows);
+        });
       },
       "", true);
 }

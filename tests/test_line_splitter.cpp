@@ -13,6 +13,7 @@
 
 #include "dstream/core/text_block.hpp"
 #include "io/line_splitter.hpp"
+#include "io/utf8.hpp"
 
 namespace {
 
@@ -129,6 +130,43 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_is_repaired_in_place_of_the_bad_bytes) {
   BOOST_TEST(splitter.repaired_bytes() == 4u);
 }
 
+// Bad bytes anywhere: in lines longer and shorter than the 64 bytes the
+// splitter scans at a time, next to valid multi-byte characters, in lines
+// that share a 64-byte block with a bad one, in reads of any size. The
+// oracle splits on '\n' itself and repairs each line with sanitize_utf8.
+BOOST_AUTO_TEST_CASE(every_line_with_a_bad_byte_is_repaired_wherever_it_falls) {
+  std::mt19937 rng(21);
+  const std::vector<std::string> pieces = {"a", "word ", "\xc3\xa9", "\xe6\x97\xa5", "\xf0\x9f\x98\x80",
+                                           "\xff", "\xe6\x97", "\xc3", "\x80", "  "};
+  for (int round = 0; round < 30; ++round) {
+    std::string bytes;
+    std::vector<std::string> want;
+    std::size_t bad_bytes = 0;
+    for (int i = 0; i < 300; ++i) {
+      std::string line;
+      int n = std::uniform_int_distribution<int>(0, 60)(rng);
+      bool may_be_bad = rng() % 4 == 0;
+      for (int j = 0; j < n; ++j) {
+        const std::string& p = pieces[rng() % pieces.size()];
+        if (!may_be_bad && (p == "\xff" || p == "\xe6\x97" || p == "\xc3" || p == "\x80")) continue;
+        line += p;
+      }
+      bytes += line + "\n";
+      std::string fixed = line;
+      bad_bytes += trib::sanitize_utf8(fixed);
+      want.push_back(fixed);
+    }
+    for (int max_chunk : {1, 13, 64, 100, 4096, 1 << 20}) {
+      auto out = split_in_chunks(bytes, rng, max_chunk);
+      BOOST_TEST(out == want, "round " << round << ", chunks up to " << max_chunk);
+    }
+    trib::LineSplitter splitter;
+    std::vector<std::string> out;
+    splitter.feed(bytes.data(), bytes.size(), out);
+    BOOST_TEST(splitter.repaired_bytes() == bad_bytes);
+  }
+}
+
 // A receiver's interval: lines arrive in chunks of any size (blocks whose
 // bytes die unless pinned) and leave as n partitions sliced as Spark slices
 // a collection: partition i holds lines [i*total/n, (i+1)*total/n).
@@ -192,6 +230,7 @@ BOOST_AUTO_TEST_CASE(line_chunks_hand_over_even_time_slots_and_reslice_uneven_on
     std::size_t last_slot = 0;
     bool even_rates = rng() % 2 == 0;  // a steady rate: about the same lines in each slice
     std::vector<std::weak_ptr<const void>> blocks;
+    std::vector<std::pair<const char*, const char*>> block_ranges;  // where each block's bytes were
     for (std::size_t at = 0; at < all.size();) {
       std::size_t n = std::min<std::size_t>(all.size() - at, std::uniform_int_distribution<int>(1, 30)(rng));
       std::size_t slot = even_rates ? at * static_cast<std::size_t>(parts) / all.size()
@@ -204,6 +243,7 @@ BOOST_AUTO_TEST_CASE(line_chunks_hand_over_even_time_slots_and_reslice_uneven_on
       trib::Partition p = trib::Partition::of(std::move(lines));
       p.pin(block);
       blocks.push_back(block);
+      block_ranges.emplace_back(block->data(), block->data() + block->size() + 1);
       chunks.add(p, slot);
       last_slot = std::max(last_slot, slot);  // an earlier slot than the last counts as the last
       if (slots.size() <= last_slot) slots.resize(last_slot + 1);
@@ -228,10 +268,22 @@ BOOST_AUTO_TEST_CASE(line_chunks_hand_over_even_time_slots_and_reslice_uneven_on
       for (trib::Text t : out[i].rows<trib::Text>()) got.emplace_back(t);
       BOOST_TEST(got == expected[i], "round " << round << " partition " << i);
     }
-    // Every partition pins every block: one partition alone keeps them all.
-    trib::Partition kept = out[static_cast<std::size_t>(rng() % parts)];
+    // One partition alone keeps alive every block its lines point into; a
+    // handed-over slot keeps no other (its bytes go as soon as no one needs them).
+    std::size_t kept_index = static_cast<std::size_t>(rng() % parts);
+    trib::Partition kept = out[kept_index];
     out.clear();
-    for (auto& b : blocks) BOOST_TEST(!b.expired());
+    std::vector<bool> used(blocks.size(), false);
+    for (trib::Text t : kept.rows<trib::Text>())
+      for (std::size_t b = 0; b < blocks.size(); ++b)
+        if (t.data() >= block_ranges[b].first && t.data() < block_ranges[b].second) used[b] = true;
+    for (std::size_t b = 0; b < blocks.size(); ++b) {
+      if (used[b]) BOOST_TEST(!blocks[b].expired(), "round " << round << " block " << b);
+      else if (even) BOOST_TEST(blocks[b].expired(), "round " << round << " block " << b);
+    }
+    std::vector<std::string> still;
+    for (trib::Text t : kept.rows<trib::Text>()) still.emplace_back(t);
+    BOOST_TEST(still == expected[kept_index]);
   }
   BOOST_TEST(handed_over > 50);  // both paths ran
   BOOST_TEST(resliced > 50);

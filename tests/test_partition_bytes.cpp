@@ -139,3 +139,36 @@ BOOST_AUTO_TEST_CASE(cereal_bytes_helpers_write_and_read_what_cereals_streams_do
   std::vector<std::string> cut;
   BOOST_CHECK_THROW(trib::from_cereal_bytes(bytes.substr(0, bytes.size() / 2), cut), cereal::Exception);
 }
+
+// A concatenation (a receiver's chunks of one interval) reads its parts in
+// runs, in order, without joining them; joined, encoded and detached it
+// equals one partition of all the records, and the bytes are Cereal's.
+BOOST_AUTO_TEST_CASE(a_concatenation_reads_as_its_parts_in_order) {
+  std::mt19937 rng(5);
+  auto strings = make_strings(rng, 300);
+  std::vector<std::vector<trib::Text>> runs(4);
+  for (std::size_t i = 0; i < strings.size(); ++i)
+    if (i % 97 != 0 || i == 0) runs[i < 100 ? 0 : i < 250 ? 2 : 3].emplace_back(strings[i].data(), strings[i].size());
+  std::vector<trib::Text> all;  // run 1 stays empty
+  std::vector<trib::Partition> parts;
+  for (auto& r : runs) {
+    all.insert(all.end(), r.begin(), r.end());
+    parts.push_back(trib::Partition::of(r));
+  }
+  trib::Partition joined = trib::Partition::concat<trib::Text>(parts);
+  BOOST_TEST(joined.size() == all.size());
+  BOOST_TEST(!joined.known_empty());
+  std::vector<std::size_t> seen;
+  std::vector<trib::Text> in_runs;
+  joined.for_each_run<trib::Text>([&](const std::vector<trib::Text>& rows) {
+    seen.push_back(rows.size());
+    in_runs.insert(in_runs.end(), rows.begin(), rows.end());
+  });
+  BOOST_TEST((seen == std::vector<std::size_t>{runs[0].size(), 0, runs[2].size(), runs[3].size()}));
+  BOOST_TEST((in_runs == all));
+  BOOST_TEST(joined.encode() == cereal_oracle_bytes(std::vector<std::string>(all.begin(), all.end())));
+  BOOST_TEST((trib::Partition(joined).rows<trib::Text>() == all));
+  trib::Partition copy = trib::Partition::concat<trib::Text>(parts).detached();
+  BOOST_TEST((copy.rows<trib::Text>() == all));
+  BOOST_TEST(trib::Partition::concat<trib::Text>({}).known_empty());
+}

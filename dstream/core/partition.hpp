@@ -85,6 +85,21 @@ class Partition {
     return p;
   }
 
+  // The records of `parts`, in order, without copying them: a receiver's
+  // chunks of one interval. for_each_run reads the parts as they are; typed
+  // access (rows<T>()) joins them into one vector on first use.
+  template <class T>
+  static Partition concat(std::vector<Partition> parts) {
+    if (parts.size() == 1) return std::move(parts[0]);
+    Partition p;
+    for (const Partition& part : parts)  // what the joined rows will point into
+      for (const Pin& pin : part.pins()) p.pin(pin);
+    p.parts_ = std::make_shared<const std::vector<Partition>>(std::move(parts));
+    p.join_ = &join_parts<T>;
+    p.views_ = holds_views_v<T>;
+    return p;
+  }
+
   // A partition received as bytes; decoded on first typed access.
   static Partition from_bytes(std::string bytes) {
     Partition p;
@@ -92,28 +107,55 @@ class Partition {
     return p;
   }
 
-  bool empty_handle() const { return !data_ && !bytes_; }
+  bool empty_handle() const { return !data_ && !bytes_ && !parts_; }
 
   // The records, typed. Throws if the partition holds another type.
   template <class T>
   const std::vector<T>& rows() const { return typed<T>().rows; }
+
+  // Calls f(const std::vector<T>&) on the records in runs, in order: a
+  // concatenation's parts one by one (not joined), otherwise all at once.
+  template <class T, class F>
+  void for_each_run(F&& f) const {
+    if (parts_ && !data_) {
+      for (const Partition& part : *parts_) part.for_each_run<T>(f);
+      return;
+    }
+    f(rows<T>());
+  }
 
   // The key hash of each row, or an empty vector when none were carried.
   template <class T>
   const std::vector<uint64_t>& hashes() const { return typed<T>().hashes; }
 
   // True when it certainly holds no records (never decodes).
-  bool known_empty() const { return data_ ? data_->size() == 0 : !bytes_; }
+  bool known_empty() const {
+    if (data_) return data_->size() == 0;
+    if (parts_) return size_hint() == 0;
+    return !bytes_;
+  }
   // Records held, or 0 while still bytes: a capacity hint that never decodes.
-  std::size_t size_hint() const { return data_ ? data_->size() : 0; }
+  std::size_t size_hint() const {
+    if (data_) return data_->size();
+    std::size_t n = 0;
+    if (parts_)
+      for (const Partition& part : *parts_) n += part.size_hint();
+    return n;
+  }
 
   std::size_t size() const {
     if (data_) return data_->size();
+    if (parts_) {
+      std::size_t n = 0;
+      for (const Partition& part : *parts_) n += part.size();
+      return n;
+    }
     if (bytes_) throw std::logic_error("size() of an undecoded partition");
     return 0;
   }
 
   std::string encode() const {
+    join();
     if (data_) return data_->encode();
     if (bytes_) return *bytes_;
     return {};
@@ -141,6 +183,7 @@ class Partition {
   // they reference), so nothing else is kept alive. For records kept across
   // batches (window histories).
   Partition detached() const {
+    join();
     if (!views_ || !data_) return *this;
     Partition p = from_bytes(data_->encode());
     p.views_ = true;  // decoding yields views into the partition's own copy
@@ -148,8 +191,26 @@ class Partition {
   }
 
  private:
+  // A concatenation's parts as one vector (once; cached like a decode).
+  void join() const {
+    if (!data_ && parts_) data_ = join_(*parts_);
+  }
+  template <class T>
+  static std::shared_ptr<const PartitionBase> join_parts(const std::vector<Partition>& parts) {
+    std::vector<T> rows;
+    std::size_t n = 0;
+    for (const Partition& part : parts) n += part.size_hint();
+    rows.reserve(n);
+    for (const Partition& part : parts) {
+      const auto& r = part.rows<T>();
+      rows.insert(rows.end(), r.begin(), r.end());
+    }
+    return std::make_shared<const TypedPartition<T>>(std::move(rows));
+  }
+
   template <class T>
   const TypedPartition<T>& typed() const {
+    join();
     if (!data_ && bytes_) {
       // Caching the decode is safe: a Partition object is only ever used
       // by the one actor that currently owns the message holding it.
@@ -169,6 +230,10 @@ class Partition {
 
   mutable std::shared_ptr<const PartitionBase> data_;
   std::shared_ptr<const std::string> bytes_;
+  // A concatenation: its parts and how to join them once a caller needs one
+  // vector.
+  std::shared_ptr<const std::vector<Partition>> parts_;
+  std::shared_ptr<const PartitionBase> (*join_)(const std::vector<Partition>&) = nullptr;
   std::vector<Pin> pins_;
   mutable bool views_ = false;
 };

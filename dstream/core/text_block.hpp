@@ -49,75 +49,79 @@ inline Dataset split_text_into_partitions(std::vector<Text> lines, const std::ve
 // interval closes. As Spark's receivers cut a block every block interval, a
 // receiver puts the lines of the i-th n-th of the interval in slot i: at a
 // steady rate the slots are the interval's n partitions already, and the
-// close only hands them over (copying them there took 20-60 ms of a
-// full-speed batch, all of it between the close and the first task). When
-// the slots are uneven (a burst, a replayed log), take() re-slices them.
+// close hands each slot's chunks over as one partition without copying a
+// line (Partition::concat; copying them took 20-60 ms of a full-speed
+// batch, all of it between the close and the first task, and then a tenth
+// of the receiving thread). When the slots are uneven (a burst, a replayed
+// log), take() re-slices them.
 class LineChunks {
  public:
-  // Appends a chunk's lines to `slot`; a slot before the last one used
-  // counts as the last one, so the slots keep the order of arrival.
+  // Appends a chunk to `slot`; a slot before the last one used counts as
+  // the last one, so the slots keep the order of arrival.
   void add(const Partition& chunk, std::size_t slot = 0) {
-    const auto& from = chunk.rows<Text>();
-    lines_ += from.size();
-    for (const auto& pin : chunk.pins())
-      if (pins_.empty() || pins_.back() != pin) pins_.push_back(pin);  // reads share buffers
+    std::size_t n = chunk.rows<Text>().size();
+    if (n == 0) return;
+    lines_ += n;
     slot = std::max(slot, slots_.empty() ? 0 : slots_.size() - 1);
     if (slot >= slots_.size()) slots_.resize(slot + 1);
-    auto& rows = slots_[slot];
-    if (rows.empty()) rows.reserve(std::max(expected_per_slot_, from.size()));
-    rows.insert(rows.end(), from.begin(), from.end());
+    slots_[slot].chunks.push_back(chunk);
+    slots_[slot].lines += n;
   }
   std::size_t lines() const { return lines_; }
 
-  // n partitions of consecutive lines, each pinning every block of the
-  // interval. The slots themselves when there are n of them and none holds
-  // over twice its share; otherwise sliced as split_into_partitions slices
-  // (Spark's parallelize). Leaves this empty.
+  // n partitions of consecutive lines. The slots themselves when there are
+  // n of them and none holds over twice its share; otherwise sliced as
+  // split_into_partitions slices (Spark's parallelize), each slice pinning
+  // every chunk's bytes. Leaves this empty.
   Dataset take(int n) {
     auto count = static_cast<std::size_t>(n);
     Dataset parts;
     parts.reserve(count);
     if (even(count)) {
-      for (auto& rows : slots_) parts.push_back(Partition::of(std::move(rows)));
+      for (auto& slot : slots_) parts.push_back(Partition::concat<Text>(std::move(slot.chunks)));
     } else {
-      std::size_t slot = 0, row = 0;
+      std::vector<const Partition*> chunks;
+      for (const auto& slot : slots_)
+        for (const auto& c : slot.chunks) chunks.push_back(&c);
+      std::size_t chunk = 0, row = 0;
       for (std::size_t i = 0; i < count; ++i) {
         auto [begin, end] = slice_bounds(lines_, n, static_cast<int>(i));
         std::vector<Text> rows;
         rows.reserve(end - begin);
         while (rows.size() < end - begin) {
-          const auto& from = slots_[slot];
+          const auto& from = chunks[chunk]->rows<Text>();
           std::size_t take = std::min(from.size() - row, end - begin - rows.size());
           rows.insert(rows.end(), from.begin() + static_cast<std::ptrdiff_t>(row),
                       from.begin() + static_cast<std::ptrdiff_t>(row + take));
           row += take;
-          if (row == from.size()) ++slot, row = 0;
+          if (row == from.size()) ++chunk, row = 0;
         }
         parts.push_back(Partition::of(std::move(rows)));
       }
+      for (auto& p : parts)
+        for (const Partition* c : chunks)
+          for (const auto& pin : c->pins()) p.pin(pin);
     }
-    for (auto& p : parts)
-      for (const auto& pin : pins_) p.pin(pin);
-    // Room for the next interval's slots at this one's rate: no regrowth.
-    expected_per_slot_ = lines_ / std::max<std::size_t>(count, 1) * 9 / 8;
     slots_.clear();
-    pins_.clear();
     lines_ = 0;
     return parts;
   }
 
  private:
+  struct Slot {
+    std::vector<Partition> chunks;
+    std::size_t lines = 0;
+  };
+
   bool even(std::size_t n) const {
     if (slots_.size() != n) return false;
-    for (const auto& rows : slots_)
-      if (rows.size() * n > 2 * lines_ + n) return false;
+    for (const auto& slot : slots_)
+      if (slot.lines * n > 2 * lines_ + n) return false;
     return true;
   }
 
-  std::vector<std::vector<Text>> slots_;
-  std::vector<Pin> pins_;  // what the slots' lines point into
+  std::vector<Slot> slots_;
   std::size_t lines_ = 0;
-  std::size_t expected_per_slot_ = 0;
 };
 
 // The same for lines held as strings (polled sources).
