@@ -208,6 +208,35 @@ const char* LineSplitter::find_newline(std::size_t from, bool* non_ascii) const 
   return nullptr;
 }
 
+// The lines that end in whole 64-byte blocks of the bytes read, each block's
+// newline and non-ASCII masks computed once (find_newline, called per line,
+// computed the block holding a line's end again for the next line: a tenth
+// of the receiving thread). Leaves an over-long line, and the last partial
+// block, to commit's loop.
+void LineSplitter::cut_whole_blocks(TextBlock& block) {
+  const char* base = buffer_.get();
+  while (!skipping_ && used_ - scanned_ >= 64) {
+    std::size_t at = scanned_;
+    uint64_t high;
+    uint64_t lf = newline_mask64(base + at, &high);
+    for (; lf != 0; lf &= lf - 1) {
+      auto i = static_cast<unsigned>(__builtin_ctzll(lf));
+      std::size_t end = at + i;
+      if (end - line_start_ > max_line_bytes_) return;  // commit's loop cuts it
+      // Non-ASCII bytes of this line within this block: below the newline,
+      // from the line's start.
+      uint64_t from = line_start_ > at ? line_start_ - at : 0;
+      uint64_t mine = high & ((uint64_t{1} << i) - 1) & ~((uint64_t{1} << from) - 1);
+      add_line(block, base + line_start_, base + end, scanned_non_ascii_ || mine != 0);
+      scanned_non_ascii_ = false;
+      line_start_ = end + 1;
+    }
+    std::size_t from = line_start_ - std::min(line_start_, at);  // 64: the block ended a line
+    if (from < 64 && (high >> from) != 0) scanned_non_ascii_ = true;
+    scanned_ = at + 64;
+  }
+}
+
 TextBlock LineSplitter::commit(std::size_t n) {
   TextBlock block;
   seen_bytes_ += n;
@@ -215,6 +244,7 @@ TextBlock LineSplitter::commit(std::size_t n) {
   if (seen_lines_ > 0) block.lines.reserve(n * seen_lines_ / seen_bytes_ * 9 / 8 + 16);
   used_ += n;
   char* base = buffer_.get();
+  cut_whole_blocks(block);
   while (scanned_ < used_) {
     if (skipping_) {
       auto nl = static_cast<char*>(std::memchr(base + scanned_, '\n', used_ - scanned_));

@@ -63,6 +63,7 @@ class LineSplitter {
   // check_utf8: false when the line is known to be plain ASCII.
   void add_line(TextBlock& block, const char* begin, const char* end, bool check_utf8 = true);
   const char* find_newline(std::size_t from, bool* non_ascii) const;
+  void cut_whole_blocks(TextBlock& block);
   void seal(TextBlock& block);
 
   std::size_t max_line_bytes_, buffer_bytes_;
