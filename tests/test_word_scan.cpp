@@ -5,12 +5,16 @@
 #define BOOST_TEST_MODULE word_scan
 #include <boost/test/unit_test.hpp>
 
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "bench/word_count_loop.hpp"
 #include "dstream/core/text.hpp"
@@ -164,4 +168,35 @@ BOOST_AUTO_TEST_CASE(the_benchmark_loop_counts_the_oracles_words) {
   std::size_t newlines = 0;
   for (char c : text) newlines += c == '\n';
   BOOST_TEST(lines == newlines);
+}
+
+// A text's last block is read whole where that stays in its page: the bytes
+// after the text (here never whitespace) must not join its last word, and a
+// text that ends just before an unmapped page must be read without a fault.
+BOOST_AUTO_TEST_CASE(a_last_block_is_read_within_its_page_only) {
+  long page = sysconf(_SC_PAGESIZE);
+  void* mem = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  BOOST_REQUIRE(mem != MAP_FAILED);
+  char* first = static_cast<char*>(mem);
+  char* end = first + page;
+  BOOST_REQUIRE(mprotect(end, page, PROT_NONE) == 0);
+  std::memset(first, 'x', static_cast<std::size_t>(page));
+  std::mt19937 rng(3);
+  for (std::size_t n = 0; n <= 200; ++n) {
+    std::string text;
+    for (std::size_t i = 0; i < n; ++i) text += rng() % 4 == 0 ? ' ' : static_cast<char>('a' + rng() % 26);
+    for (char* at : {end - n, first + 100, first + page / 2 - n / 2}) {  // at the page's end, or with 'x' after it
+      std::memcpy(at, text.data(), n);
+      std::string_view s(at, n);
+      Words expected = oracle_words(text), looped, cursor;
+      trib::for_each_word(s.data(), s.size(), [&](std::size_t a, std::size_t k) { looped.emplace_back(a, k); });
+      trib::WordCursor<> words(s.data(), s.size());
+      std::size_t a, k;
+      while (words.next(&a, &k)) cursor.emplace_back(a, k);
+      BOOST_TEST((looped == expected), "n " << n << " at " << (at - first));
+      BOOST_TEST((cursor == expected), "n " << n << " at " << (at - first));
+      std::memset(at, 'x', n);
+    }
+  }
+  munmap(mem, 2 * page);
 }
