@@ -134,8 +134,8 @@ class CombineTable {
 
 // Open addressing with linear probing over slots of two integers and the
 // value: 24 bytes for an int64 value, so a word count's 10,000 keys fit in
-// 768 KiB, in L2 (a 32-byte slot with the length apart measured 1.1x
-// slower: a quarter of the combine's time is waiting for its slot). A key
+// 768 KiB, in L2 (32-byte slots, the length apart, cost 3 % of the
+// word-count benchmark: a third of the combine is waiting for its slot). A key
 // of up to 15 bytes is held whole: its bytes (ShortText) with its length + 1
 // in the top byte, which such a key leaves zero. A longer key holds its hash
 // and its length, tagged 0xff, and is compared through the pointer to its

@@ -37,7 +37,6 @@ void for_each_element(const C& c, G&& g) {
     for (auto&& y : c) g(y);
 }
 
-
 // The chunked forms: each wraps the stream's pipe in one more loop over the
 // chunks it hands on.
 template <class T, class F>

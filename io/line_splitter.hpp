@@ -62,6 +62,7 @@ class LineSplitter {
   void new_buffer(std::size_t at_least);
   // check_utf8: false when the line is known to be plain ASCII.
   void add_line(TextBlock& block, const char* begin, const char* end, bool check_utf8 = true);
+  void add_checked_line(TextBlock& block, const char* begin, const char* end);
   const char* find_newline(std::size_t from, bool* non_ascii) const;
   void cut_whole_blocks(TextBlock& block);
   void seal(TextBlock& block);

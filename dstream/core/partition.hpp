@@ -131,7 +131,11 @@ class Partition {
   // True when it certainly holds no records (never decodes).
   bool known_empty() const {
     if (data_) return data_->size() == 0;
-    if (parts_) return size_hint() == 0;
+    if (parts_) {
+      for (const Partition& part : *parts_)
+        if (!part.known_empty()) return false;
+      return true;
+    }
     return !bytes_;
   }
   // Records held, or 0 while still bytes: a capacity hint that never decodes.
