@@ -171,4 +171,10 @@ BOOST_AUTO_TEST_CASE(a_concatenation_reads_as_its_parts_in_order) {
   trib::Partition copy = trib::Partition::concat<trib::Text>(parts).detached();
   BOOST_TEST((copy.rows<trib::Text>() == all));
   BOOST_TEST(trib::Partition::concat<trib::Text>({}).known_empty());
+  // A part still in bytes (from another process) may hold records: not known empty.
+  std::vector<trib::Partition> with_bytes{trib::Partition::of(std::vector<trib::Text>{}),
+                                          trib::Partition::from_bytes(joined.encode())};
+  trib::Partition mixed = trib::Partition::concat<trib::Text>(with_bytes);
+  BOOST_TEST(!mixed.known_empty());
+  BOOST_TEST((mixed.rows<trib::Text>() == all));
 }
