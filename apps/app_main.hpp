@@ -45,12 +45,10 @@ class AppMain {
   // Prints "error: <what>" and the usage to stderr; returns 2.
   int usage_error(const std::string& what) const;
 
-  // Sets `options` from the shared groups (cluster, UI, recovery). Returns -1
-  // on success, else 2 after printing what is wrong.
+  // Sets `options` from the shared flags (--receive-buffer-mb) and groups
+  // (cluster, UI, recovery). Returns -1 on success, else 2 after printing
+  // what is wrong.
   int apply(StreamingOptions& options) const;
-
-  // --receive-buffer-mb, for apps that set up StreamingOptions themselves.
-  int64_t receive_buffer_mb() const { return receive_buffer_mb_; }
 
   // --join was given: this process runs as another one's worker.
   bool joining() const { return !cluster_.join.empty(); }

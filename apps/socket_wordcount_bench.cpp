@@ -462,11 +462,10 @@ void exit_if_stuck(std::chrono::seconds limit, std::string what) {
   }).detach();
 }
 
+// options: what the app's shared flags set (AppMain::apply).
 int run_engine(uint16_t port, int64_t batch_ms, int64_t expected, int64_t partitions, int64_t timeout_s,
-               int64_t receive_buffer_mb) {
-  trib::StreamingOptions options;
+               trib::StreamingOptions options) {
   options.partitions = static_cast<int>(partitions);
-  options.receive_buffer_mb = receive_buffer_mb;
   trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
   auto lines = ssc.socketTextStream("127.0.0.1", port);
   auto totals = std::make_shared<EngineTotals>();
@@ -912,8 +911,11 @@ int main(int argc, char** argv) {
                   peak_rss_mb());
       return 0;
     }
-    if (role == "engine") return run_engine(static_cast<uint16_t>(port), batch_ms, lines, partitions, timeout,
-                                             app.receive_buffer_mb());
+    if (role == "engine") {
+      trib::StreamingOptions options;
+      if (int code = app.apply(options); code >= 0) return code;
+      return run_engine(static_cast<uint16_t>(port), batch_ms, lines, partitions, timeout, options);
+    }
     return usage_error("unknown --role '" + role + "'");
   } catch (const std::exception& e) {
     spdlog::error("{}{}", role.empty() ? "" : role + ": ", e.what());
