@@ -49,7 +49,7 @@ std::size_t receive_buffer_bytes(int64_t mb, int64_t interval_ms, std::size_t re
   if (mb == 0) return 0;
   std::size_t bytes = static_cast<std::size_t>(mb) * kMiB;
   if (mb < 0) {
-    bytes = std::max<std::size_t>(128 * kMiB, static_cast<std::size_t>(interval_ms) * kMiB * 128 / 100);
+    bytes = std::max<std::size_t>(128 * kMiB, static_cast<std::size_t>(interval_ms) * kMiB * 256 / 100);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages > 0 && page > 0)
       bytes = std::min(bytes, static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4);

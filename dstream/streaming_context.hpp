@@ -49,9 +49,9 @@ struct StreamingOptions {
   // at once in this process: at the bound a receiver waits for batches to
   // finish, so TCP holds a faster sender back and memory stays bounded (as
   // Flink's network buffers do). A batch keeps its buffers until it is done,
-  // so the bound must hold about two intervals of input. -1: 1.28 MiB per ms
-  // of batch interval (two intervals at 640 MB/s), at least 128 and at most
-  // a quarter of the machine's memory; 0: no bound.
+  // so the bound must hold about two intervals of input. -1: 2.56 MiB per ms
+  // of batch interval (two intervals at 1.28 GB/s, about a 10 Gbit/s link),
+  // at least 128 and at most a quarter of the machine's memory; 0: no bound.
   int64_t receive_buffer_mb = -1;
   // > 0: the coordinator accepts worker nodes on this TCP port (CAF's
   // middleman); tasks then run on the workers, and with checkpoints on so

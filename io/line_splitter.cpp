@@ -47,7 +47,7 @@ class BufferPool {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       auto since = std::chrono::steady_clock::now();
-      while (free_.empty() && budget_ > 0 && in_use_ * kPooledBytes >= budget_) {
+      while (budget_ > 0 && in_use_ * kPooledBytes >= budget_) {
         if (stopping && stopping()) break;
         if (std::chrono::steady_clock::now() - since >= kLongestWait) {
           spdlog::warn("receive buffers: all {} MiB have been in use for {} s (records of earlier "

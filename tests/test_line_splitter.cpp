@@ -317,9 +317,16 @@ bool lines_are_numbered(const trib::TextBlock& block, int from) {
 }  // namespace
 
 // At the budget a reader waits until a batch gives a buffer back (here: a
-// block dropped on another thread), its lines stay intact, and a stop ends
-// the wait at once.
+// block dropped on another thread), even with buffers free in the pool (the
+// bound is on buffers in use: what batches hold), its lines stay intact, and
+// a stop ends the wait at once.
 BOOST_AUTO_TEST_CASE(at_the_buffer_budget_a_reader_waits_for_a_buffer_to_come_back) {
+  {  // buffers used and put back: free in the pool, and no room under the bound
+    trib::LineSplitter earlier;
+    int n = 0;
+    std::vector<trib::TextBlock> blocks;
+    for (int i = 0; i < 4; ++i) blocks.push_back(fill_buffer(earlier, n));
+  }
   std::size_t before = trib::receive_buffers_in_use();
   trib::set_receive_buffer_budget((before + 2) * trib::kPooledBytes);
   std::atomic<bool> stop{false};
