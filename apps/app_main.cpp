@@ -14,9 +14,10 @@ Flags& AppMain::add_log_level() {
 
 int AppMain::parse(int argc, char** argv) {
   if (!log_level_declared_) add_log_level();
-  flags_.add("receive-buffer-mb", &receive_buffer_mb_,
-             "MiB of read buffers the receivers may fill before they wait for batches to finish "
-             "(-1: 2.56 per ms of batch interval, at least 128; 0: no bound)");
+  if (!(groups_ & kNoReceivers))
+    flags_.add("receive-buffer-mb", &receive_buffer_mb_,
+               "MiB of read buffers the receivers may fill before they wait for batches to finish "
+               "(-1: 2.56 per ms of batch interval, at least 128; 0: no bound)");
   if (groups_ & kCluster) add_cluster_flags(flags_, &cluster_);
   if (groups_ & kRecovery) add_recovery_flags(flags_, &recovery_);
   if (groups_ & kUi) add_ui_flags(flags_, &ui_);

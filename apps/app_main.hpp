@@ -27,7 +27,9 @@ namespace trib::cli {
 class AppMain {
  public:
   // The shared flag groups an app offers (apps/cli.hpp), declared after its own flags.
-  enum Group : unsigned { kCluster = 1, kRecovery = 2, kUi = 4 };
+  // kNoReceivers: the app reads no socket or file (queueStream, generators),
+  // so --receive-buffer-mb, which bounds those readers' buffers, is not offered.
+  enum Group : unsigned { kCluster = 1, kRecovery = 2, kUi = 4, kNoReceivers = 8 };
 
   // `log_level`: --log-level's default.
   AppMain(std::string program, std::string summary, unsigned groups = 0, std::string log_level = "info");

@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   double overload = 2.0;
   trib::cli::AppMain app("backpressure_bench",
                          "Overload a job with and without backpressure; report rate, backlog, delay, memory.",
-                         0, "warn");
+                         trib::cli::AppMain::kNoReceivers, "warn");
   app.flags()
       .add("batch-ms", &batch_ms, "batch interval in milliseconds")
       .add("work", &work, "busy-loop iterations per record")

@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
   trib::cli::AppMain app("engine_overhead_bench",
                          "The engine's fixed costs: a narrow int64 chain vs a plain loop, and the CPU an "
                          "idle pipeline burns coordinating empty batches.",
-                         0, "warn");
+                         trib::cli::AppMain::kNoReceivers, "warn");
   app.flags()
       .add("records", &records, "int64 records in each narrow-chain batch")
       .add("batches", &batches, "narrow-chain batches")

@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
   bool markdown = false, with_checkpoints = false;
   trib::cli::AppMain app("wordcount_bench",
                          "Word count throughput and latency: the engine vs a plain single-threaded loop.",
-                         0, "warn");
+                         trib::cli::AppMain::kNoReceivers, "warn");
   app.flags()
       .add("batch-ms", &batch_list, "batch intervals to try, comma-separated")
       .add("partitions", &partition_list, "partition counts to try, comma-separated")

@@ -18,6 +18,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "dstream/core/read_within_page.hpp"
+
 namespace trib {
 
 // Murmur3's finalizer: spreads every input bit over the whole word.
@@ -77,19 +79,6 @@ struct ShortTextMasks {
   }
 };
 inline constexpr ShortTextMasks kShortTextMasks{};
-inline constexpr std::uintptr_t kPageBytes = 4096;
-
-// The 16 bytes at p, of which the caller keeps the text's. Reading past the
-// text is safe while the 16 bytes stay in p's page (memory is mapped in
-// whole pages) though outside what C++ or AddressSanitizer allow, hence the
-// attribute; the bytes past the text are masked off before anyone looks.
-[[gnu::no_sanitize_address]] inline void load16(const char* p, uint64_t* a, uint64_t* b) {
-  // Plain loads: a memcpy call would go through AddressSanitizer's
-  // interceptor, which checks whatever the attribute says.
-  using Unaligned = uint64_t __attribute__((may_alias, aligned(1)));
-  *a = reinterpret_cast<const Unaligned*>(p)[0];
-  *b = reinterpret_cast<const Unaligned*>(p)[1];
-}
 }  // namespace detail
 
 // Masks rather than branches on the length, as word lengths are
@@ -102,9 +91,11 @@ inline ShortText short_text(std::string_view s) {
   if (__builtin_expect(n - 1 >= 16, 0)) return k;
   const char* p = s.data();
   uint64_t a, b;
-  if (__builtin_expect((reinterpret_cast<std::uintptr_t>(p) & (detail::kPageBytes - 1)) <=
-                           detail::kPageBytes - 16, 1)) {
-    detail::load16(p, &a, &b);
+  if (__builtin_expect(detail::within_page<16>(p), 1)) {
+    uint64_t ab[2];
+    detail::load_within_page<16>(p, ab);
+    a = ab[0];
+    b = ab[1];
   } else {  // the 16 bytes would cross into the next page, which may be unmapped
     char padded[16] = {};
     std::memcpy(padded, p, n);

@@ -9,7 +9,7 @@
 // Whitespace is ASCII's six: ' ', '\t', '\n', '\v', '\f', '\r' (as
 // trib::is_space). Bytes >= 0x80 are never whitespace, so UTF-8 stays whole.
 // Bytes past the end of the text are read only within its page, and masked
-// off (block_mask).
+// off (block_mask; read_within_page.hpp).
 #pragma once
 
 #if defined(__SSE2__)
@@ -19,6 +19,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#include "dstream/core/read_within_page.hpp"
 
 namespace trib {
 
@@ -86,25 +88,6 @@ inline uint64_t popcount64(uint64_t x) {
   return (x * 0x0101010101010101ull) >> 56;
 }
 
-namespace detail {
-// Whether the 64 bytes from p lie in p's 4 KiB page. Memory is mapped in
-// whole pages, so where p is readable they all are, even past the end of
-// the text p is in.
-inline bool block_within_page(const char* p) {
-  return (reinterpret_cast<std::uintptr_t>(p) & 4095) <= 4096 - 64;
-}
-// Copies the 64 bytes from p (block_within_page(p)) to out. The bytes past
-// the text are outside what C++ and AddressSanitizer allow, hence the
-// attribute; callers mask them off.
-[[gnu::no_sanitize_address]] inline void load_block_past_end(const char* p, char* out) {
-  // Plain loads: a memcpy call would go through AddressSanitizer's
-  // interceptor, which checks whatever the attribute says.
-  using Unaligned = uint64_t __attribute__((may_alias, aligned(1)));
-  for (int i = 0; i < 8; ++i)
-    reinterpret_cast<Unaligned*>(out)[i] = reinterpret_cast<const Unaligned*>(p)[i];
-}
-}  // namespace detail
-
 // The whitespace mask of the 64-byte block at data + base of the text
 // data[0, n) (base < n), and in *newlines its '\n' bits. Bits past the end
 // of the text count as whitespace. A last partial block is read whole where
@@ -116,10 +99,10 @@ inline uint64_t block_mask(const char* data, std::size_t n, std::size_t base, ui
   std::size_t left = n - base;
   if (left >= 64) return whitespace_mask64(data + base, newlines);
   uint64_t white, lf;
-  if (detail::block_within_page(data + base)) {
-    char block[64];
-    detail::load_block_past_end(data + base, block);
-    white = whitespace_mask64(block, &lf);
+  if (detail::within_page<64>(data + base)) {
+    uint64_t block[8];
+    detail::load_within_page<64>(data + base, block);
+    white = whitespace_mask64(reinterpret_cast<const char*>(block), &lf);
   } else if (n >= 64) {
     white = whitespace_mask64(data + n - 64, &lf) >> (64 - left);
     lf >>= 64 - left;
