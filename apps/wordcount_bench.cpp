@@ -5,10 +5,15 @@
 // lines through queueStream -> flatMap(split) -> map -> reduceByKey ->
 // foreachRDD, and reports throughput (input lines / processing time),
 // throughput per core, and batch latency (interval close -> sink output).
-// The engine's word totals are checked against the loop's before reporting.
+// The engine's word totals are checked against the loop's and a plain count
+// before reporting. --checkpoints adds the stateful jobs: running totals
+// (updateStateByKey) and a window of 3 batches sliding by 1 (incremental
+// reduceByKeyAndWindow), each without and with a checkpoint per batch.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <numeric>
 #include <sstream>
 #include <thread>
@@ -77,10 +82,45 @@ Row plain_loop(const std::vector<Lines>& batches, int64_t& total_words) {
   return row;
 }
 
-// stateful: running totals (updateStateByKey) instead of per-batch counts;
+// What the job does with each batch's counts.
+enum class Job {
+  counts,          // per batch (reduceByKey)
+  running_totals,  // since the start (updateStateByKey)
+  window,          // over the last kWindowBatches batches, every batch (incremental reduceByKeyAndWindow)
+};
+constexpr int64_t kWindowBatches = 3;
+
+// Words in each batch, counted apart from the engine and the loop (the
+// generated text is ASCII, so isspace is the engine's whitespace).
+std::vector<int64_t> words_per_batch(const std::vector<Lines>& batches) {
+  std::vector<int64_t> out;
+  for (const auto& batch : batches) {
+    int64_t n = 0;
+    for (const auto& line : batch) {
+      bool in_word = false;
+      for (unsigned char c : line) {
+        bool space = std::isspace(c) != 0;
+        n += !space && !in_word;
+        in_word = !space;
+      }
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
+// What the sink must have seen: every word once (counts), the last batch's
+// totals (running totals), or each batch's words once per window holding it.
+int64_t expected_sum(Job job, const std::vector<int64_t>& words) {
+  int64_t sum = 0, b = static_cast<int64_t>(words.size());
+  for (int64_t i = 0; i < b; ++i)
+    sum += words[static_cast<std::size_t>(i)] * (job == Job::window ? std::min(kWindowBatches, b - i) : 1);
+  return sum;
+}
+
 // checkpoint_dir non-empty: a checkpoint after every batch.
 Row run_engine(const std::vector<Lines>& batches, int64_t batch_ms, int partitions, int threads,
-               bool stateful, const std::string& checkpoint_dir, int64_t expected_words) {
+               Job job, const std::string& checkpoint_dir, int64_t expected) {
   trib::StreamingOptions opts;
   opts.retained_batches = SIZE_MAX;  // the report reads every batch
   opts.partitions = partitions;
@@ -89,7 +129,10 @@ Row run_engine(const std::vector<Lines>& batches, int64_t batch_ms, int partitio
   if (!checkpoint_dir.empty()) ssc.checkpoint(checkpoint_dir);
   auto queue = std::make_shared<trib::BatchQueue<std::string>>();
   for (const auto& b : batches) queue->push(b);
-  auto words = std::make_shared<std::atomic<int64_t>>(0);
+  // (batch time, sum of the counts it output); only the first batches.size()
+  // count, as a window goes on after the input ends.
+  auto sums = std::make_shared<std::vector<std::pair<int64_t, int64_t>>>();
+  auto sums_mutex = std::make_shared<std::mutex>();
   // The lines come straight from the queue's partitions, which stay pinned
   // while their words are in use, so the words can be views into them; the
   // per-batch counts own their keys again (state keeps them).
@@ -100,23 +143,35 @@ Row run_engine(const std::vector<Lines>& batches, int64_t batch_ms, int partitio
                     .map([](trib::Text w) { return TextCount(w, 1); })
                     .reduceByKey(std::plus<int64_t>())
                     .map([](const TextCount& kv) { return Count(std::string(kv.first), kv.second); });
-  if (stateful)
+  if (job == Job::running_totals)
     counts = counts.updateStateByKey([](const std::vector<int64_t>& fresh, const std::optional<int64_t>& s) {
       return std::optional<int64_t>(s.value_or(0) + std::accumulate(fresh.begin(), fresh.end(), int64_t{0}));
     });
-  counts.foreachRDD([words, stateful](const std::vector<Count>& rows, int64_t) {
+  if (job == Job::window) {
+    auto batch = std::chrono::milliseconds(batch_ms);
+    counts = counts.reduceByKeyAndWindow(std::plus<int64_t>(), std::minus<int64_t>(), kWindowBatches * batch,
+                                         batch, 0, [](const Count& c) { return c.second > 0; });
+  }
+  counts.foreachRDD([sums, sums_mutex](const std::vector<Count>& rows, int64_t time) {
     int64_t sum = 0;
     for (auto& kv : rows) sum += kv.second;
-    if (stateful) *words = sum;  // running totals: the last batch holds everything
-    else *words += sum;
+    std::lock_guard<std::mutex> lock(*sums_mutex);
+    sums->emplace_back(time, sum);
   });
   ssc.start();
   if (!ssc.awaitBatches(batches.size(), std::chrono::minutes(10)))
     throw std::runtime_error("the engine did not finish the batches");
   ssc.stop(false);
-  if (words->load() != expected_words)
-    throw std::runtime_error("engine counted " + std::to_string(words->load()) +
-                             " words, the plain loop " + std::to_string(expected_words));
+  std::sort(sums->begin(), sums->end());
+  if (sums->size() < batches.size())
+    throw std::runtime_error("the sink saw " + std::to_string(sums->size()) + " batches of " +
+                             std::to_string(batches.size()));
+  int64_t seen = 0;
+  for (std::size_t i = 0; i < batches.size(); ++i)
+    seen = job == Job::running_totals ? (*sums)[i].second : seen + (*sums)[i].second;
+  if (seen != expected)
+    throw std::runtime_error("engine's sink summed " + std::to_string(seen) + " word counts, expected " +
+                             std::to_string(expected));
 
   double records = 0, busy_ms = 0, max_processing = 0;
   std::vector<double> latency;
@@ -129,7 +184,9 @@ Row run_engine(const std::vector<Lines>& batches, int64_t batch_ms, int partitio
   }
   Row row;
   row.name = std::to_string(batch_ms) + " ms batches, " + std::to_string(partitions) + " partitions" +
-             (stateful ? ", running totals" : "") + (checkpoint_dir.empty() ? "" : ", checkpoint each batch");
+             (job == Job::running_totals ? ", running totals" : "") +
+             (job == Job::window ? ", window of " + std::to_string(kWindowBatches) + " batches sliding by 1" : "") +
+             (checkpoint_dir.empty() ? "" : ", checkpoint each batch");
   row.records_per_s = records / (busy_ms / 1000.0);
   row.per_core = row.records_per_s / threads;
   row.p50_ms = percentile(latency, 0.5);
@@ -179,7 +236,7 @@ int main(int argc, char** argv) {
       .add("batches", &batches, "batches per configuration")
       .add("threads", &threads, "actor scheduler threads (0: one per core)");
   app.add_log_level()
-      .add_switch("checkpoints", &with_checkpoints, "also measure a stateful job with and without a checkpoint per batch")
+      .add_switch("checkpoints", &with_checkpoints, "also measure running totals and a sliding window, each with and without a checkpoint per batch")
       .add_switch("markdown", &markdown, "print a Markdown table");
   if (int code = app.parse(argc, argv); code >= 0) return code;
   std::vector<int64_t> intervals, partitions;
@@ -201,18 +258,27 @@ int main(int argc, char** argv) {
 
   int64_t words = 0;
   std::vector<Row> rows{plain_loop(data, words)};
+  std::vector<int64_t> batch_words = words_per_batch(data);
+  if (expected_sum(Job::counts, batch_words) != words) {
+    spdlog::error("the loop counted {} words, a plain count {}", words, expected_sum(Job::counts, batch_words));
+    return 1;
+  }
   try {
     for (auto ms : intervals)
       for (auto p : partitions)
-        rows.push_back(run_engine(data, ms, static_cast<int>(p), cores, false, "", words));
+        rows.push_back(run_engine(data, ms, static_cast<int>(p), cores, Job::counts, "",
+                                  expected_sum(Job::counts, batch_words)));
     if (with_checkpoints) {
       std::string dir = "/tmp/tributary-bench-ckpt-" + std::to_string(::getpid());
       int64_t ms = intervals.back();
       int p = static_cast<int>(partitions.back());
-      // The same stateful job twice: without, then with a checkpoint per batch.
-      rows.push_back(run_engine(data, ms, p, cores, true, "", words));
-      rows.push_back(run_engine(data, ms, p, cores, true, dir, words));
-      trib::remove_tree(dir);
+      // The stateful jobs, each without, then with a checkpoint per batch.
+      for (Job job : {Job::running_totals, Job::window}) {
+        int64_t expected = expected_sum(job, batch_words);
+        rows.push_back(run_engine(data, ms, p, cores, job, "", expected));
+        rows.push_back(run_engine(data, ms, p, cores, job, dir, expected));
+        trib::remove_tree(dir);
+      }
     }
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
