@@ -23,6 +23,7 @@
 #include "dstream/cluster_transport.hpp"
 #include "dstream/core/backoff.hpp"
 #include "dstream/core/job_monitor.hpp"
+#include "dstream/core/memory_limit.hpp"
 #include "dstream/nodes.hpp"
 #include "dstream/signal_stop.hpp"
 #include "io/direct_generator.hpp"
@@ -50,9 +51,7 @@ std::size_t receive_buffer_bytes(int64_t mb, int64_t interval_ms, std::size_t re
   std::size_t bytes = static_cast<std::size_t>(mb) * kMiB;
   if (mb < 0) {
     bytes = std::max<std::size_t>(128 * kMiB, static_cast<std::size_t>(interval_ms) * kMiB * 256 / 100);
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0)
-      bytes = std::min(bytes, static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) / 4);
+    if (std::size_t memory = usable_memory_bytes()) bytes = std::min(bytes, memory / 4);
   }
   return std::max(bytes, (2 * receivers + 2) * kPooledBytes);
 }

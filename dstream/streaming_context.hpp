@@ -51,7 +51,8 @@ struct StreamingOptions {
   // Flink's network buffers do). A batch keeps its buffers until it is done,
   // so the bound must hold about two intervals of input. -1: 2.56 MiB per ms
   // of batch interval (two intervals at 1.28 GB/s, about a 10 Gbit/s link),
-  // at least 128 and at most a quarter of the machine's memory; 0: no bound.
+  // at least 128 and at most a quarter of the memory this process may use
+  // (the machine's, or its cgroup's limit: a container's); 0: no bound.
   int64_t receive_buffer_mb = -1;
   // > 0: the coordinator accepts worker nodes on this TCP port (CAF's
   // middleman); tasks then run on the workers, and with checkpoints on so

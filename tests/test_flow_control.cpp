@@ -1,10 +1,17 @@
 // Rate limits and backpressure: the token bucket, the PID rate estimator,
-// and a receiver held to its maximum rate.
+// a receiver held to its maximum rate, and the memory the receive-buffer
+// bound is sized from.
 #define BOOST_TEST_MODULE flow_control
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <thread>
 
+#include <unistd.h>
+
+#include "dstream/core/memory_limit.hpp"
 #include "io/generator_receiver.hpp"
 #include "actors/rate_estimator.hpp"
 #include "io/rate_limiter.hpp"
@@ -64,4 +71,34 @@ BOOST_AUTO_TEST_CASE(a_receiver_never_exceeds_its_maximum_rate) {
   int64_t processed = 0;
   for (auto& b : ssc.completedBatches()) processed += b.input_records;
   BOOST_TEST(processed == ssc.receivedRecords(), "a graceful stop processes everything received");
+}
+
+// The receive-buffer bound's default takes at most a quarter of the memory
+// the process may use, which a cgroup (a container) can hold below the
+// machine's: its limit files, at every level of the cgroup's path.
+BOOST_AUTO_TEST_CASE(cgroup_memory_limits_are_read_from_the_cgroup_and_its_ancestors) {
+  BOOST_TEST(trib::parse_memory_limit("536870912\n").value_or(0) == 536870912u);
+  BOOST_TEST(!trib::parse_memory_limit("max\n"));                  // v2: no limit
+  BOOST_TEST(!trib::parse_memory_limit("9223372036854771712\n"));  // v1: no limit
+  BOOST_TEST(!trib::parse_memory_limit(""));
+  BOOST_TEST(!trib::parse_memory_limit("12 MiB"));
+
+  std::string root = "/tmp/tributary-cgroup-" + std::to_string(::getpid());
+  std::filesystem::create_directories(root + "/job/app");
+  auto write = [&](const std::string& file, const std::string& text) { std::ofstream(root + file) << text; };
+  BOOST_TEST(!trib::cgroup_memory_limit(root, "/job/app"));  // no limit files at all
+  write("/job/memory.max", "1073741824\n");
+  write("/job/app/memory.max", "max\n");
+  BOOST_TEST(trib::cgroup_memory_limit(root, "/job/app").value_or(0) == 1073741824u);  // the parent's
+  write("/job/app/memory.max", "268435456\n");
+  BOOST_TEST(trib::cgroup_memory_limit(root, "/job/app/").value_or(0) == 268435456u);  // the tighter
+  write("/memory.limit_in_bytes", "134217728\n");  // v1's file, at the root
+  BOOST_TEST(trib::cgroup_memory_limit(root, "/job/app").value_or(0) == 134217728u);
+  BOOST_TEST(trib::cgroup_memory_limit(root, "/").value_or(0) == 134217728u);
+  std::filesystem::remove_all(root);
+
+  // This process: never more than the machine has.
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  BOOST_TEST(trib::usable_memory_bytes() > 0u);
+  BOOST_TEST(trib::usable_memory_bytes() <= static_cast<std::size_t>(pages) * static_cast<std::size_t>(page));
 }
