@@ -1,7 +1,5 @@
 #include "dstream/streaming_context.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>

@@ -90,20 +90,16 @@ inline ShortText short_text(std::string_view s) {
   // Over 16 bytes, or empty (whose pointer need not point at readable memory).
   if (__builtin_expect(n - 1 >= 16, 0)) return k;
   const char* p = s.data();
-  uint64_t a, b;
+  uint64_t ab[2];
   if (__builtin_expect(detail::within_page<16>(p), 1)) {
-    uint64_t ab[2];
     detail::load_within_page<16>(p, ab);
-    a = ab[0];
-    b = ab[1];
   } else {  // the 16 bytes would cross into the next page, which may be unmapped
     char padded[16] = {};
     std::memcpy(padded, p, n);
-    std::memcpy(&a, padded, 8);
-    std::memcpy(&b, padded + 8, 8);
+    std::memcpy(ab, padded, 16);
   }
-  k.a = a & detail::kShortTextMasks.lo[n];
-  k.b = b & detail::kShortTextMasks.hi[n];
+  k.a = ab[0] & detail::kShortTextMasks.lo[n];
+  k.b = ab[1] & detail::kShortTextMasks.hi[n];
   return k;
 }
 

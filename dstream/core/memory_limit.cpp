@@ -2,11 +2,9 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
-#include <vector>
 
 namespace trib {
 namespace {
@@ -71,7 +69,8 @@ std::optional<std::size_t> cgroup_memory_limit(const std::string& root, const st
     for (const char* file : {"/memory.max", "/memory.limit_in_bytes"})
       if (auto text = read_file(root + dir + file)) take_min(limit, parse_memory_limit(*text));
     if (dir.empty()) break;
-    dir.resize(dir.rfind('/') == std::string::npos ? 0 : dir.rfind('/'));
+    std::size_t parent = dir.rfind('/');
+    dir.resize(parent == std::string::npos ? 0 : parent);
   }
   return limit;
 }
