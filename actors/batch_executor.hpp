@@ -9,6 +9,14 @@
 // take their turns in batch time order even when batches run concurrently.
 // Where tasks run is not its business; it only tells stateful reduce tasks
 // (which need their partition's state) from stateless ones.
+//
+// Map-ahead (Drizzle's pre-scheduling, SOSP'17): a receiver's input may come
+// in slots while its interval is still open (add_slot). When every node that
+// reads the source only maps it into a shuffle, each slot's map tasks run at
+// once, so the workers start on a batch before it forms and the slot's read
+// buffers go back to the receiver long before the batch ends. The batch keeps
+// its order: no reduce task, output or state update runs before it formed
+// and its turn came.
 #pragma once
 
 #include <chrono>
@@ -74,6 +82,15 @@ class BatchExecutor {
   // queue until start_ready(). Returns the outputs that run in it.
   std::vector<int32_t> add(FormedBatch batch);
 
+  // Can source `id`'s input be mapped ahead, slot by slot?
+  bool maps_ahead(int id) const { return ahead_sources_.count(id) > 0; }  // dstream/core/map_ahead.hpp
+
+  // The next slot of map-ahead source `id`'s input to batch t (index k),
+  // before the batch forms; the batch's block then holds the slots after it.
+  // Its map tasks start now. `expected_slots`: slots per batch, as the map
+  // tasks' TaskContext::num_partitions.
+  void add_slot(int64_t t, int64_t k, int id, Partition slot, int expected_slots);
+
   // Starts ready batches while fewer than max_concurrent_batches run. The
   // caller decides whether starting is allowed (checkpoint, worker gate).
   void start_ready(steady::time_point now);
@@ -89,13 +106,14 @@ class BatchExecutor {
   // The sink emitted batch `time`'s outputs.
   void batch_emitted(int64_t time, steady::time_point now);
 
-  std::size_t batches() const { return batches_.size(); }  // formed, not completed
+  std::size_t batches() const;  // formed, not completed
 
  private:
   struct MapOutput {
     bool done = false;
     std::vector<Partition> outputs;
-    caf::actor host;  // set: the outputs stayed there
+    caf::actor host;      // set: the outputs stayed there
+    bool ahead = false;   // sent ahead, before its node started
   };
   struct NodeRun {
     enum Status { waiting, mapping, reducing, done };
@@ -112,6 +130,8 @@ class BatchExecutor {
   };
   struct BatchRun {
     FormedBatch formed;
+    bool is_formed = false;  // add() took it (else: only slots mapped ahead so far)
+    std::map<int, std::size_t> slots;  // per source: its first partitions, which came as slots
     bool started = false;
     bool computed = false;  // every node of the batch finished
     bool emitted = false;   // the sink ran the batch's outputs
@@ -121,7 +141,6 @@ class BatchExecutor {
   using Lost = std::vector<std::pair<int32_t, int32_t>>;  // (edge, map task)
 
   const Graph& graph() const { return *graph_; }
-  void mark_needed(int id);
   void advance(BatchRun& run, steady::time_point now);
   void start_map(BatchRun& run, const Node& n, steady::time_point now);
   TaskSpec map_spec(const BatchRun& run, const Node& n, int e, int i) const;
@@ -131,11 +150,14 @@ class BatchExecutor {
   void resend_missing_reduces(BatchRun& run, const Node& n);
   void node_done(BatchRun& run, const Node& n, std::vector<Dataset> outputs, steady::time_point now);
   void maybe_complete(BatchRun& run, steady::time_point now);
+  BatchRun& run_of(int64_t t);
+  void release_mapped_input(BatchRun& run, const Node& n, int i);
 
   std::shared_ptr<const Graph> graph_;
   int max_concurrent_;
   ExecutorListener& listener_;
   std::vector<bool> needed_;
+  std::map<int, std::vector<int>> ahead_sources_;   // map-ahead source -> the nodes reading it
   std::map<int64_t, BatchRun> batches_;            // not yet completed, by time
   std::deque<int64_t> ready_;                       // formed, waiting for a free slot
   int running_ = 0;

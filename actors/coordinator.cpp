@@ -114,6 +114,27 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
     }
   }
 
+  // Map-ahead: a slot boundary of the open interval ending at `t`. The
+  // slotted receivers hand over what they accepted since the last one, and
+  // its map tasks start now. A slot request is sent before that interval's
+  // flush (or not at all), and a receiver answers in order, so every slot
+  // belongs to batch t.
+  void on_slot(int64_t t) {
+    int64_t k = p_.clock.next_index();
+    if (p_.clock.time_of(k) != t || lifecycle_.stopping() || lifecycle_.finished()) return;
+    if (cfg_.stop_after_batches > 0 && k >= cfg_.stop_after_batches) return;
+    for (int id : p_.inputs.slotted())
+      p_.inputs.request_slot(
+          id,
+          [this, t, k, id](ReceivedBlock& block) {
+            if (block.partitions.size() != 1 || block.records == 0) return;  // nothing came in
+            ++cfg_.monitor->slots_mapped_ahead;
+            spdlog::debug("batch {}: a slot of {} records of stream {} mapped ahead", t, block.records, id);
+            p_.executor.add_slot(t, k, id, std::move(block.partitions.front()), cfg_.map_ahead_slots);
+          },
+          [this](const std::string& why) { fail(why); });
+  }
+
   void on_task_result(TaskResult& res) {
     auto now = steady::now();
     if (auto& sender = self_->current_sender()) p_.status->task_answered(sender->node());
@@ -247,6 +268,15 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
   void schedule_tick() {
     int64_t delay = p_.clock.delay_to_next_close(wall_clock_ms());
     self_->delayed_send(self_, std::chrono::milliseconds(delay), tick_atom::value);
+    // The open interval's slot boundaries still ahead (map-ahead).
+    int slots = cfg_.map_ahead_slots;
+    if (slots < 2 || p_.inputs.slotted().empty()) return;
+    int64_t interval = graph_->batch_interval_ms;
+    int64_t t = p_.clock.time_of(p_.clock.next_index());
+    for (int j = 1; j < slots; ++j) {
+      int64_t at = delay - interval + interval * j / slots;
+      if (at > 0) self_->delayed_send(self_, std::chrono::milliseconds(at), slot_atom::value, t);
+    }
   }
 
   void schedule_check() {
@@ -403,6 +433,7 @@ caf::behavior coordinator_actor_fn(coordinator_actor* self, CoordinatorConfig cf
   c->start();
   return {
       [c](tick_atom) { c->on_tick(); },
+      [c](slot_atom, int64_t t) { c->on_slot(t); },
       [c](TaskResult& res) { c->on_task_result(res); },
       [c](BatchEmitted& done) { c->on_batch_emitted(done); },
       [c, monitor](stop_atom, bool) {

@@ -5,7 +5,10 @@
 // runs the job graph over the batch: for each node whose inputs are ready it
 // spawns one task actor per partition, collects their results, runs the
 // reduce phase of shuffles, and hands output nodes' data to the sink actor,
-// which emits batches in time order and acknowledges each one.
+// which emits batches in time order and acknowledges each one. With
+// map-ahead (CoordinatorConfig::map_ahead_slots), it also takes the input of
+// the open interval at each slot boundary and starts its map tasks then
+// (actors/batch_executor.hpp).
 //
 // With worker nodes (--listen), stateless tasks run on the workers and state
 // partitions are placed on them (with checkpoints on); see WorkerLink::lose()
@@ -48,6 +51,11 @@ struct CoordinatorConfig {
   std::shared_ptr<JobMonitor> monitor;
   int receiver_partitions = 2;     // partitions each receiver cuts a block into
   int max_concurrent_batches = 1;  // batches computed at the same time
+  // Map-ahead (actors/batch_executor.hpp): receivers whose input only feeds
+  // shuffles hand it over in this many slots per interval, each mapped as
+  // it arrives. 0 or 1: off (also with backpressure, whose rate estimate
+  // reads the processing time of whole batches).
+  int map_ahead_slots = 0;
   double max_rate_per_receiver = 0;  // records/s; 0: unlimited
   bool backpressure = false;         // adapt receivers' rate to the processing rate
   // Checkpoints: written to checkpoint_dir after every checkpoint_every-th

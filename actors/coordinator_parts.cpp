@@ -1,6 +1,7 @@
 #include "actors/coordinator_parts.hpp"
 
 #include <chrono>
+#include <set>
 
 #include "actors/partition_host.hpp"
 
@@ -42,7 +43,12 @@ CoordinatorParts::CoordinatorParts(caf::event_based_actor* self, CoordinatorConf
   std::vector<int> needed;
   for (auto id : g.sources)
     if (executor.needed(id)) needed.push_back(id);
-  auto spawned = inputs.spawn(needed, [this](int id, auto health) { status->receiver_started(id, health); });
+  std::set<int> slotted;
+  if (cfg.map_ahead_slots > 1 && !cfg.backpressure)
+    for (auto id : needed)
+      if (executor.maps_ahead(id)) slotted.insert(id);
+  auto spawned =
+      inputs.spawn(needed, slotted, [this](int id, auto health) { status->receiver_started(id, health); });
   sources.emplace(g, needed, spawned.with_receiver, spawned.polled_elsewhere, cfg.backpressure);
   if (!cfg.checkpoint_dir.empty()) {
     checkpoints.emplace(self, g, cfg.checkpoint_dir, *status, events, checkpointed);

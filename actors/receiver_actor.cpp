@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -116,7 +117,8 @@ void reader_loop(caf::blocking_actor* self, receiver_actor owner,
 
 struct ReceiverState {
   std::unique_ptr<WriteAheadLog> wal;
-  LineChunks buffer;  // lines accepted since the last flush
+  LineChunks buffer;  // lines accepted since the last flush (or slot)
+  int64_t slotted_records = 0;  // handed over in slots since the last flush
   std::chrono::steady_clock::time_point interval_start = std::chrono::steady_clock::now();  // the last flush
   bool reader_done = false;
   std::vector<caf::typed_response_promise<done_atom>> stop_waiters;
@@ -167,16 +169,27 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
         if (self->state.wal) self->state.wal->append(lines);
         monitor->received_records += static_cast<int64_t>(lines.size());
         if (health) health->records += static_cast<int64_t>(lines.size());
-        self->state.buffer.add(chunk.lines, self->state.slot_now(partitions, options.batch_interval));
+        std::size_t slot = options.slots_on_request ? 0 : self->state.slot_now(partitions, options.batch_interval);
+        self->state.buffer.add(chunk.lines, slot);
+      },
+      [=](slot_atom) {
+        auto& st = self->state;
+        ReceivedBlock block;
+        block.source_node = source_node;
+        block.records = static_cast<int64_t>(st.buffer.lines());
+        st.slotted_records += block.records;
+        block.partitions = st.buffer.take(1);
+        return block;
       },
       [=](flush_atom) {
         auto& st = self->state;
         ReceivedBlock block;
         block.source_node = source_node;
-        block.records = static_cast<int64_t>(st.buffer.lines());
+        // The whole interval's records, those handed over in slots included.
+        block.records = static_cast<int64_t>(st.buffer.lines()) + std::exchange(st.slotted_records, 0);
         // Every partition pins every block of the batch: blocks are shared
         // between neighbouring partitions, and all die with the batch.
-        block.partitions = st.buffer.take(partitions);
+        block.partitions = st.buffer.take(options.slots_on_request ? 1 : partitions);
         st.interval_start = std::chrono::steady_clock::now();
         if (st.wal) block.position = std::to_string(st.wal->end());
         return block;

@@ -5,6 +5,10 @@
 //
 // Protocol:
 //   flush_atom          -> ReceivedBlock   (cuts the block for a batch)
+//   slot_atom           -> ReceivedBlock   (map-ahead: one partition, the
+//                                           lines since the last slot or
+//                                           flush; the flush then hands over
+//                                           the lines after the last slot)
 //   stop_atom           -> done_atom       (after the reader thread ended and
 //                                           everything it stored is buffered)
 //   (truncate_atom, int64_t position)      (a checkpoint covers the log before it)
@@ -51,6 +55,10 @@ struct ReceiverOptions {
   // The job's batch interval: lines of the i-th n-th of an interval go to
   // its i-th partition (dstream/core/text_block.hpp, LineChunks).
   std::chrono::milliseconds batch_interval{0};
+  // Map-ahead (actors/batch_executor.hpp): the coordinator cuts each
+  // interval into partitions itself (slot_atom), so lines are not sorted
+  // into time slots here and a flush hands over one partition.
+  bool slots_on_request = false;
   // Replay past corrupt log entries (getOrCreate reported them) rather than fail.
   bool accept_wal_loss = false;
   std::shared_ptr<ReceiverHealth> health;  // optional
@@ -60,6 +68,7 @@ struct ReceiverOptions {
 // thread sends it (its records, and done_atom once it ended). In-process
 // only: the coordinator spawns it.
 using receiver_actor = caf::typed_actor<caf::replies_to<flush_atom>::with<ReceivedBlock>,
+                                        caf::replies_to<slot_atom>::with<ReceivedBlock>,
                                         caf::replies_to<stop_atom>::with<done_atom>,
                                         caf::reacts_to<truncate_atom, int64_t>,
                                         caf::reacts_to<rate_atom, double>,

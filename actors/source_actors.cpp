@@ -2,7 +2,8 @@
 
 namespace trib {
 
-SourceActors::Spawned SourceActors::spawn(const std::vector<int>& sources, const ReceiverStarted& started) {
+SourceActors::Spawned SourceActors::spawn(const std::vector<int>& sources, const std::set<int>& slotted,
+                                          const ReceiverStarted& started) {
   Spawned spawned;
   auto& sys = self_->system();
   for (int id : sources) {
@@ -18,6 +19,8 @@ SourceActors::Spawned SourceActors::spawn(const std::vector<int>& sources, const
     ReceiverOptions opts;
     opts.max_rate = cfg_.max_rate_per_receiver;
     opts.batch_interval = std::chrono::milliseconds(cfg_.graph->batch_interval_ms);
+    opts.slots_on_request = slotted.count(id) > 0;
+    if (opts.slots_on_request) slotted_.insert(id);
     if (!cfg_.checkpoint_dir.empty()) {
       opts.log_dir = cfg_.checkpoint_dir;
       opts.resume = cfg_.recovered.has_value();
@@ -44,6 +47,14 @@ void SourceActors::request_block(int id, int64_t t, const std::string& replay_en
     self_->request(r->second, caf::infinite, flush_atom::value).then(on_block, on_error);
   else
     self_->request(pollers_.at(id), caf::infinite, poll_atom::value, t, replay_end).then(on_block, on_error);
+}
+
+void SourceActors::request_slot(int id, std::function<void(ReceivedBlock&)> delivered, Failed failed) {
+  auto on_error = [this, id, failed](caf::error& err) {
+    failed("receiver of stream " + std::to_string(id) + " did not hand over a slot: " + self_->system().render(err));
+  };
+  self_->request(receivers_.at(id), caf::infinite, slot_atom::value)
+      .then([delivered = std::move(delivered)](ReceivedBlock& block) { delivered(block); }, on_error);
 }
 
 void SourceActors::release(const SourceTracker::Release& release) {

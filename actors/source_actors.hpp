@@ -39,7 +39,12 @@ class SourceActors {
   struct Spawned {
     std::set<int> with_receiver, polled_elsewhere;
   };
-  Spawned spawn(const std::vector<int>& sources, const ReceiverStarted& started);
+  // Receivers of `slotted` hand over their input in slots on request
+  // (map-ahead, see request_slot).
+  Spawned spawn(const std::vector<int>& sources, const std::set<int>& slotted, const ReceiverStarted& started);
+
+  // The receivers whose input is mapped ahead, slot by slot.
+  const std::set<int>& slotted() const { return slotted_; }
 
   std::size_t receivers() const { return receivers_.size(); }
 
@@ -49,6 +54,10 @@ class SourceActors {
   // again, see SourceTracker::replay_end).
   void request_block(int id, int64_t t, const std::string& replay_end, std::function<void(ReceivedBlock&)> delivered,
                      Failed failed);
+
+  // Asks slotted receiver `id` for the lines it accepted since its last
+  // slot or flush, as one partition of the interval still open.
+  void request_slot(int id, std::function<void(ReceivedBlock&)> delivered, Failed failed);
 
   // Input up to these positions is durably done: receivers truncate their
   // logs, pollers commit to their sources.
@@ -72,6 +81,7 @@ class SourceActors {
   caf::event_based_actor* self_;
   const CoordinatorConfig& cfg_;
   std::map<int, receiver_actor> receivers_;     // by source node id
+  std::set<int> slotted_;
   std::map<int, source_poller_actor> pollers_;  // by source node id
 };
 

@@ -28,7 +28,8 @@ class AppMain {
  public:
   // The shared flag groups an app offers (apps/cli.hpp), declared after its own flags.
   // kNoReceivers: the app reads no socket or file (queueStream, generators),
-  // so --receive-buffer-mb, which bounds those readers' buffers, is not offered.
+  // so --receive-buffer-mb and --map-ahead-slots, which shape how those readers
+  // hand over their input, are not offered.
   enum Group : unsigned { kCluster = 1, kRecovery = 2, kUi = 4, kNoReceivers = 8 };
 
   // `log_level`: --log-level's default.
@@ -71,6 +72,7 @@ class AppMain {
   std::string log_level_;
   bool log_level_declared_ = false;
   int64_t receive_buffer_mb_ = StreamingOptions{}.receive_buffer_mb;
+  int64_t map_ahead_slots_ = StreamingOptions{}.map_ahead_slots;
   ClusterFlags cluster_;
   RecoveryFlags recovery_;
   UiFlags ui_;

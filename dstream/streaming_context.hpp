@@ -49,11 +49,23 @@ struct StreamingOptions {
   // at once in this process: at the bound a receiver waits for batches to
   // finish, so TCP holds a faster sender back and memory stays bounded (as
   // Flink's network buffers do). A batch keeps its buffers until it is done,
-  // so the bound must hold about two intervals of input. -1: 2.56 MiB per ms
-  // of batch interval (two intervals at 1.28 GB/s, about a 10 Gbit/s link),
-  // at least 128 and at most a quarter of the memory this process may use
-  // (the machine's, or its cgroup's limit: a container's); 0: no bound.
+  // so the bound must hold about two intervals of input; mapped ahead
+  // (map_ahead_slots), a slot's buffers come back once it is mapped. -1:
+  // two intervals at 1.28 GB/s (about a 10 Gbit/s link: 2.56 MiB per ms of
+  // interval), at least 128; when every receiver's input is mapped ahead,
+  // five slots at that rate, at least 64; at most a quarter of the memory
+  // this process may use (the machine's, or its cgroup's limit: a
+  // container's). 0: no bound.
   int64_t receive_buffer_mb = -1;
+  // Map-ahead (Drizzle's pre-scheduling): a receiver whose records only
+  // feed shuffles (reduceByKey, updateStateByKey, ...) hands its input over
+  // in this many slots per interval, and each slot's map tasks run as it
+  // arrives, so a batch is mostly mapped by the time it forms and its read
+  // buffers come back within the interval. -1: one slot per 10 ms of the
+  // interval, at least `partitions` and at most 8 per partition; 0: off
+  // (the interval's input is cut into `partitions` when it closes). Off
+  // with backpressure.
+  int map_ahead_slots = -1;
   // > 0: the coordinator accepts worker nodes on this TCP port (CAF's
   // middleman); tasks then run on the workers, and with checkpoints on so
   // do state partitions.
@@ -220,6 +232,9 @@ class StreamingContext {
   // Every batch completed since start(), including those no longer retained.
   std::size_t completedBatchCount() const;
   int64_t receivedRecords() const;  // records accepted by all receivers so far
+  // Partitions whose map tasks started before their batch formed
+  // (StreamingOptions::map_ahead_slots); 0 while map-ahead is off.
+  int64_t slotsMappedAhead() const;
 
   // Serves the web UI, /metrics and /api/v1/* on host:port while the job runs
   // (the same as StreamingOptions::ui_port; 0: any free port). Before start().

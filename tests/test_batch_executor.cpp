@@ -89,9 +89,10 @@ class FakeDispatcher : public ExecutorListener {
   }
   void failed(const std::string& why) override { failures.push_back(why); }
 
-  // Runs queued tasks (and those they make ready) until none is left.
-  void pump() {
-    while (!queue_.empty()) {
+  // Runs queued tasks (and those they make ready) until none is left, or
+  // `limit` ran.
+  void pump(std::size_t limit = SIZE_MAX) {
+    for (std::size_t ran = 0; ran < limit && !queue_.empty(); ++ran) {
       std::size_t at = 0;
       if (order_ == Order::lifo) at = queue_.size() - 1;
       if (order_ == Order::shuffled) at = std::uniform_int_distribution<std::size_t>(0, queue_.size() - 1)(rng_);
@@ -136,11 +137,14 @@ FormedBatch batch(const Job& job, int k, std::vector<std::string> words) {
   return b;
 }
 
-void run_job(FakeDispatcher::Order order, bool duplicates, int concurrent) {
+// `slots_ahead` > 0: the first words of each batch come in that many slots
+// before it forms (map-ahead), some mapped before it forms, some after.
+void run_job(FakeDispatcher::Order order, bool duplicates, int concurrent, int slots_ahead = 0) {
   Job job;
   FakeDispatcher fake(job.graph(), order, duplicates);
   BatchExecutor executor(job.graph(), concurrent, fake);
   fake.executor = &executor;
+  if (slots_ahead > 0) BOOST_REQUIRE(executor.maps_ahead(job.source));
   std::mt19937 rng(42);
   std::map<int64_t, Counts> expected_counts, expected_totals;
   Counts running;
@@ -150,6 +154,13 @@ void run_job(FakeDispatcher::Order order, bool duplicates, int concurrent) {
     int64_t t = (k + 1) * 100;
     for (auto& w : words) ++expected_counts[t][w], ++running[w];
     expected_totals[t] = running;
+    std::size_t per_slot = words.size() / static_cast<std::size_t>(slots_ahead + 1);
+    for (int j = 0; j < slots_ahead; ++j) {
+      std::vector<std::string> slot(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(per_slot));
+      words.erase(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(per_slot));
+      executor.add_slot(t, k, job.source, Partition::of(std::move(slot)), slots_ahead + 1);
+      fake.pump(static_cast<std::size_t>(j));
+    }
     auto outputs = executor.add(batch(job, k, words));
     BOOST_TEST(outputs.size() == 2u);
     fake.outputs_expected[t] = outputs.size();
@@ -188,6 +199,59 @@ BOOST_AUTO_TEST_CASE(tasks_finishing_in_any_order_give_the_same_result) {
 
 BOOST_AUTO_TEST_CASE(a_task_reported_twice_counts_once) {
   run_job(FakeDispatcher::Order::shuffled, true, 2);
+}
+
+BOOST_AUTO_TEST_CASE(slots_mapped_ahead_give_the_same_result) {
+  run_job(FakeDispatcher::Order::fifo, false, 1, 3);
+  run_job(FakeDispatcher::Order::shuffled, true, 2, 3);
+  run_job(FakeDispatcher::Order::lifo, false, 2, 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_slot_mapped_ahead_lets_go_of_its_input_once_every_reader_mapped_it) {
+  Job job;
+  FakeDispatcher fake(job.graph(), FakeDispatcher::Order::fifo, false);
+  BatchExecutor executor(job.graph(), 1, fake);
+  fake.executor = &executor;
+  auto bytes = std::make_shared<int>(0);  // stands for the slot's read buffers
+  std::weak_ptr<int> watch = bytes;
+  Partition slot = Partition::of(std::vector<std::string>{"a", "b", "a"});
+  slot.pin(std::move(bytes));
+  executor.add_slot(100, 0, job.source, std::move(slot), 2);
+  BOOST_TEST(!watch.expired());
+  fake.pump(1);  // one of its two readers mapped it
+  BOOST_TEST(!watch.expired());
+  fake.pump();
+  BOOST_TEST(watch.expired());  // not held until the batch ends
+  BOOST_TEST(executor.batches() == 0u);  // not formed yet
+  fake.outputs_expected[100] = executor.add(batch(job, 0, {"b", "c"})).size();
+  executor.start_ready(steady::now());
+  fake.pump();
+  BOOST_TEST(fake.failures.empty());
+  BOOST_TEST((job.counts[100] == Counts{{"a", 2}, {"b", 2}, {"c", 1}}));
+  BOOST_TEST((job.totals[100] == Counts{{"a", 2}, {"b", 2}, {"c", 1}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_source_read_by_a_narrow_chain_is_not_mapped_ahead) {
+  // print() of the source's own records sees its partitions: they must be
+  // cut as the interval closes, not by slot.
+  auto job = std::make_shared<JobBuilder>();
+  job->graph.batch_interval_ms = 100;
+  auto src = job->add(std::make_shared<PolledSourceNode>("queueStream", [](int64_t) { return Dataset{}; }));
+  job->graph.sources.push_back(src->id);
+  auto words = detail::of_node<std::string>(job, src);
+  words.map([](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); })
+      .reduceByKey(std::plus<int64_t>())
+      .foreachRDD([](auto&, int64_t) {});
+  std::shared_ptr<const Graph> g(job, &job->graph);
+  struct Quiet : ExecutorListener {
+    void task_ready(TaskSpec, bool) override {}
+    void output_ready(int64_t, int32_t, Dataset) override {}
+    void batch_completed(const CompletedBatch&) override {}
+    void failed(const std::string&) override {}
+  } quiet;
+  BOOST_TEST(BatchExecutor(g, 1, quiet).maps_ahead(src->id));
+  words.foreachRDD([](auto&, int64_t) {});
+  BOOST_TEST(!BatchExecutor(g, 1, quiet).maps_ahead(src->id));
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_task_fails_the_job_naming_the_operator) {

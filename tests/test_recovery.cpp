@@ -442,7 +442,7 @@ class SocketJob {
   // the write-ahead log, in at least three entries (sent in three parts).
   void accept_lines_then_crash() {
     pid_t pid = testing::spawn_app("checkpointed_wordcount", args("5"), log_fd_, log_fd_,
-                                   {"TRIB_CRASH_AT=interval-close:1"});
+                                   {"TRIB_CRASH_AT=interval-close:1", "TRIB_LOG_LEVEL=debug"});
     server.accept_client();
     for (std::size_t part = 1; part <= 3; ++part) {
       std::string bytes;
@@ -455,6 +455,10 @@ class SocketJob {
     BOOST_REQUIRE_EQUAL(logged(), lines.size());
     BOOST_REQUIRE_EQUAL(testing::wait_exit(pid), 128 + SIGKILL);
     server.close_client();
+    // The lines came in over slots of the open interval, whose map tasks
+    // ran before the crash (map-ahead): that work is lost with the
+    // process, the lines are not.
+    BOOST_TEST(log().find("mapped ahead") != std::string::npos, log());
   }
 
   // Restarts the job, which reconnects (and gets nothing new), until

@@ -131,6 +131,49 @@ BOOST_AUTO_TEST_CASE(every_line_counted_once_across_interval_boundaries) {
   BOOST_TEST(job.non_empty_batches() >= static_cast<std::size_t>(parts));
 }
 
+// Map-ahead: a word count is the stream's only reader, so its input comes
+// in slots mapped before each batch forms. Slots cut lines anywhere in the
+// interval, reads cut them anywhere in a line: every word still counts
+// once, and each slot's read buffers are let go as soon as it is mapped.
+BOOST_AUTO_TEST_CASE(input_mapped_ahead_in_slots_is_counted_once) {
+  for (int slots : {5, 0}) {
+    testing::TcpServer server;
+    trib::StreamingOptions opts;
+    opts.partitions = 2;
+    opts.map_ahead_slots = slots;
+    trib::StreamingContext ssc(std::chrono::milliseconds(100), opts);
+    auto counts = testing::collect(ssc.socketTextStream("127.0.0.1", server.port())
+                                       .flatMap(trib::split_words)
+                                       .map([](const trib::Text& w) { return std::pair<trib::Text, int64_t>(w, 1); })
+                                       .reduceByKey(std::plus<int64_t>()));
+    ssc.start();
+    server.accept_client();
+    std::mt19937 rng(5);
+    Lines sent;
+    for (int part = 0; part < 40; ++part) {  // about 0.6 s: several batches of several slots
+      auto lines = make_lines(part * 500, 500);
+      lines.push_back(u8"café naïve 日本");  // multi-byte UTF-8, split by random writes
+      send_in_random_chunks(server, lines, rng);
+      sent.insert(sent.end(), lines.begin(), lines.end());
+      std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    }
+    wait_received(ssc, static_cast<int64_t>(sent.size()));
+    ssc.stop(/*graceful=*/true);
+    std::map<std::string, int64_t> total;
+    int64_t records = 0;
+    for (auto& [t, rows] : counts->get())
+      for (auto& [w, n] : rows) total[w] += n;
+    for (auto& b : ssc.completedBatches()) records += b.input_records;
+    BOOST_TEST((total == oracle::word_counts(sent)), "slots " << slots);
+    BOOST_TEST(records == static_cast<int64_t>(sent.size()), "slots " << slots);
+    if (slots > 0)
+      BOOST_TEST(ssc.slotsMappedAhead() >= 4, "slots mapped ahead: " << ssc.slotsMappedAhead());
+    else
+      BOOST_TEST(ssc.slotsMappedAhead() == 0);
+    BOOST_TEST(trib::receive_buffers_in_use() == 0u, "read buffers still held after the job ended");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(unreachable_server_is_retried_until_it_listens) {
   uint16_t port = testing::unused_port();
   trib::StreamingContext ssc(std::chrono::milliseconds(50));

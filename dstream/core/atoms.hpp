@@ -10,6 +10,7 @@ namespace trib {
 // Atoms (at most 10 characters in CAF 0.17).
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using slot_atom = caf::atom_constant<caf::atom("slot")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;

@@ -28,6 +28,7 @@ class JobMonitor {
 
   std::atomic<int64_t> received_records{0};   // accepted by receivers
   std::atomic<int64_t> processed_records{0};  // input of completed batches
+  std::atomic<int64_t> slots_mapped_ahead{0}; // partitions mapped before their batch formed
   std::atomic<double> ingest_rate{0};         // backpressure's latest rate; 0: none yet
 
   void add_listener(Listener l) {

@@ -85,6 +85,16 @@ class Partition {
     return p;
   }
 
+  // Records whose views point only into `owner` (keys copied out of the
+  // blocks they were read from): the partition keeps `owner` and nothing
+  // else, so the blocks can go back to their reader before this dies.
+  template <class T>
+  static Partition of_owned(std::vector<T> rows, std::vector<uint64_t> hashes, Pin owner) {
+    Partition p;
+    p.data_ = std::make_shared<const TypedPartition<T>>(std::move(rows), std::move(hashes), std::move(owner));
+    return p;  // views_ stays false: nothing outside it to pin
+  }
+
   // The records of `parts`, in order, without copying them: a receiver's
   // chunks of one interval. for_each_run reads the parts as they are; typed
   // access (rows<T>()) joins them into one vector on first use.

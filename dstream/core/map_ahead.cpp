@@ -1,0 +1,42 @@
+#include "dstream/core/map_ahead.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace trib {
+
+std::vector<bool> nodes_feeding_outputs(const Graph& graph) {
+  std::vector<bool> needed(graph.nodes.size(), false);
+  std::function<void(int)> mark = [&](int id) {
+    if (needed[id]) return;
+    needed[id] = true;
+    for (auto& e : graph.nodes[id]->edges) mark(e.parent->id);
+  };
+  for (int id : graph.outputs) mark(id);
+  return needed;
+}
+
+std::map<int, std::vector<int>> map_ahead_readers(const Graph& graph, const std::vector<bool>& needed) {
+  std::map<int, std::vector<int>> ahead;
+  for (int id : graph.sources) {
+    if (!needed[id]) continue;
+    std::vector<int> readers;
+    bool shuffles_only = true;
+    for (auto& n : graph.nodes) {
+      if (!needed[n->id]) continue;
+      bool reads = std::any_of(n->edges.begin(), n->edges.end(), [&](const Edge& e) { return e.parent->id == id; });
+      if (!reads) continue;
+      readers.push_back(n->id);
+      if (n->edges.size() != 1 || n->reduce_partitions() == 0) shuffles_only = false;
+    }
+    if (shuffles_only && !readers.empty()) ahead[id] = std::move(readers);
+  }
+  return ahead;
+}
+
+int resolve_map_ahead_slots(int slots, int64_t interval_ms, int partitions) {
+  if (slots >= 0) return slots;
+  return static_cast<int>(std::clamp<int64_t>(interval_ms / 10, partitions, int64_t{8} * partitions));
+}
+
+}  // namespace trib

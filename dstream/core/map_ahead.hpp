@@ -1,0 +1,32 @@
+// Map-ahead (Drizzle's pre-scheduling, SOSP'17), the plan: which sources'
+// input can be handed over in slots while their interval is still open, each
+// slot mapped as it arrives, and in how many slots. The batch executor
+// (actors/batch_executor.hpp) runs it; the streaming context sizes the
+// receive buffers by it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "dstream/core/graph.hpp"
+
+namespace trib {
+
+// Which nodes feed an output (only those run), by node id.
+std::vector<bool> nodes_feeding_outputs(const Graph& graph);
+
+// The sources whose input can be mapped ahead, each with the nodes that
+// read it: every needed node reading the source reads only it and ends in
+// a shuffle, so none of them emits, keeps or sees a partition past its map
+// task, and cutting the input by time instead of by count changes nothing
+// they compute.
+std::map<int, std::vector<int>> map_ahead_readers(const Graph& graph, const std::vector<bool>& needed);
+
+// StreamingOptions::map_ahead_slots with -1 resolved: slots of about 10 ms
+// (a full-speed socket fills about 11 MB in that), at least `partitions` so
+// short intervals still overlap, and at most 8 per partition so long ones
+// do not spread into tiny map tasks.
+int resolve_map_ahead_slots(int slots, int64_t interval_ms, int partitions);
+
+}  // namespace trib
