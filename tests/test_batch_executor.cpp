@@ -69,6 +69,7 @@ class FakeDispatcher : public ExecutorListener {
       : graph_(std::move(graph)), order_(order), duplicates_(duplicates) {}
 
   BatchExecutor* executor = nullptr;
+  caf::actor keeper;  // set: map outputs are reported as kept on it
   std::vector<int64_t> completed;
   std::vector<std::string> failures;
   std::map<int64_t, std::size_t> outputs_expected;
@@ -103,7 +104,10 @@ class FakeDispatcher : public ExecutorListener {
         TaskResult copy = res;
         executor->task_finished(copy, {}, steady::now());
       }
-      executor->task_finished(res, {}, steady::now());
+      // A map task's buckets said to stay on `keeper` (a worker), as if
+      // kept there; `res.outputs` still holds them, unused.
+      bool kept = keeper && spec.id.phase == Phase::map;
+      executor->task_finished(res, kept ? keeper : caf::actor{}, steady::now());
     }
   }
 
@@ -229,6 +233,32 @@ BOOST_AUTO_TEST_CASE(a_slot_mapped_ahead_lets_go_of_its_input_once_every_reader_
   BOOST_TEST(fake.failures.empty());
   BOOST_TEST((job.counts[100] == Counts{{"a", 2}, {"b", 2}, {"c", 1}}));
   BOOST_TEST((job.totals[100] == Counts{{"a", 2}, {"b", 2}, {"c", 1}}));
+}
+
+// Slots mapped ahead on a worker, which is lost before their batch forms:
+// the batch maps them again when it starts, from the input it kept for that.
+BOOST_AUTO_TEST_CASE(slots_mapped_ahead_on_a_lost_worker_are_mapped_again) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::actor worker = sys.spawn([] { return caf::behavior{[](int) {}}; });
+  Job job;
+  FakeDispatcher fake(job.graph(), FakeDispatcher::Order::fifo, false);
+  BatchExecutor executor(job.graph(), 1, fake);
+  fake.executor = &executor;
+  fake.keeper = worker;
+  executor.add_slot(100, 0, job.source, Partition::of(std::vector<std::string>{"a", "b", "a"}), 3);
+  executor.add_slot(100, 0, job.source, Partition::of(std::vector<std::string>{"c"}), 3);
+  fake.pump();
+  executor.lose_kept_outputs(worker.address());
+  fake.keeper = caf::actor{};
+  fake.outputs_expected[100] = executor.add(batch(job, 0, {"b"})).size();
+  executor.start_ready(steady::now());
+  fake.pump();
+  BOOST_TEST(fake.failures.empty());
+  BOOST_TEST(fake.completed.size() == 1u);
+  BOOST_TEST((job.counts[100] == Counts{{"a", 2}, {"b", 2}, {"c", 1}}));
+  BOOST_TEST((job.totals[100] == Counts{{"a", 2}, {"b", 2}, {"c", 1}}));
+  caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_CASE(a_source_read_by_a_narrow_chain_is_not_mapped_ahead) {
