@@ -16,6 +16,13 @@
 #include "dstream/core/word_scan.hpp"
 #include "io/utf8.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#endif
+
 namespace trib {
 namespace {
 // A fresh buffer once less than this is left: reads stay large.
@@ -63,6 +70,7 @@ class BufferPool {
       }
     }
     if (!p) p = fresh();
+    ASAN_UNPOISON_MEMORY_REGION(p, kPooledBytes);
     return {p, [this](char* q) { put(q); }};
   }
 
@@ -83,6 +91,9 @@ class BufferPool {
 
  private:
   void put(char* p) {
+    // Under AddressSanitizer a view into a buffer given back is reported
+    // when read, as it would be for freed memory (get() lifts it).
+    ASAN_POISON_MEMORY_REGION(p, kPooledBytes);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       --in_use_;
@@ -92,6 +103,7 @@ class BufferPool {
         return;
       }
     }
+    ASAN_UNPOISON_MEMORY_REGION(p, kPooledBytes);  // the address may be mapped again by others
     munmap(p, kPooledBytes);
   }
 

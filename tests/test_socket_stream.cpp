@@ -150,8 +150,10 @@ BOOST_AUTO_TEST_CASE(input_mapped_ahead_in_slots_is_counted_once) {
     server.accept_client();
     std::mt19937 rng(5);
     Lines sent;
-    for (int part = 0; part < 40; ++part) {  // about 0.6 s: several batches of several slots
-      auto lines = make_lines(part * 500, 500);
+    // About 0.6 s and 8 MB: several batches of several slots, whose 2 MiB
+    // read buffers fill and go back to the receiver while their batch runs.
+    for (int part = 0; part < 40; ++part) {
+      auto lines = make_lines(part * 4000, 4000);
       lines.push_back(u8"café naïve 日本");  // multi-byte UTF-8, split by random writes
       send_in_random_chunks(server, lines, rng);
       sent.insert(sent.end(), lines.begin(), lines.end());
