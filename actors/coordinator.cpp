@@ -121,8 +121,7 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
   // belongs to batch t.
   void on_slot(int64_t t) {
     int64_t k = p_.clock.next_index();
-    if (p_.clock.time_of(k) != t || lifecycle_.stopping() || lifecycle_.finished()) return;
-    if (cfg_.stop_after_batches > 0 && k >= cfg_.stop_after_batches) return;
+    if (p_.clock.time_of(k) != t || !lifecycle_.will_close(k)) return;
     for (int id : p_.inputs.slotted())
       p_.inputs.request_slot(
           id,

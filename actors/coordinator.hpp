@@ -53,8 +53,8 @@ struct CoordinatorConfig {
   int max_concurrent_batches = 1;  // batches computed at the same time
   // Map-ahead (actors/batch_executor.hpp): receivers whose input only feeds
   // shuffles hand it over in this many slots per interval, each mapped as
-  // it arrives. 0 or 1: off (also with backpressure, whose rate estimate
-  // reads the processing time of whole batches).
+  // it arrives. 0 or 1: off (dstream/core/map_ahead.hpp resolves it, off
+  // with backpressure).
   int map_ahead_slots = 0;
   double max_rate_per_receiver = 0;  // records/s; 0: unlimited
   bool backpressure = false;         // adapt receivers' rate to the processing rate

@@ -44,7 +44,7 @@ CoordinatorParts::CoordinatorParts(caf::event_based_actor* self, CoordinatorConf
   for (auto id : g.sources)
     if (executor.needed(id)) needed.push_back(id);
   std::set<int> slotted;
-  if (cfg.map_ahead_slots > 1 && !cfg.backpressure)
+  if (cfg.map_ahead_slots > 1)
     for (auto id : needed)
       if (executor.maps_ahead(id)) slotted.insert(id);
   auto spawned =

@@ -4,7 +4,7 @@ namespace trib {
 
 JobLifecycle::Tick JobLifecycle::tick(int64_t next_index) {
   if (stopping() || finished()) return Tick::ignore;
-  if (stop_after_ > 0 && next_index >= stop_after_) {
+  if (past_last(next_index)) {
     // No final interval: what receivers hold stays in their logs.
     stop_ = Stop::closed;
     return Tick::last_passed;

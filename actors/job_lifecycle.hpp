@@ -39,6 +39,10 @@ class JobLifecycle {
     ignore,      // stopping or finished: no interval closes any more
   };
   Tick tick(int64_t next_index);
+  // Will interval `index` still be closed by a tick (so input taken for it
+  // now goes into a batch)? Not while stopping or finished, nor past the
+  // stop-after batch.
+  bool will_close(int64_t index) const { return !stopping() && !finished() && !past_last(index); }
 
   // A graceful stop: false if one already began or the job finished.
   // Receivers stop next; their last records close one final interval.
@@ -67,6 +71,8 @@ class JobLifecycle {
   const char* describe() const;
 
  private:
+  bool past_last(int64_t index) const { return stop_after_ > 0 && index >= stop_after_; }
+
   int64_t stop_after_;
   Phase phase_ = Phase::running;
   Stop stop_ = Stop::none;

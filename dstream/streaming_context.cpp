@@ -340,9 +340,8 @@ void StreamingContext::start() {
   }
   job_->started = true;
   const Graph& graph = job_->graph;
-  int ahead_slots = options_.backpressure
-                        ? 0
-                        : resolve_map_ahead_slots(options_.map_ahead_slots, graph.batch_interval_ms, partitions());
+  int ahead_slots = resolve_map_ahead_slots(options_.map_ahead_slots, graph.batch_interval_ms, partitions(),
+                                            options_.backpressure);
   auto ahead = map_ahead_readers(graph, nodes_feeding_outputs(graph));
   std::size_t receivers = 0, ahead_receivers = 0;
   for (int id : graph.sources)

@@ -205,6 +205,7 @@ BOOST_AUTO_TEST_CASE(a_graceful_stop_drains_only_after_the_final_interval_and_th
   BOOST_TEST(!job.begin_stop());  // once
   BOOST_TEST(job.describe() == std::string("checkpointing"));
   BOOST_TEST((job.tick(5) == JobLifecycle::Tick::ignore));  // no interval closes while stopping
+  BOOST_TEST(!job.will_close(5));
   BOOST_TEST(!job.drained(0, 0));  // receivers not stopped yet
   job.final_interval_closed();
   BOOST_TEST(!job.drained(0, 0));  // the checkpoint is not written yet
@@ -217,6 +218,8 @@ BOOST_AUTO_TEST_CASE(a_graceful_stop_drains_only_after_the_final_interval_and_th
 
 BOOST_AUTO_TEST_CASE(stop_after_n_batches_closes_intervals_0_to_n_minus_1_then_drains) {
   JobLifecycle job(3);
+  BOOST_TEST(job.will_close(2));
+  BOOST_TEST(!job.will_close(3));  // map-ahead takes no slot for it
   for (int64_t k = 0; k < 3; ++k) BOOST_TEST((job.tick(k) == JobLifecycle::Tick::close));
   BOOST_TEST((job.tick(3) == JobLifecycle::Tick::last_passed));
   BOOST_TEST((job.stop() == JobLifecycle::Stop::closed));  // no final interval for receivers

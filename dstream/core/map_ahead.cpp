@@ -34,7 +34,8 @@ std::map<int, std::vector<int>> map_ahead_readers(const Graph& graph, const std:
   return ahead;
 }
 
-int resolve_map_ahead_slots(int slots, int64_t interval_ms, int partitions) {
+int resolve_map_ahead_slots(int slots, int64_t interval_ms, int partitions, bool backpressure) {
+  if (backpressure) return 0;
   if (slots >= 0) return slots;
   return static_cast<int>(std::clamp<int64_t>(interval_ms / 10, partitions, int64_t{8} * partitions));
 }

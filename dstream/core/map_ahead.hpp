@@ -26,7 +26,8 @@ std::map<int, std::vector<int>> map_ahead_readers(const Graph& graph, const std:
 // StreamingOptions::map_ahead_slots with -1 resolved: slots of about 10 ms
 // (a full-speed socket fills about 11 MB in that), at least `partitions` so
 // short intervals still overlap, and at most 8 per partition so long ones
-// do not spread into tiny map tasks.
-int resolve_map_ahead_slots(int slots, int64_t interval_ms, int partitions);
+// do not spread into tiny map tasks. 0 with backpressure, whose rate
+// estimate reads whole batches' processing times.
+int resolve_map_ahead_slots(int slots, int64_t interval_ms, int partitions, bool backpressure);
 
 }  // namespace trib
