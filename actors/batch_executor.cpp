@@ -48,7 +48,12 @@ std::vector<int32_t> BatchExecutor::add(FormedBatch batch) {
   return outputs;
 }
 
-void BatchExecutor::add_slot(int64_t t, int64_t k, int id, Partition slot, int expected_slots) {
+bool BatchExecutor::map_ahead_pays(int id) const {
+  auto readers = ahead_sources_.find(id);
+  return readers != ahead_sources_.end() && trib::map_ahead_pays(*graph_, readers->second);
+}
+
+void BatchExecutor::add_slot(int64_t t, int64_t k, int id, Dataset slot, int expected_slots) {
   auto readers = ahead_sources_.find(id);
   BatchRun& run = run_of(t);
   if (readers == ahead_sources_.end() || run.is_formed) {
@@ -59,20 +64,22 @@ void BatchExecutor::add_slot(int64_t t, int64_t k, int id, Partition slot, int e
   run.formed.time = t;
   run.formed.index = k;
   Dataset& input = run.nodes[id].result;
-  auto i = static_cast<int>(input.size());
-  input.push_back(std::move(slot));
+  auto first = static_cast<int>(input.size());
+  for (auto& p : slot) input.push_back(std::move(p));
+  auto end = static_cast<int>(input.size());
   run.slots[id] = input.size();
   for (int node : readers->second) {
     NodeRun& nr = run.nodes[node];
     nr.map_out.resize(1);
-    nr.map_out[0].resize(static_cast<std::size_t>(i) + 1);
-    nr.map_out[0][static_cast<std::size_t>(i)].ahead = true;
+    nr.map_out[0].resize(static_cast<std::size_t>(end));
+    for (int i = first; i < end; ++i) nr.map_out[0][static_cast<std::size_t>(i)].ahead = true;
   }
-  for (int node : readers->second) {
-    TaskSpec spec = map_spec(run, *graph().nodes[node], 0, i);
-    spec.num_partitions = std::max(expected_slots, i + 1);
-    listener_.task_ready(std::move(spec), false);
-  }
+  for (int node : readers->second)
+    for (int i = first; i < end; ++i) {
+      TaskSpec spec = map_spec(run, *graph().nodes[node], 0, i);
+      spec.num_partitions = std::max(expected_slots, end);
+      listener_.task_ready(std::move(spec), false);
+    }
 }
 
 void BatchExecutor::start_ready(steady::time_point now) {

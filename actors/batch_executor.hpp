@@ -84,12 +84,14 @@ class BatchExecutor {
 
   // Can source `id`'s input be mapped ahead, slot by slot?
   bool maps_ahead(int id) const { return ahead_sources_.count(id) > 0; }  // dstream/core/map_ahead.hpp
+  // Does mapping it ahead still pay (map_ahead_pays)?
+  bool map_ahead_pays(int id) const;
 
   // The next slot of map-ahead source `id`'s input to batch t (index k),
   // before the batch forms; the batch's block then holds the slots after it.
   // Its map tasks start now. `expected_slots`: slots per batch, as the map
   // tasks' TaskContext::num_partitions.
-  void add_slot(int64_t t, int64_t k, int id, Partition slot, int expected_slots);
+  void add_slot(int64_t t, int64_t k, int id, Dataset slot, int expected_slots);
 
   // Starts ready batches while fewer than max_concurrent_batches run. The
   // caller decides whether starting is allowed (checkpoint, worker gate).

@@ -3,12 +3,15 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "actors/coordinator_parts.hpp"
 #include "actors/job_lifecycle.hpp"
 #include "actors/messages.hpp"
+#include "dstream/core/map_ahead.hpp"
+#include "io/line_splitter.hpp"
 #include "recovery/fault_injection.hpp"
 
 namespace trib {
@@ -122,16 +125,36 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
   void on_slot(int64_t t) {
     int64_t k = p_.clock.next_index();
     if (p_.clock.time_of(k) != t || !lifecycle_.will_close(k)) return;
+    if (cfg_.map_ahead_adaptive) stop_slots_that_do_not_pay();
     for (int id : p_.inputs.slotted())
       p_.inputs.request_slot(
           id,
           [this, t, k, id](ReceivedBlock& block) {
-            if (block.partitions.size() != 1 || block.records == 0) return;  // nothing came in
+            if (block.partitions.empty() || block.records == 0) return;  // nothing came in
             ++cfg_.monitor->slots_mapped_ahead;
-            spdlog::debug("batch {}: a slot of {} records of stream {} mapped ahead", t, block.records, id);
-            p_.executor.add_slot(t, k, id, std::move(block.partitions.front()), cfg_.map_ahead_slots);
+            spdlog::debug("batch {}: a slot of {} records of stream {} mapped ahead in {} partitions", t,
+                          block.records, id, block.partitions.size());
+            p_.executor.add_slot(t, k, id, std::move(block.partitions), cfg_.map_ahead_slots);
           },
           [this](const std::string& why) { fail(why); });
+  }
+
+  // Adaptive map-ahead: a source whose slots' tables keep most records as
+  // keys goes back to handing over its input at the close, for the rest of
+  // the job (dstream/core/map_ahead.hpp).
+  void stop_slots_that_do_not_pay() {
+    std::vector<int> stop;
+    for (int id : p_.inputs.slotted())
+      if (!p_.executor.map_ahead_pays(id)) stop.push_back(id);
+    for (int id : stop) {
+      p_.inputs.stop_slots(id);
+      spdlog::info("map-ahead off for stream {}: its map-side combine kept more than 1 key in {} records, so "
+                   "each slot's keys would be merged again; its input now comes whole at each close",
+                   id, kMinRecordsPerKey);
+    }
+    // Whole intervals wait in the buffers longer than slots did.
+    if (!stop.empty() && p_.inputs.slotted().empty() && cfg_.receive_buffer_without_slots > 0)
+      set_receive_buffer_budget(cfg_.receive_buffer_without_slots);
   }
 
   void on_task_result(TaskResult& res) {

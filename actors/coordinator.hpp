@@ -56,6 +56,12 @@ struct CoordinatorConfig {
   // it arrives. 0 or 1: off (dstream/core/map_ahead.hpp resolves it, off
   // with backpressure).
   int map_ahead_slots = 0;
+  // Stop a source's slots once they no longer pay (map_ahead_pays); false:
+  // slots as asked, whatever the combine keeps.
+  bool map_ahead_adaptive = true;
+  // The receive-buffer budget once no receiver maps ahead, when that stops
+  // (io/line_splitter.hpp; 0: keep the one set).
+  std::size_t receive_buffer_without_slots = 0;
   double max_rate_per_receiver = 0;  // records/s; 0: unlimited
   bool backpressure = false;         // adapt receivers' rate to the processing rate
   // Checkpoints: written to checkpoint_dir after every checkpoint_every-th

@@ -45,6 +45,8 @@ class SourceActors {
 
   // The receivers whose input is mapped ahead, slot by slot.
   const std::set<int>& slotted() const { return slotted_; }
+  // No more slot requests to `id`: its input comes whole at each close.
+  void stop_slots(int id) { slotted_.erase(id); }
 
   std::size_t receivers() const { return receivers_.size(); }
 

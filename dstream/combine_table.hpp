@@ -52,6 +52,7 @@ class CombineTable {
   // inserts it. f must be associative and commutative.
   template <class F>
   void merge(const K& key, uint64_t hash, const V& v, const F& f) {
+    ++merged_;
     Probe probe{&key, hash, inline_key(key)};
     auto it = map_.find(probe);
     if (it != map_.end()) {
@@ -75,6 +76,8 @@ class CombineTable {
   }
 
   std::size_t size() const { return map_.size(); }
+  // Records merged in so far, drained or not.
+  uint64_t records_merged() const { return merged_; }
 
   // About n distinct keys are coming (the reduce side knows a bound).
   void reserve(std::size_t n) { expected_ = std::max(expected_, n); }
@@ -130,6 +133,7 @@ class CombineTable {
 
   absl::flat_hash_map<Key, V, Hash, Eq> map_;
   std::size_t expected_ = 0;
+  uint64_t merged_ = 0;
 };
 
 // Open addressing with linear probing over slots of two integers and the
@@ -167,7 +171,7 @@ class TextCombineTable {
 
   // Hashes the key itself: its ShortText is computed once for both.
   template <class F>
-  void merge(const Text& key, const V& v, const F& f) {
+  [[gnu::always_inline]] void merge(const Text& key, const V& v, const F& f) {
     ShortText k = short_text(key);
     merge(key, k, hash_text(k, key), v, f);
   }
@@ -182,6 +186,8 @@ class TextCombineTable {
   }
 
   std::size_t size() const { return filled_.size(); }
+  // Records merged in so far, drained or not.
+  uint64_t records_merged() const { return merged_; }
 
   // Moves the entries out and leaves the table empty, its storage kept for
   // reuse.
@@ -257,6 +263,7 @@ class TextCombineTable {
   [[gnu::always_inline]] void merge(const Text& key, const ShortText& k, uint64_t hash, const V& v,
                                     const F& f) {
     if (slots_.empty()) start();
+    ++merged_;
     uint64_t a, b;
     slot_key(k, hash, &a, &b);
     for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
@@ -335,6 +342,7 @@ class TextCombineTable {
   std::vector<uint32_t> filled_;   // the slots in use, in the order their keys came
   std::size_t mask_ = 0;
   std::size_t expected_ = 0;
+  uint64_t merged_ = 0;
 };
 
 // Which table combines keys of type K with values of type V.

@@ -23,9 +23,10 @@
 namespace trib {
 
 namespace detail {
-// reduceByKey's node, fed by `edge`: the map side, combining into buckets.
+// reduceByKey's node, fed by `edge`: the map side, combining into buckets
+// and adding to `stats` what it combined.
 template <class T, class F>
-DStream<T> reduce_by_key(const DStream<T>& s, F f, int n, EdgeFn edge) {
+DStream<T> reduce_by_key(const DStream<T>& s, F f, int n, EdgeFn edge, std::shared_ptr<CombineStats> stats) {
   using K = typename pair_traits<T>::key_type;
   using V = typename pair_traits<T>::value_type;
   auto node = std::make_shared<ShuffleNode>(
@@ -48,7 +49,7 @@ DStream<T> reduce_by_key(const DStream<T>& s, F f, int n, EdgeFn edge) {
         table.drain(rows, hashes);
         return Partition::of(std::move(rows), std::move(hashes));
       });
-  add_edge(s, *node, std::move(edge));
+  add_edge(s, *node, std::move(edge), std::move(stats));
   inherit_slide(s, *node);
   return add_node<T>(s, node);
 }
@@ -62,7 +63,8 @@ template <class F>
 DStream<T> DStream<T>::reduceByKey(F f, int partitions) const {
   static_assert(pair_traits<T>::value, "reduceByKey needs a DStream of std::pair<K, V>");
   int n = job_->partitions(partitions);
-  return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge(*this, f, n));
+  auto stats = std::make_shared<CombineStats>();
+  return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge(*this, f, n, stats), stats);
 }
 
 // The same with the narrow chain before it run record by record into the
@@ -77,7 +79,8 @@ DStream<T> FusedDStream<T, S, Step>::reduceByKey(F f, int partitions) const {
                                      const F& f) {
     loop(in, ctx, [&](const T& kv) { table.merge(kv.first, kv.second, f); });
   };
-  return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge<T>(feed, f, n));
+  auto stats = std::make_shared<CombineStats>();
+  return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge<T>(feed, f, n, stats), stats);
 }
 
 // Groups the values of each key: DStream<pair<K, vector<V>>>.

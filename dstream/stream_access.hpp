@@ -65,8 +65,8 @@ DStream<T> add_node(const DStream<S>& s, NodePtr n) {
 
 // Adds an edge reading stream s (through its fused pipe, `fn`) to node n.
 template <class T>
-void add_edge(const DStream<T>& s, Node& n, EdgeFn fn) {
-  n.edges.push_back(Edge{StreamAccess::base(s), std::move(fn), StreamAccess::lineage(s)});
+void add_edge(const DStream<T>& s, Node& n, EdgeFn fn, std::shared_ptr<CombineStats> combine = nullptr) {
+  n.edges.push_back(Edge{StreamAccess::base(s), std::move(fn), StreamAccess::lineage(s), std::move(combine)});
 }
 
 // Node n produces as often as stream s does.
@@ -139,14 +139,17 @@ Pin copy_out_text_keys(std::vector<T>& rows) {
 // not n.
 //
 // `feed(in, ctx, table, f)` merges the records the stream makes of partition
-// `in` into the table.
+// `in` into the table. Each task adds what its table took in and kept to
+// `stats`.
 template <class T, class F, class Feed>
-EdgeFn combine_by_key_edge(Feed feed, F f, int n) {
+EdgeFn combine_by_key_edge(Feed feed, F f, int n, std::shared_ptr<CombineStats> stats) {
   using K = typename pair_traits<T>::key_type;
   using V = typename pair_traits<T>::value_type;
-  return [feed, f, n](const Partition& in, const TaskContext& ctx) {
+  return [feed, f, n, stats](const Partition& in, const TaskContext& ctx) {
     CombineTableFor<K, V> table;
     feed(in, ctx, table, f);
+    stats->records.fetch_add(table.records_merged(), std::memory_order_relaxed);
+    stats->keys.fetch_add(table.size(), std::memory_order_relaxed);
     std::vector<T> rows;
     std::vector<uint64_t> hashes;
     table.drain(rows, hashes);
@@ -180,12 +183,12 @@ EdgeFn combine_by_key_edge(Feed feed, F f, int n) {
 
 // The same over the stream's chunked pipe.
 template <class T, class F>
-EdgeFn combine_by_key_edge(const DStream<T>& s, F f, int n) {
+EdgeFn combine_by_key_edge(const DStream<T>& s, F f, int n, std::shared_ptr<CombineStats> stats) {
   auto feed = [pipe = StreamAccess::pipe(s)](const Partition& in, const TaskContext& ctx,
                                              auto& table, const F& f) {
     pipe(in, ctx, [&](Chunk<T> chunk) { table.merge_all(chunk.data(), chunk.size(), f); });
   };
-  return combine_by_key_edge<T>(feed, f, n);
+  return combine_by_key_edge<T>(feed, f, n, std::move(stats));
 }
 
 // An edge that hash-partitions pairs by key into n buckets, no combining.

@@ -363,6 +363,10 @@ void StreamingContext::start() {
   cfg.monitor = monitor_;
   cfg.receiver_partitions = partitions();
   cfg.map_ahead_slots = ahead_slots;
+  cfg.map_ahead_adaptive = options_.map_ahead_slots < 0;
+  if (all_ahead)
+    cfg.receive_buffer_without_slots =
+        receive_buffer_bytes(options_.receive_buffer_mb, graph.batch_interval_ms, receivers, 0);
   cfg.max_concurrent_batches = options_.max_concurrent_batches;
   cfg.max_rate_per_receiver = options_.max_rate_per_receiver;
   cfg.backpressure = options_.backpressure;

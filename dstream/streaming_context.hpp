@@ -62,9 +62,14 @@ struct StreamingOptions {
   // in this many slots per interval, and each slot's map tasks run as it
   // arrives, so a batch is mostly mapped by the time it forms and its read
   // buffers come back within the interval. -1: one slot per 10 ms of the
-  // interval, at least `partitions` and at most 8 per partition; 0: off
-  // (the interval's input is cut into `partitions` when it closes). Off
-  // with backpressure.
+  // interval, at least `partitions` and at most 8 per partition, and
+  // adaptive: a stream's slots stop for good once its map-side combine has
+  // kept more than 1 key in 4 of a million records or more (every slot's
+  // keys are merged again on the reduce side, which then costs as much as
+  // the map; dstream/core/map_ahead.hpp), and the receive buffers grow to
+  // the whole-interval default. 0: off (the interval's input is cut into
+  // `partitions` when it closes). N > 1: N slots, never stopped. Off with
+  // backpressure.
   int map_ahead_slots = -1;
   // > 0: the coordinator accepts worker nodes on this TCP port (CAF's
   // middleman); tasks then run on the workers, and with checkpoints on so

@@ -245,7 +245,8 @@ DStream<T> DStream<T>::reduceByKeyAndWindow(F f, G inverse, Duration length, Dur
   int n = job_->partitions(partitions);
   auto node = std::make_shared<IncrementalWindowNode<K, V>>(
       n, length.count(), static_cast<int>(s / interval), f, inverse, std::move(filterFunc));
-  detail::add_edge(*this, *node, detail::combine_by_key_edge(*this, f, n));
+  auto stats = std::make_shared<CombineStats>();
+  detail::add_edge(*this, *node, detail::combine_by_key_edge(*this, f, n, stats), stats);
   return detail::add_node<T>(*this, node);
 }
 

@@ -12,6 +12,7 @@
 
 #include "actors/batch_executor.hpp"
 #include "actors/task_actor.hpp"
+#include "dstream/core/map_ahead.hpp"
 #include "dstream/dstream.hpp"
 #include "dstream/nodes.hpp"
 
@@ -160,9 +161,14 @@ void run_job(FakeDispatcher::Order order, bool duplicates, int concurrent, int s
     expected_totals[t] = running;
     std::size_t per_slot = words.size() / static_cast<std::size_t>(slots_ahead + 1);
     for (int j = 0; j < slots_ahead; ++j) {
-      std::vector<std::string> slot(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(per_slot));
-      words.erase(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(per_slot));
-      executor.add_slot(t, k, job.source, Partition::of(std::move(slot)), slots_ahead + 1);
+      // Every other slot comes in two partitions, as a big one does.
+      auto half = static_cast<std::ptrdiff_t>(j % 2 == 1 ? per_slot / 2 : per_slot);
+      auto end = static_cast<std::ptrdiff_t>(per_slot);
+      Dataset slot;
+      slot.push_back(Partition::of(std::vector<std::string>(words.begin(), words.begin() + half)));
+      if (half < end) slot.push_back(Partition::of(std::vector<std::string>(words.begin() + half, words.begin() + end)));
+      words.erase(words.begin(), words.begin() + end);
+      executor.add_slot(t, k, job.source, std::move(slot), slots_ahead + 1);
       fake.pump(static_cast<std::size_t>(j));
     }
     auto outputs = executor.add(batch(job, k, words));
@@ -220,7 +226,7 @@ BOOST_AUTO_TEST_CASE(a_slot_mapped_ahead_lets_go_of_its_input_once_every_reader_
   std::weak_ptr<int> watch = bytes;
   Partition slot = Partition::of(std::vector<std::string>{"a", "b", "a"});
   slot.pin(std::move(bytes));
-  executor.add_slot(100, 0, job.source, std::move(slot), 2);
+  executor.add_slot(100, 0, job.source, Dataset{std::move(slot)}, 2);
   BOOST_TEST(!watch.expired());
   fake.pump(1);  // one of its two readers mapped it
   BOOST_TEST(!watch.expired());
@@ -246,8 +252,8 @@ BOOST_AUTO_TEST_CASE(slots_mapped_ahead_on_a_lost_worker_are_mapped_again) {
   BatchExecutor executor(job.graph(), 1, fake);
   fake.executor = &executor;
   fake.keeper = worker;
-  executor.add_slot(100, 0, job.source, Partition::of(std::vector<std::string>{"a", "b", "a"}), 3);
-  executor.add_slot(100, 0, job.source, Partition::of(std::vector<std::string>{"c"}), 3);
+  executor.add_slot(100, 0, job.source, Dataset{Partition::of(std::vector<std::string>{"a", "b", "a"})}, 3);
+  executor.add_slot(100, 0, job.source, Dataset{Partition::of(std::vector<std::string>{"c"})}, 3);
   fake.pump();
   executor.lose_kept_outputs(worker.address());
   fake.keeper = caf::actor{};
@@ -282,6 +288,50 @@ BOOST_AUTO_TEST_CASE(a_source_read_by_a_narrow_chain_is_not_mapped_ahead) {
   BOOST_TEST(BatchExecutor(g, 1, quiet).maps_ahead(src->id));
   words.foreachRDD([](auto&, int64_t) {});
   BOOST_TEST(!BatchExecutor(g, 1, quiet).maps_ahead(src->id));
+}
+
+// Map-ahead pays while combining shrinks a slot. The executor judges from
+// what the reduceByKey edge's own tables took in and kept, once they took
+// in kJudgeAfterRecords: off where most records are keys of their own, on
+// where a vocabulary repeats.
+BOOST_AUTO_TEST_CASE(map_ahead_stops_paying_where_the_combine_keeps_most_records_as_keys) {
+  for (int64_t vocabulary : {int64_t{1} << 40, int64_t{1000}}) {
+    auto job = std::make_shared<JobBuilder>();
+    job->graph.batch_interval_ms = 100;
+    auto src = job->add(std::make_shared<PolledSourceNode>("queueStream", [](int64_t) { return Dataset{}; }));
+    job->graph.sources.push_back(src->id);
+    detail::of_node<std::string>(job, src)
+        .map([](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); })
+        .reduceByKey(std::plus<int64_t>())
+        .foreachRDD([](auto&, int64_t) {});
+    std::shared_ptr<const Graph> g(job, &job->graph);
+    struct Quiet : ExecutorListener {
+      void task_ready(TaskSpec, bool) override {}
+      void output_ready(int64_t, int32_t, Dataset) override {}
+      void batch_completed(const CompletedBatch&) override {}
+      void failed(const std::string&) override {}
+    } quiet;
+    BatchExecutor executor(g, 1, quiet);
+    const Edge* combine = nullptr;
+    for (auto& n : g->nodes)
+      if (n->reduce_partitions() > 0 && n->edges.at(0).parent->id == src->id) combine = &n->edges.at(0);
+    BOOST_REQUIRE(combine);
+    BOOST_REQUIRE(combine->combine);
+    // Map tasks of 100,000 records each, as slots would bring them.
+    uint64_t merged = 0;
+    for (int64_t task = 0; merged < kJudgeAfterRecords; ++task) {
+      BOOST_TEST(executor.map_ahead_pays(src->id), "too few records to judge: " << merged);
+      std::vector<std::string> words;
+      for (int64_t i = task * 100000; i < (task + 1) * 100000; ++i) words.push_back("w" + std::to_string(i % vocabulary));
+      auto buckets = combine->fn(Partition::of(std::move(words)), TaskContext{});
+      merged += 100000;
+      std::size_t keys = 0;
+      for (auto& b : buckets) keys += b.size();
+      BOOST_TEST(keys == static_cast<std::size_t>(std::min<int64_t>(vocabulary, 100000)));
+    }
+    BOOST_TEST(combine->combine->records.load() == merged);
+    BOOST_TEST(executor.map_ahead_pays(src->id) == (vocabulary < 100000), "vocabulary " << vocabulary);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_task_fails_the_job_naming_the_operator) {

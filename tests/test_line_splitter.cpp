@@ -215,6 +215,53 @@ BOOST_AUTO_TEST_CASE(line_chunks_cut_an_interval_into_spark_slices_that_pin_ever
   }
 }
 
+// Map-ahead's slots: up to n partitions of consecutive whole chunks, no line
+// copied, each within a chunk of its share, every chunk's bytes pinned by
+// the partition holding its lines.
+BOOST_AUTO_TEST_CASE(line_chunks_hand_over_slots_as_groups_of_whole_chunks) {
+  std::mt19937 rng(13);
+  for (int round = 0; round < 300; ++round) {
+    std::vector<std::string> all = random_lines(rng, std::uniform_int_distribution<int>(1, 400)(rng));
+    trib::LineChunks chunks;
+    std::vector<const char*> chunk_starts;  // where each chunk's first line lies
+    std::vector<std::weak_ptr<const void>> blocks;
+    std::size_t largest = 0;
+    for (std::size_t at = 0; at < all.size();) {
+      std::size_t n = std::min<std::size_t>(all.size() - at, std::uniform_int_distribution<int>(1, 40)(rng));
+      auto block = std::make_shared<std::string>();
+      std::vector<std::size_t> starts;
+      for (std::size_t i = at; i < at + n; ++i) starts.push_back(block->size()), *block += all[i] + "|";
+      std::vector<trib::Text> lines;
+      for (std::size_t i = 0; i < n; ++i) lines.emplace_back(block->data() + starts[i], all[at + i].size());
+      chunk_starts.push_back(block->data());
+      trib::Partition p = trib::Partition::of(std::move(lines));
+      p.pin(block);
+      blocks.push_back(block);
+      chunks.add(p);
+      largest = std::max(largest, n);
+      at += n;
+    }
+    int parts = std::uniform_int_distribution<int>(1, 6)(rng);
+    trib::Dataset out = chunks.take_chunks(parts);
+    BOOST_TEST(chunks.lines() == 0u);
+    BOOST_TEST(!out.empty());
+    BOOST_TEST(out.size() <= static_cast<std::size_t>(parts));
+    std::size_t next = 0;
+    for (const auto& p : out) {
+      const auto& rows = p.rows<trib::Text>();
+      BOOST_TEST(!rows.empty());
+      BOOST_TEST(rows.size() <= all.size() / static_cast<std::size_t>(parts) + largest);
+      // Starts where a chunk starts: a view into the chunk's block, not a copy.
+      BOOST_TEST((std::find(chunk_starts.begin(), chunk_starts.end(), rows.front().data()) != chunk_starts.end()));
+      for (const auto& line : rows) BOOST_TEST(std::string(line) == all[next++]);
+    }
+    BOOST_TEST(next == all.size());
+    for (auto& b : blocks) BOOST_TEST(!b.expired());
+    out.clear();
+    for (auto& b : blocks) BOOST_TEST(b.expired());
+  }
+}
+
 // A receiver puts the lines of the i-th n-th of its interval in slot i. The
 // partitions keep the order of arrival whatever the slots: the slots as they
 // are when there are n of them and none holds more than twice its share,

@@ -176,6 +176,66 @@ BOOST_AUTO_TEST_CASE(input_mapped_ahead_in_slots_is_counted_once) {
   }
 }
 
+// Adaptive map-ahead (the default, -1 slots): where the map-side combine
+// keeps most records as keys (every word distinct), each slot's keys would be
+// merged again on the reduce side, so slots stop once 1 M records showed it
+// and the input comes whole at each close; where it shrinks them (a small
+// vocabulary), slots go on. Either way every word counts once.
+BOOST_AUTO_TEST_CASE(map_ahead_stops_where_slots_keep_most_records_as_keys) {
+  for (bool distinct : {true, false}) {
+    CapturedLog log;
+    testing::TcpServer server;
+    trib::StreamingOptions opts;
+    opts.partitions = 2;
+    trib::StreamingContext ssc(std::chrono::milliseconds(100), opts);
+    auto counts = testing::collect(ssc.socketTextStream("127.0.0.1", server.port())
+                                       .flatMap(trib::split_words)
+                                       .map([](const trib::Text& w) { return std::pair<trib::Text, int64_t>(w, 1); })
+                                       .reduceByKey(std::plus<int64_t>()));
+    ssc.start();
+    server.accept_client();
+    std::mt19937 rng(9);
+    Lines sent;
+    int next_word = 0;
+    auto send_part = [&](int lines_in_part) {
+      Lines lines;
+      for (int i = 0; i < lines_in_part; ++i) {
+        std::string line;
+        for (int w = 0; w < 8; ++w, ++next_word)
+          line += (w ? " k" : "k") + std::to_string(distinct ? next_word : next_word % 97);
+        lines.push_back(std::move(line));
+      }
+      send_in_random_chunks(server, lines, rng);
+      sent.insert(sent.end(), lines.begin(), lines.end());
+      std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    };
+    // 1.5 M words in 25 parts, 15 ms apart: slots, enough records to judge.
+    for (int part = 0; part < 25; ++part) send_part(7500);
+    wait_received(ssc, static_cast<int64_t>(sent.size()));
+    BOOST_REQUIRE(ssc.awaitBatches(ssc.completedBatchCount() + 3, std::chrono::seconds(60)));
+    int64_t slots_before = ssc.slotsMappedAhead();
+    BOOST_TEST(slots_before > 0, "distinct " << distinct);
+    for (int part = 0; part < 20; ++part) send_part(2000);
+    wait_received(ssc, static_cast<int64_t>(sent.size()));
+    ssc.stop(/*graceful=*/true);
+    std::map<std::string, int64_t> total;
+    int64_t records = 0;
+    for (auto& [t, rows] : counts->get())
+      for (auto& [w, n] : rows) total[w] += n;
+    for (auto& b : ssc.completedBatches()) records += b.input_records;
+    BOOST_TEST((total == oracle::word_counts(sent)), "distinct " << distinct);
+    BOOST_TEST(records == static_cast<int64_t>(sent.size()), "distinct " << distinct);
+    bool stopped = log.text().find("map-ahead off for stream") != std::string::npos;
+    if (distinct) {
+      BOOST_TEST(stopped);
+      BOOST_TEST(ssc.slotsMappedAhead() == slots_before, "slots after the stop");
+    } else {
+      BOOST_TEST(!stopped);
+      BOOST_TEST(ssc.slotsMappedAhead() > slots_before);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(unreachable_server_is_retried_until_it_listens) {
   uint16_t port = testing::unused_port();
   trib::StreamingContext ssc(std::chrono::milliseconds(50));

@@ -15,6 +15,7 @@
 // then finish() assembles the node's dataset for the batch on the coordinator.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -51,10 +52,19 @@ using NodePtr = std::shared_ptr<Node>;
 using EdgeFn =
     std::function<std::vector<Partition>(const Partition&, const TaskContext&)>;
 
+// What a map-side combining edge's tables took in and kept, summed over the
+// tasks that ran in this process. Map-ahead reads it to judge whether
+// combining slot by slot pays (dstream/core/map_ahead.hpp).
+struct CombineStats {
+  std::atomic<uint64_t> records{0};  // merged into the tables
+  std::atomic<uint64_t> keys{0};     // distinct keys the tables handed on
+};
+
 struct Edge {
   NodePtr parent;
   EdgeFn fn;
   std::string input;  // e.g. "socketTextStream.flatMap.map", for errors
+  std::shared_ptr<CombineStats> combine = nullptr;  // combining edges only
 };
 
 // Per-partition state owned by a partition executor actor (stateful nodes).

@@ -34,6 +34,17 @@ std::map<int, std::vector<int>> map_ahead_readers(const Graph& graph, const std:
   return ahead;
 }
 
+bool map_ahead_pays(const Graph& graph, const std::vector<int>& readers) {
+  for (int id : readers)
+    for (const Edge& e : graph.nodes.at(id)->edges) {
+      if (!e.combine) continue;
+      uint64_t records = e.combine->records.load(std::memory_order_relaxed);
+      uint64_t keys = e.combine->keys.load(std::memory_order_relaxed);
+      if (records >= kJudgeAfterRecords && keys * kMinRecordsPerKey > records) return false;
+    }
+  return true;
+}
+
 int resolve_map_ahead_slots(int slots, int64_t interval_ms, int partitions, bool backpressure) {
   if (backpressure) return 0;
   if (slots >= 0) return slots;

@@ -23,6 +23,19 @@ std::vector<bool> nodes_feeding_outputs(const Graph& graph);
 // they compute.
 std::map<int, std::vector<int>> map_ahead_readers(const Graph& graph, const std::vector<bool>& needed);
 
+// Does mapping ahead still pay for the nodes `readers` of one source? Each
+// slot's map-side table is drained on its own, so the reduce side merges the
+// keys of every slot again: cheap where combining shrinks a slot to a few
+// keys (a word count's vocabulary), as costly as the map itself where most
+// records bring a key of their own (millions of distinct words). False once
+// a reader's combine, judged over at least kJudgeAfterRecords records, kept
+// more than one key in kMinRecordsPerKey records. Reads CombineStats, which
+// counts the tasks run in this process only: with every map task on other
+// processes it stays true.
+constexpr uint64_t kJudgeAfterRecords = uint64_t{1} << 20;
+constexpr uint64_t kMinRecordsPerKey = 4;
+bool map_ahead_pays(const Graph& graph, const std::vector<int>& readers);
+
 // StreamingOptions::map_ahead_slots with -1 resolved: slots of about 10 ms
 // (a full-speed socket fills about 11 MB in that), at least `partitions` so
 // short intervals still overlap, and at most 8 per partition so long ones

@@ -107,6 +107,29 @@ class LineChunks {
     return parts;
   }
 
+  // Up to n partitions of consecutive whole chunks, near equal in lines: no
+  // line is copied, so a partition is as fine as a chunk (one read). For
+  // map-ahead's slots, which need only be near in size. Leaves this empty.
+  Dataset take_chunks(int n) {
+    Dataset parts;
+    std::vector<Partition> group;
+    std::size_t taken = 0, groups = static_cast<std::size_t>(std::max(n, 1));
+    for (auto& slot : slots_)
+      for (auto& chunk : slot.chunks) {
+        taken += chunk.rows<Text>().size();
+        group.push_back(std::move(chunk));
+        // Group g ends once the lines taken reach (g + 1) n-ths of all.
+        if (taken * groups >= lines_ * (parts.size() + 1)) {
+          parts.push_back(Partition::concat<Text>(std::move(group)));
+          group.clear();
+        }
+      }
+    if (!group.empty()) parts.push_back(Partition::concat<Text>(std::move(group)));
+    slots_.clear();
+    lines_ = 0;
+    return parts;
+  }
+
  private:
   struct Slot {
     std::vector<Partition> chunks;
