@@ -367,7 +367,7 @@ struct EngineTotals {
 // lines are std::string or trib::Text.
 template <class Lines>
 void declare_wordcount(const Lines& lines, std::shared_ptr<EngineTotals> totals) {
-  lines.flatMap([](const auto& line) { return trib::split_words(line); })
+  lines.flatMap(trib::split_words)
       .map([](const auto& w) { return std::pair<std::decay_t<decltype(w)>, int64_t>(w, 1); })
       .reduceByKey(std::plus<int64_t>())
       .foreachRDD([totals](const auto& counts, int64_t) {

@@ -20,6 +20,7 @@
 // A stream stored as a DStream<T> still works, through the chunked pipe.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -92,7 +93,10 @@ class FusedDStream : public DStream<T> {
     return [source = fused_->source, step = fused_->step](const Partition& in,
                                                           const TaskContext& ctx, auto&& sink) {
       source(in, ctx, [&](Chunk<S> chunk) {
-        for (const S& x : chunk) step(x, sink);
+        if constexpr (std::is_same_v<S, Text> && detail::SplitsWordsFirst<Step>::value)
+          detail::split_words_in_runs(step, chunk.data(), chunk.size(), sink);
+        else
+          for (const S& x : chunk) step(x, sink);
       });
     };
   }

@@ -19,6 +19,7 @@
 #include "bench/word_count_loop.hpp"
 #include "dstream/core/text.hpp"
 #include "dstream/core/word_scan.hpp"
+#include "dstream/dstream.hpp"
 
 namespace {
 
@@ -200,3 +201,71 @@ BOOST_AUTO_TEST_CASE(a_last_block_is_read_within_its_page_only) {
   }
   munmap(mem, 2 * page);
 }
+
+// A fused chain starting with flatMap(split_words) scans lines that lie back
+// to back after a newline as one text (detail::split_words_in_runs). Against
+// each line split on its own: "\n" and "\r\n" endings, empty lines, lines
+// held elsewhere (repaired copies), a null line, pieces of one overlong line
+// with nothing between them, and views apart by one byte that is not a
+// newline (which must not join).
+BOOST_AUTO_TEST_CASE(back_to_back_lines_give_each_lines_words) {
+  std::mt19937 rng(17);
+  const std::string alphabet = "ab c\td\xc3\xa9 \r\vxyz";
+  for (int round = 0; round < 300; ++round) {
+    auto buffer = std::make_unique<std::string>();
+    std::vector<std::string> elsewhere;
+    elsewhere.reserve(64);
+    struct Where { int kind; std::size_t at, len; };  // kind 0: buffer, 1: elsewhere, 2: null
+    std::vector<Where> where;
+    int n = std::uniform_int_distribution<int>(0, 60)(rng);
+    for (int i = 0; i < n; ++i) {
+      std::string line;
+      int len = std::uniform_int_distribution<int>(0, 150)(rng);
+      for (int c = 0; c < len; ++c) line += alphabet[rng() % alphabet.size()];
+      while (!line.empty() && line.back() == '\r') line.pop_back();
+      int kind = std::uniform_int_distribution<int>(0, 9)(rng);
+      if (kind == 0 && elsewhere.size() < 64) {
+        elsewhere.push_back(line);
+        where.push_back({1, elsewhere.size() - 1, line.size()});
+        continue;
+      }
+      if (kind == 1) {
+        where.push_back({2, 0, 0});
+        continue;
+      }
+      if (kind == 2 && line.size() > 2) {  // an overlong line cut in two pieces, back to back
+        std::size_t cut = line.size() / 2;
+        where.push_back({0, buffer->size(), cut});
+        where.push_back({0, buffer->size() + cut, line.size() - cut});
+      } else {
+        where.push_back({0, buffer->size(), line.size()});
+      }
+      *buffer += line;
+      int end = std::uniform_int_distribution<int>(0, 5)(rng);
+      *buffer += end == 0 ? "\r\n" : end == 1 ? "x" : "\n";
+    }
+    std::vector<trib::Text> lines;
+    for (const auto& w : where) {
+      if (w.kind == 0) lines.emplace_back(buffer->data() + w.at, w.len);
+      else if (w.kind == 1) lines.emplace_back(elsewhere[w.at].data(), w.len);
+      else lines.emplace_back();
+    }
+    std::vector<std::string> want;
+    for (const auto& line : lines)
+      for (auto [at, len] : oracle_words(std::string_view(line.data(), line.size())))
+        want.emplace_back(line.data() + at, len);
+    // The step after split_words runs on every word: a map to (word, length).
+    using Pair = std::pair<trib::Text, std::size_t>;
+    auto to_pair = [](const trib::Text& w) { return Pair(w, w.size()); };
+    trib::detail::Then<trib::detail::FlatMapStep<trib::SplitWords>, trib::detail::MapStep<decltype(to_pair)>> step{
+        {trib::split_words}, {to_pair}};
+    static_assert(trib::detail::SplitsWordsFirst<decltype(step)>::value);
+    std::vector<std::string> got;
+    trib::detail::split_words_in_runs(step, lines.data(), lines.size(), [&](const Pair& p) {
+      BOOST_TEST(p.second == p.first.size());
+      got.emplace_back(p.first.data(), p.first.size());
+    });
+    BOOST_TEST((got == want), "round " << round);
+  }
+}
+
