@@ -267,24 +267,45 @@ BOOST_AUTO_TEST_CASE(slots_mapped_ahead_on_a_lost_worker_are_mapped_again) {
   caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
 }
 
+// An executor listener that ignores everything: for what the executor
+// decides before any batch runs.
+struct QuietListener : ExecutorListener {
+  void task_ready(TaskSpec, bool) override {}
+  void output_ready(int64_t, int32_t, Dataset) override {}
+  void batch_completed(const CompletedBatch&) override {}
+  void failed(const std::string&) override {}
+};
+
+// A word count over a queueStream of words, built straight on the job.
+struct QueueWordCount {
+  std::shared_ptr<JobBuilder> job = std::make_shared<JobBuilder>();
+  NodePtr src;
+  DStream<std::string> words;
+  QueueWordCount()
+      : src(add_source(*job)), words(detail::of_node<std::string>(job, src)) {
+    words.map([](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); })
+        .reduceByKey(std::plus<int64_t>())
+        .foreachRDD([](auto&, int64_t) {});
+  }
+  std::shared_ptr<const Graph> graph() const { return {job, &job->graph}; }
+
+ private:
+  static NodePtr add_source(JobBuilder& job) {
+    job.graph.batch_interval_ms = 100;
+    auto src = job.add(std::make_shared<PolledSourceNode>("queueStream", [](int64_t) { return Dataset{}; }));
+    job.graph.sources.push_back(src->id);
+    return src;
+  }
+};
+
 BOOST_AUTO_TEST_CASE(a_source_read_by_a_narrow_chain_is_not_mapped_ahead) {
   // print() of the source's own records sees its partitions: they must be
   // cut as the interval closes, not by slot.
-  auto job = std::make_shared<JobBuilder>();
-  job->graph.batch_interval_ms = 100;
-  auto src = job->add(std::make_shared<PolledSourceNode>("queueStream", [](int64_t) { return Dataset{}; }));
-  job->graph.sources.push_back(src->id);
-  auto words = detail::of_node<std::string>(job, src);
-  words.map([](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); })
-      .reduceByKey(std::plus<int64_t>())
-      .foreachRDD([](auto&, int64_t) {});
-  std::shared_ptr<const Graph> g(job, &job->graph);
-  struct Quiet : ExecutorListener {
-    void task_ready(TaskSpec, bool) override {}
-    void output_ready(int64_t, int32_t, Dataset) override {}
-    void batch_completed(const CompletedBatch&) override {}
-    void failed(const std::string&) override {}
-  } quiet;
+  QueueWordCount job;
+  auto& src = job.src;
+  auto& words = job.words;
+  auto g = job.graph();
+  QuietListener quiet;
   BOOST_TEST(BatchExecutor(g, 1, quiet).maps_ahead(src->id));
   words.foreachRDD([](auto&, int64_t) {});
   BOOST_TEST(!BatchExecutor(g, 1, quiet).maps_ahead(src->id));
@@ -296,21 +317,10 @@ BOOST_AUTO_TEST_CASE(a_source_read_by_a_narrow_chain_is_not_mapped_ahead) {
 // where a vocabulary repeats.
 BOOST_AUTO_TEST_CASE(map_ahead_stops_paying_where_the_combine_keeps_most_records_as_keys) {
   for (int64_t vocabulary : {int64_t{1} << 40, int64_t{1000}}) {
-    auto job = std::make_shared<JobBuilder>();
-    job->graph.batch_interval_ms = 100;
-    auto src = job->add(std::make_shared<PolledSourceNode>("queueStream", [](int64_t) { return Dataset{}; }));
-    job->graph.sources.push_back(src->id);
-    detail::of_node<std::string>(job, src)
-        .map([](const std::string& w) { return std::pair<std::string, int64_t>(w, 1); })
-        .reduceByKey(std::plus<int64_t>())
-        .foreachRDD([](auto&, int64_t) {});
-    std::shared_ptr<const Graph> g(job, &job->graph);
-    struct Quiet : ExecutorListener {
-      void task_ready(TaskSpec, bool) override {}
-      void output_ready(int64_t, int32_t, Dataset) override {}
-      void batch_completed(const CompletedBatch&) override {}
-      void failed(const std::string&) override {}
-    } quiet;
+    QueueWordCount job;
+    auto& src = job.src;
+    auto g = job.graph();
+    QuietListener quiet;
     BatchExecutor executor(g, 1, quiet);
     const Edge* combine = nullptr;
     for (auto& n : g->nodes)

@@ -86,6 +86,26 @@ struct WordCountJob {
   std::shared_ptr<testing::Collector<Counts>> counts;
 };
 
+// A word count of the socket's lines as Text (the map-ahead path),
+// collected per batch.
+auto collect_word_counts(trib::StreamingContext& ssc, uint16_t port) {
+  return testing::collect(ssc.socketTextStream("127.0.0.1", port)
+                              .flatMap(trib::split_words)
+                              .map([](const trib::Text& w) { return std::pair<trib::Text, int64_t>(w, 1); })
+                              .reduceByKey(std::plus<int64_t>()));
+}
+
+// Every word's count over all batches, and the input records of all batches.
+template <class Collector>
+std::pair<std::map<std::string, int64_t>, int64_t> totals(trib::StreamingContext& ssc, Collector& counts) {
+  std::map<std::string, int64_t> total;
+  int64_t records = 0;
+  for (auto& [t, rows] : counts.get())
+    for (auto& [w, n] : rows) total[w] += n;
+  for (auto& b : ssc.completedBatches()) records += b.input_records;
+  return {total, records};
+}
+
 // Captures the default logger's output while in scope.
 class CapturedLog {
  public:
@@ -142,10 +162,7 @@ BOOST_AUTO_TEST_CASE(input_mapped_ahead_in_slots_is_counted_once) {
     opts.partitions = 2;
     opts.map_ahead_slots = slots;
     trib::StreamingContext ssc(std::chrono::milliseconds(100), opts);
-    auto counts = testing::collect(ssc.socketTextStream("127.0.0.1", server.port())
-                                       .flatMap(trib::split_words)
-                                       .map([](const trib::Text& w) { return std::pair<trib::Text, int64_t>(w, 1); })
-                                       .reduceByKey(std::plus<int64_t>()));
+    auto counts = collect_word_counts(ssc, server.port());
     ssc.start();
     server.accept_client();
     std::mt19937 rng(5);
@@ -161,11 +178,7 @@ BOOST_AUTO_TEST_CASE(input_mapped_ahead_in_slots_is_counted_once) {
     }
     wait_received(ssc, static_cast<int64_t>(sent.size()));
     ssc.stop(/*graceful=*/true);
-    std::map<std::string, int64_t> total;
-    int64_t records = 0;
-    for (auto& [t, rows] : counts->get())
-      for (auto& [w, n] : rows) total[w] += n;
-    for (auto& b : ssc.completedBatches()) records += b.input_records;
+    auto [total, records] = totals(ssc, *counts);
     BOOST_TEST((total == oracle::word_counts(sent)), "slots " << slots);
     BOOST_TEST(records == static_cast<int64_t>(sent.size()), "slots " << slots);
     if (slots > 0)
@@ -188,10 +201,7 @@ BOOST_AUTO_TEST_CASE(map_ahead_stops_where_slots_keep_most_records_as_keys) {
     trib::StreamingOptions opts;
     opts.partitions = 2;
     trib::StreamingContext ssc(std::chrono::milliseconds(100), opts);
-    auto counts = testing::collect(ssc.socketTextStream("127.0.0.1", server.port())
-                                       .flatMap(trib::split_words)
-                                       .map([](const trib::Text& w) { return std::pair<trib::Text, int64_t>(w, 1); })
-                                       .reduceByKey(std::plus<int64_t>()));
+    auto counts = collect_word_counts(ssc, server.port());
     ssc.start();
     server.accept_client();
     std::mt19937 rng(9);
@@ -218,11 +228,7 @@ BOOST_AUTO_TEST_CASE(map_ahead_stops_where_slots_keep_most_records_as_keys) {
     for (int part = 0; part < 20; ++part) send_part(2000);
     wait_received(ssc, static_cast<int64_t>(sent.size()));
     ssc.stop(/*graceful=*/true);
-    std::map<std::string, int64_t> total;
-    int64_t records = 0;
-    for (auto& [t, rows] : counts->get())
-      for (auto& [w, n] : rows) total[w] += n;
-    for (auto& b : ssc.completedBatches()) records += b.input_records;
+    auto [total, records] = totals(ssc, *counts);
     BOOST_TEST((total == oracle::word_counts(sent)), "distinct " << distinct);
     BOOST_TEST(records == static_cast<int64_t>(sent.size()), "distinct " << distinct);
     bool stopped = log.text().find("map-ahead off for stream") != std::string::npos;
