@@ -68,6 +68,8 @@ void BatchExecutor::add_slot(int64_t t, int64_t k, int id, Dataset slot, int exp
   for (auto& p : slot) input.push_back(std::move(p));
   auto end = static_cast<int>(input.size());
   run.slots[id] = input.size();
+  // Every reader's outputs marked before any task is sent: a listener may
+  // run a task at once, and its result looks at all readers' (release).
   for (int node : readers->second) {
     NodeRun& nr = run.nodes[node];
     nr.map_out.resize(1);

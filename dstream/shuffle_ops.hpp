@@ -23,10 +23,9 @@
 namespace trib {
 
 namespace detail {
-// reduceByKey's node, fed by `edge`: the map side, combining into buckets
-// and adding to `stats` what it combined.
+// reduceByKey's node, fed by `edge`: the map side, combining into buckets.
 template <class T, class F>
-DStream<T> reduce_by_key(const DStream<T>& s, F f, int n, EdgeFn edge, std::shared_ptr<CombineStats> stats) {
+DStream<T> reduce_by_key(const DStream<T>& s, F f, int n, CombiningEdge edge) {
   using K = typename pair_traits<T>::key_type;
   using V = typename pair_traits<T>::value_type;
   auto node = std::make_shared<ShuffleNode>(
@@ -49,7 +48,7 @@ DStream<T> reduce_by_key(const DStream<T>& s, F f, int n, EdgeFn edge, std::shar
         table.drain(rows, hashes);
         return Partition::of(std::move(rows), std::move(hashes));
       });
-  add_edge(s, *node, std::move(edge), std::move(stats));
+  add_edge(s, *node, std::move(edge));
   inherit_slide(s, *node);
   return add_node<T>(s, node);
 }
@@ -63,8 +62,7 @@ template <class F>
 DStream<T> DStream<T>::reduceByKey(F f, int partitions) const {
   static_assert(pair_traits<T>::value, "reduceByKey needs a DStream of std::pair<K, V>");
   int n = job_->partitions(partitions);
-  auto stats = std::make_shared<CombineStats>();
-  return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge(*this, f, n, stats), stats);
+  return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge(*this, f, n));
 }
 
 // The same with the narrow chain before it run record by record into the
@@ -79,8 +77,7 @@ DStream<T> FusedDStream<T, S, Step>::reduceByKey(F f, int partitions) const {
                                      const F& f) {
     loop(in, ctx, [&](const T& kv) { table.merge(kv.first, kv.second, f); });
   };
-  auto stats = std::make_shared<CombineStats>();
-  return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge<T>(feed, f, n, stats), stats);
+  return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge<T>(feed, f, n));
 }
 
 // Groups the values of each key: DStream<pair<K, vector<V>>>.

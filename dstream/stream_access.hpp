@@ -69,6 +69,16 @@ void add_edge(const DStream<T>& s, Node& n, EdgeFn fn, std::shared_ptr<CombineSt
   n.edges.push_back(Edge{StreamAccess::base(s), std::move(fn), StreamAccess::lineage(s), std::move(combine)});
 }
 
+// A map-side combining edge and the counts its tasks add to.
+struct CombiningEdge {
+  EdgeFn fn;
+  std::shared_ptr<CombineStats> stats;
+};
+template <class T>
+void add_edge(const DStream<T>& s, Node& n, CombiningEdge edge) {
+  add_edge(s, n, std::move(edge.fn), std::move(edge.stats));
+}
+
 // Node n produces as often as stream s does.
 template <class T>
 void inherit_slide(const DStream<T>& s, Node& n) {
@@ -140,12 +150,13 @@ Pin copy_out_text_keys(std::vector<T>& rows) {
 //
 // `feed(in, ctx, table, f)` merges the records the stream makes of partition
 // `in` into the table. Each task adds what its table took in and kept to
-// `stats`.
+// the edge's stats.
 template <class T, class F, class Feed>
-EdgeFn combine_by_key_edge(Feed feed, F f, int n, std::shared_ptr<CombineStats> stats) {
+CombiningEdge combine_by_key_edge(Feed feed, F f, int n) {
   using K = typename pair_traits<T>::key_type;
   using V = typename pair_traits<T>::value_type;
-  return [feed, f, n, stats](const Partition& in, const TaskContext& ctx) {
+  auto stats = std::make_shared<CombineStats>();
+  EdgeFn fn = [feed, f, n, stats](const Partition& in, const TaskContext& ctx) {
     CombineTableFor<K, V> table;
     feed(in, ctx, table, f);
     stats->records.fetch_add(table.records_merged(), std::memory_order_relaxed);
@@ -179,16 +190,17 @@ EdgeFn combine_by_key_edge(Feed feed, F f, int n, std::shared_ptr<CombineStats> 
     for (int b = 0; b < n; ++b) out.push_back(bucket(std::move(bucket_rows[b]), std::move(bucket_hashes[b])));
     return out;
   };
+  return {std::move(fn), std::move(stats)};
 }
 
 // The same over the stream's chunked pipe.
 template <class T, class F>
-EdgeFn combine_by_key_edge(const DStream<T>& s, F f, int n, std::shared_ptr<CombineStats> stats) {
+CombiningEdge combine_by_key_edge(const DStream<T>& s, F f, int n) {
   auto feed = [pipe = StreamAccess::pipe(s)](const Partition& in, const TaskContext& ctx,
                                              auto& table, const F& f) {
     pipe(in, ctx, [&](Chunk<T> chunk) { table.merge_all(chunk.data(), chunk.size(), f); });
   };
-  return combine_by_key_edge<T>(feed, f, n, std::move(stats));
+  return combine_by_key_edge<T>(feed, f, n);
 }
 
 // An edge that hash-partitions pairs by key into n buckets, no combining.

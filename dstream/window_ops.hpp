@@ -245,8 +245,7 @@ DStream<T> DStream<T>::reduceByKeyAndWindow(F f, G inverse, Duration length, Dur
   int n = job_->partitions(partitions);
   auto node = std::make_shared<IncrementalWindowNode<K, V>>(
       n, length.count(), static_cast<int>(s / interval), f, inverse, std::move(filterFunc));
-  auto stats = std::make_shared<CombineStats>();
-  detail::add_edge(*this, *node, detail::combine_by_key_edge(*this, f, n, stats), stats);
+  detail::add_edge(*this, *node, detail::combine_by_key_edge(*this, f, n));
   return detail::add_node<T>(*this, node);
 }
 
