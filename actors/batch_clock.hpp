@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 namespace trib {
 
@@ -45,6 +46,24 @@ class BatchClock {
   int64_t delay_to_next_close(int64_t now_ms) const { return std::max<int64_t>(0, time_of(next_) - now_ms); }
 
   int64_t time_of(int64_t index) const { return zero_ + (index + 1) * interval_; }
+
+  // Map-ahead's slot boundaries in the open interval, as delays from now
+  // given `delay_to_close` (delay_to_next_close): every interval/slots back
+  // from the close, over all of what is left of it, latest first. The job's
+  // first interval runs from the start to a grid time up to two intervals
+  // on: boundaries only in its last interval left all read before them to
+  // one slot (half the input of a 2 M-line run, mapped by two tasks while
+  // the reader stood at its buffer bound).
+  std::vector<int64_t> slot_delays(int64_t delay_to_close, int slots) const {
+    std::vector<int64_t> delays;
+    if (slots < 2) return delays;
+    for (int64_t j = 1;; ++j) {
+      int64_t at = delay_to_close - interval_ * j / slots;
+      if (at <= 0) break;
+      delays.push_back(at);
+    }
+    return delays;
+  }
   int64_t zero_time() const { return zero_; }
   int64_t next_index() const { return next_; }
 

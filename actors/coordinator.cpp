@@ -291,14 +291,10 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
     int64_t delay = p_.clock.delay_to_next_close(wall_clock_ms());
     self_->delayed_send(self_, std::chrono::milliseconds(delay), tick_atom::value);
     // The open interval's slot boundaries still ahead (map-ahead).
-    int slots = cfg_.map_ahead_slots;
-    if (slots < 2 || p_.inputs.slotted().empty()) return;
-    int64_t interval = graph_->batch_interval_ms;
+    if (p_.inputs.slotted().empty()) return;
     int64_t t = p_.clock.time_of(p_.clock.next_index());
-    for (int j = 1; j < slots; ++j) {
-      int64_t at = delay - interval + interval * j / slots;
-      if (at > 0) self_->delayed_send(self_, std::chrono::milliseconds(at), slot_atom::value, t);
-    }
+    for (int64_t at : p_.clock.slot_delays(delay, cfg_.map_ahead_slots))
+      self_->delayed_send(self_, std::chrono::milliseconds(at), slot_atom::value, t);
   }
 
   void schedule_check() {

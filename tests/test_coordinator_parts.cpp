@@ -77,6 +77,31 @@ BOOST_AUTO_TEST_CASE(batch_times_are_multiples_of_the_interval_after_the_start) 
   BOOST_TEST(clock.close_next().first == 1'800);
 }
 
+// Map-ahead's slot boundaries cover all of the open interval, the job's
+// longer first one included, each slot at most interval/slots long: the
+// oracle is a walk back from the close in steps of interval/slots.
+BOOST_AUTO_TEST_CASE(slot_boundaries_cover_the_whole_open_interval) {
+  BatchClock clock(100);
+  clock.start(12'345);  // the first interval closes 155 ms on
+  for (int slots : {2, 3, 7, 10}) {
+    for (int64_t delay : {int64_t{155}, int64_t{100}, int64_t{61}, int64_t{5}, int64_t{0}}) {
+      std::vector<int64_t> expected;
+      for (int64_t j = 1; delay - 100 * j / slots > 0; ++j) expected.push_back(delay - 100 * j / slots);
+      auto got = clock.slot_delays(delay, slots);
+      BOOST_TEST(got == expected, "slots " << slots << ", delay " << delay);
+      // No slot longer than its share: the first boundary comes within one
+      // slot of now, and consecutive ones are a slot apart.
+      if (delay > 100 / slots) {
+        BOOST_REQUIRE(!got.empty());
+        BOOST_TEST(got.back() <= 100 / slots + 1, "slots " << slots << ", delay " << delay);
+      }
+    }
+  }
+  BOOST_TEST(clock.slot_delays(155, 10).size() == 15u);  // 150 ms of slots
+  BOOST_TEST(clock.slot_delays(155, 1).empty());         // no map-ahead
+  BOOST_TEST(clock.slot_delays(155, 0).empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_worker_with_another_pipeline_is_refused_without_our_fingerprint) {
   Handles handles;
   WorkerMembership members("ours-0123456789", MembershipPolicy{});
