@@ -98,6 +98,14 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
                  g.outputs.size(), p_.inputs.receivers(), g.batch_interval_ms);
     schedule_tick();
     self_->delayed_send(self_, std::chrono::seconds(1), status_atom::value);
+    // Bounded input (ReceiverContext::end_of_input): the job ends with it,
+    // its open interval closed at once rather than at its end.
+    p_.inputs.on_all_inputs_ended([this] {
+      if (lifecycle_.stopping() || lifecycle_.finished()) return;
+      spdlog::info("every receiver reached the end of its input: the open interval closes now and the job "
+                   "ends once everything accepted is processed");
+      on_stop(true);
+    });
   }
 
   // ---- messages ----------------------------------------------------------------

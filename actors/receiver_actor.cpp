@@ -82,15 +82,18 @@ class ReaderContext : public ReceiverContext {
   }
   bool stopping() const override { return stop_->requested(); }
   bool wait_for(std::chrono::milliseconds d) override { return stop_->wait_for(d); }
+  void end_of_input() override { ended_ = true; }
+  bool ended() const { return ended_; }
 
  private:
   caf::blocking_actor* self_;
   receiver_actor owner_;
   std::shared_ptr<StopSignal> stop_;
   std::shared_ptr<RateLimiter> limiter_;
+  bool ended_ = false;
 };
 
-// Runs the receiver until stopped, restarting it with backoff when it fails.
+// Runs the receiver until stopped or at the end of its input, restarting it with backoff when it fails.
 void reader_loop(caf::blocking_actor* self, receiver_actor owner,
                  std::shared_ptr<Receiver> receiver, std::shared_ptr<StopSignal> stop,
                  std::shared_ptr<RateLimiter> limiter, std::shared_ptr<ReceiverHealth> health) {
@@ -111,6 +114,10 @@ void reader_loop(caf::blocking_actor* self, receiver_actor owner,
     try {
       receiver->run(ctx);
       if (stop->requested()) break;
+      if (ctx.ended()) {
+        spdlog::info("receiver {} reached the end of its input", receiver->describe());
+        break;
+      }
       spdlog::warn("receiver {} returned while the job runs; restarting in {} ms",
                    receiver->describe(), backoff.current().count());
       failed("returned while the job runs");
@@ -124,7 +131,7 @@ void reader_loop(caf::blocking_actor* self, receiver_actor owner,
   if (health) health->state = ReceiverHealth::stopped;
   // Sent after every RecordChunk of this thread: when the owner sees it,
   // everything the receiver stored is in the owner's buffer.
-  self->send(owner, done_atom::value);
+  self->send(owner, done_atom::value, ctx.ended());
 }
 
 struct ReceiverState {
@@ -133,7 +140,9 @@ struct ReceiverState {
   int64_t slotted_records = 0;  // handed over in slots since the last flush
   std::chrono::steady_clock::time_point interval_start = std::chrono::steady_clock::now();  // the last flush
   bool reader_done = false;
+  bool input_ended = false;
   std::vector<caf::typed_response_promise<done_atom>> stop_waiters;
+  std::vector<caf::typed_response_promise<input_end_atom>> end_waiters;
 
   // Which of the interval's `n` equal slices it is now (LineChunks' slot).
   std::size_t slot_now(int n, std::chrono::milliseconds interval) const {
@@ -224,7 +233,20 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
         self->state.stop_waiters.push_back(rp);
         return rp;
       },
-      [=](done_atom) {
+      [=](input_end_atom) -> caf::result<input_end_atom> {
+        auto& st = self->state;
+        if (st.input_ended) return input_end_atom::value;
+        auto rp = self->make_response_promise<input_end_atom>();
+        st.end_waiters.push_back(rp);
+        return rp;
+      },
+      [=](done_atom, bool input_ended) {
+        auto& st = self->state;
+        if (input_ended) {  // everything it read is buffered here now
+          st.input_ended = true;
+          for (auto& rp : st.end_waiters) rp.deliver(input_end_atom::value);
+          st.end_waiters.clear();
+        }
         self->state.reader_done = true;
         for (auto& rp : self->state.stop_waiters) rp.deliver(done_atom::value);
         self->state.stop_waiters.clear();

@@ -11,6 +11,9 @@
 //                                           the lines after the last slot)
 //   stop_atom           -> done_atom       (after the reader thread ended and
 //                                           everything it stored is buffered)
+//   input_end_atom      -> input_end_atom  (once the receiver's input ended,
+//                                           all of it buffered; a source
+//                                           that does not end never answers)
 //   (truncate_atom, int64_t position)      (a checkpoint covers the log before it)
 //   (rate_atom, double records_per_s)      (backpressure: the new ingest rate,
 //                                           capped by ReceiverOptions::max_rate)
@@ -65,15 +68,17 @@ struct ReceiverOptions {
 };
 
 // The protocol above as a typed handle, plus what the receiver's own reader
-// thread sends it (its records, and done_atom once it ended). In-process
+// thread sends it (its records, and done_atom once it ended, true when its
+// input ended). In-process
 // only: the coordinator spawns it.
 using receiver_actor = caf::typed_actor<caf::replies_to<flush_atom>::with<ReceivedBlock>,
                                         caf::replies_to<slot_atom>::with<ReceivedBlock>,
                                         caf::replies_to<stop_atom>::with<done_atom>,
                                         caf::reacts_to<truncate_atom, int64_t>,
                                         caf::reacts_to<rate_atom, double>,
+                                        caf::replies_to<input_end_atom>::with<input_end_atom>,
                                         caf::reacts_to<RecordChunk>,
-                                        caf::reacts_to<done_atom>>;
+                                        caf::reacts_to<done_atom, bool>>;
 
 receiver_actor spawn_receiver(caf::actor_system& sys, int source_node,
                           ReceiverFactory factory, int partitions,

@@ -33,6 +33,7 @@ SourceActors::Spawned SourceActors::spawn(const std::vector<int>& sources, const
     self_->monitor(r);
     receivers_[id] = r;
   }
+  only_receivers_ = !receivers_.empty() && spawned.with_receiver.size() == sources.size();
   return spawned;
 }
 
@@ -64,6 +65,18 @@ void SourceActors::release(const SourceTracker::Release& release) {
 
 void SourceActors::set_rate(double records_per_s) {
   for (auto& [id, r] : receivers_) self_->send(r, rate_atom::value, records_per_s);
+}
+
+void SourceActors::on_all_inputs_ended(std::function<void()> ended) {
+  if (!only_receivers_) return;
+  auto pending = std::make_shared<std::size_t>(receivers_.size());
+  for (auto& [id, r] : receivers_)
+    self_->request(r, caf::infinite, input_end_atom::value)
+        .then(
+            [pending, ended](input_end_atom) {
+              if (--*pending == 0) ended();
+            },
+            [](caf::error&) {});  // the receiver ended with the job: nothing to wait for
 }
 
 void SourceActors::stop_receivers(std::function<void()> stopped, Failed failed) {

@@ -68,6 +68,10 @@ class SourceActors {
   // Backpressure: every receiver's new ingest rate.
   void set_rate(double records_per_s);
 
+  // `ended` runs once every receiver's input has ended (a bounded source,
+  // ReceiverContext::end_of_input), when receivers feed every source of the
+  // job; never otherwise. Call once, after spawn().
+  void on_all_inputs_ended(std::function<void()> ended);
   // Stops every receiver (there is at least one); `stopped` runs once each
   // buffered everything it accepted.
   void stop_receivers(std::function<void()> stopped, Failed failed);
@@ -85,6 +89,7 @@ class SourceActors {
   std::map<int, receiver_actor> receivers_;     // by source node id
   std::set<int> slotted_;
   std::map<int, source_poller_actor> pollers_;  // by source node id
+  bool only_receivers_ = false;  // every source of the job has a receiver
 };
 
 }  // namespace trib

@@ -207,21 +207,34 @@ std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
   const std::string scheme = "socket://";
   std::string host;
   uint16_t port = 0;
-  // socket://HOST:PORT[?idle-timeout-ms=N]
+  // socket://HOST:PORT[?PARAM[&PARAM]], PARAM: idle-timeout-ms=N or end-at-close
+  const std::string usage = "--source must be 'generator' or socket://HOST:PORT[?idle-timeout-ms=N][&end-at-close]";
   std::string address = source.substr(std::min(source.size(), scheme.size())), query;
   if (auto q = address.find('?'); q != std::string::npos) {
     query = address.substr(q + 1);
     address = address.substr(0, q);
   }
+  if (source.rfind(scheme, 0) != 0 || !split_host_port(address, host, port)) {
+    error = usage + ", got '" + source + "'";
+    return std::nullopt;
+  }
   SocketOptions socket;
   const std::string idle = "idle-timeout-ms=";
-  bool query_ok = query.empty() || (query.rfind(idle, 0) == 0 && query.size() > idle.size() &&
-                                    query.find_first_not_of("0123456789", idle.size()) == std::string::npos);
-  if (query_ok && !query.empty()) socket.idle_timeout_ms = std::stoll(query.substr(idle.size()));
-  if (source.rfind(scheme, 0) == 0 && query_ok && split_host_port(address, host, port))
-    return ssc.socketTextStream(host, port, socket);
-  error = "--source must be 'generator' or socket://HOST:PORT[?idle-timeout-ms=N], got '" + source + "'";
-  return std::nullopt;
+  for (std::size_t at = 0; !query.empty() && at <= query.size();) {
+    std::size_t amp = std::min(query.find('&', at), query.size());
+    std::string param = query.substr(at, amp - at);
+    at = amp + 1;
+    if (param == "end-at-close") {
+      socket.end_at_close = true;
+    } else if (param.rfind(idle, 0) == 0 && param.size() > idle.size() && param.size() - idle.size() <= 12 &&
+               param.find_first_not_of("0123456789", idle.size()) == std::string::npos) {
+      socket.idle_timeout_ms = std::stoll(param.substr(idle.size()));
+    } else {
+      error = usage + ": unknown parameter '" + param + "' in '" + source + "'";
+      return std::nullopt;
+    }
+  }
+  return ssc.socketTextStream(host, port, socket);
 }
 
 void add_cluster_flags(Flags& flags, ClusterFlags* cluster) {

@@ -59,6 +59,7 @@
 #include "dstream/core/hashing.hpp"
 #include "dstream/core/text.hpp"
 #include "bench/word_count_loop.hpp"
+#include "io/socket_receiver.hpp"
 
 namespace {
 
@@ -418,9 +419,11 @@ void wait_until_processed(trib::StreamingContext& ssc, Progress& progress, int64
       throw Failure("timed out: " + std::to_string(progress.lines) + " of " + std::to_string(expected) +
                     " lines in completed batches, " + std::to_string(ssc.receivedRecords()) + " received");
     lock.unlock();
-    if (ssc.awaitTerminationOrTimeout(std::chrono::milliseconds(0)))  // rethrows the job's error
-      throw Failure("the job stopped before all lines were processed");
+    bool ended = ssc.awaitTerminationOrTimeout(std::chrono::milliseconds(0));  // rethrows the job's error
     lock.lock();
+    // A job over a source that ends at the close ends by itself, after its
+    // last batch was reported.
+    if (ended && !progress.done) throw Failure("the job stopped before all lines were processed");
   }
 }
 
@@ -463,11 +466,17 @@ void exit_if_stuck(std::chrono::seconds limit, std::string what) {
 }
 
 // options: what the app's shared flags set (AppMain::apply).
+// reconnect: the source reconnects when the sender closes (socketTextStream's
+// default), so the last batch closes at its interval's end; otherwise the
+// close ends the input and the last batch closes then, as the loop's last
+// fold does (SocketOptions::end_at_close).
 int run_engine(uint16_t port, int64_t batch_ms, int64_t expected, int64_t partitions, int64_t timeout_s,
-               trib::StreamingOptions options) {
+               bool reconnect, trib::StreamingOptions options) {
   options.partitions = static_cast<int>(partitions);
   trib::StreamingContext ssc(std::chrono::milliseconds(batch_ms), options);
-  auto lines = ssc.socketTextStream("127.0.0.1", port);
+  trib::SocketOptions socket;
+  socket.end_at_close = !reconnect;
+  auto lines = ssc.socketTextStream("127.0.0.1", port, socket);
   auto totals = std::make_shared<EngineTotals>();
   declare_wordcount(lines, totals);
   auto progress = std::make_shared<Progress>();
@@ -650,6 +659,7 @@ struct BenchConfig {
   std::string child_log_level = "error";
   TextShape shape;  // of the text generated when there is no file
   bool generated = false;
+  bool reconnect = false;  // the engine's source reconnects at the close
 };
 
 // One receiver run: a fresh sender on a free port, then `role` reading it.
@@ -667,6 +677,7 @@ Fields run_side(const std::string& role, const BenchConfig& cfg) {
   if (role == "engine")
     args.insert(args.end(), {"--lines", std::to_string(cfg.lines), "--partitions",
                              std::to_string(cfg.partitions), "--timeout", std::to_string(cfg.timeout_s)});
+  if (role == "engine" && cfg.reconnect) args.push_back("--reconnect");
   Child receiver(args, true);
   // Until the receiver is done; a sender that fails ends the run at once,
   // rather than leaving the receiver to wait for its timeout.
@@ -842,7 +853,7 @@ int main(int argc, char** argv) {
   int64_t lines = 2'000'000, seed = 1, port = 0, listen_fd = -1, batch_ms = 100, partitions = 0,
           runs = 3, timeout = 300;
   double rate = 0;
-  bool markdown = false;
+  bool markdown = false, reconnect = false;
   TextShape shape;
   trib::cli::AppMain app(
       "socket_wordcount_bench",
@@ -865,7 +876,11 @@ int main(int argc, char** argv) {
       .add("line-bytes", &shape.line_bytes, "generate: about how long a line is, with its newline (8..4096)")
       .add("port", &port, "serve: port to listen on; loop, engine: port to read from")
       .add("listen-fd", &listen_fd, "serve: an already listening socket to use instead of --port")
-      .add("timeout", &timeout, "seconds a receiver may take before the run fails");
+      .add("timeout", &timeout, "seconds a receiver may take before the run fails")
+      .add_switch("reconnect", &reconnect,
+                  "engine: the source reconnects when the sender closes (socketTextStream's default), so "
+                  "the last batch closes at its interval's end; without it the close ends the input "
+                  "(?end-at-close) and the last batch closes then, as the loop's last fold does");
   app.add_log_level()
       .add("child-log-level", &child_log_level,
            "orchestrator: --log-level of the sender and receivers (warn shows the engine's "
@@ -890,6 +905,7 @@ int main(int argc, char** argv) {
   try {
     if (role.empty()) {
       BenchConfig cfg{file, lines, batch_ms, partitions, timeout, rate, child_log_level, shape};
+      cfg.reconnect = reconnect;
       return orchestrate(cfg, runs, static_cast<uint64_t>(seed), markdown);
     }
     if (role == "generate") {
@@ -914,7 +930,7 @@ int main(int argc, char** argv) {
     if (role == "engine") {
       trib::StreamingOptions options;
       if (int code = app.apply(options); code >= 0) return code;
-      return run_engine(static_cast<uint16_t>(port), batch_ms, lines, partitions, timeout, options);
+      return run_engine(static_cast<uint16_t>(port), batch_ms, lines, partitions, timeout, reconnect, options);
     }
     return usage_error("unknown --role '" + role + "'");
   } catch (const std::exception& e) {

@@ -138,6 +138,11 @@ void SocketReceiver::run(ReceiverContext& ctx) {
       hand_over(splitter.finish());
     report_repairs();
     close(fd);
+    if (peer_closed && !broken && options_.end_at_close) {
+      spdlog::info("{}: connection closed by the server: end of input", describe());
+      ctx.end_of_input();
+      return;
+    }
     if (peer_closed) {
       spdlog::warn("{}: connection closed by the server; reconnecting in {} ms",
                    describe(), backoff.current().count());

@@ -21,6 +21,11 @@ struct SocketOptions {
   // > 0: a connection silent this long is taken as dead (a hung server, a
   // half-open TCP connection) and made again.
   int64_t idle_timeout_ms = 0;
+  // A clean close by the server ends the input (a bounded source, as Flink's
+  // socketTextStream without retries): the job then ends once all of it is
+  // processed (dstream/core/receiver.hpp). A broken connection is still
+  // made again, since the server did not finish.
+  bool end_at_close = false;
 };
 
 class SocketReceiver : public Receiver {

@@ -48,8 +48,9 @@ void wait_received(trib::StreamingContext& ssc, int64_t n) {
 }
 
 struct WordCountJob {
-  explicit WordCountJob(trib::StreamingContext& ssc, const std::string& host, uint16_t port) {
-    auto lines = ssc.socketTextStream(host, port);
+  explicit WordCountJob(trib::StreamingContext& ssc, const std::string& host, uint16_t port,
+                        const trib::SocketOptions& options = {}) {
+    auto lines = ssc.socketTextStream(host, port, options);
     raw = testing::collect(lines);
     counts = testing::collect(
         lines.flatMap(trib::split_words)
@@ -88,8 +89,8 @@ struct WordCountJob {
 
 // A word count of the socket's lines as Text (the map-ahead path),
 // collected per batch.
-auto collect_word_counts(trib::StreamingContext& ssc, uint16_t port) {
-  return testing::collect(ssc.socketTextStream("127.0.0.1", port)
+auto collect_word_counts(trib::StreamingContext& ssc, uint16_t port, const trib::SocketOptions& options = {}) {
+  return testing::collect(ssc.socketTextStream("127.0.0.1", port, options)
                               .flatMap(trib::split_words)
                               .map([](const trib::Text& w) { return std::pair<trib::Text, int64_t>(w, 1); })
                               .reduceByKey(std::plus<int64_t>()));
@@ -299,6 +300,54 @@ BOOST_AUTO_TEST_CASE(graceful_stop_processes_everything_received) {
   ssc.stop(/*graceful=*/true);
   job.check(lines);
   BOOST_TEST(ssc.completedBatchCount() == 1u);
+}
+
+// A source that ends at the server's close ends the job: its open
+// interval (a day long here, so no tick could close it) closes at once and
+// everything accepted is processed. A broken connection is not an end: the
+// receiver connects again and the job goes on.
+BOOST_AUTO_TEST_CASE(a_source_that_ends_at_the_close_ends_the_job_with_everything_processed) {
+  trib::SocketOptions ends;
+  ends.end_at_close = true;
+  std::mt19937 rng(21);
+  {  // lines as strings: the receiver's input is cut when the interval closes
+    testing::TcpServer server;
+    trib::StreamingContext ssc(std::chrono::hours(24));
+    WordCountJob job(ssc, "127.0.0.1", server.port(), ends);
+    ssc.start();
+    server.accept_client();
+    auto first = make_lines(0, 700);
+    send_in_random_chunks(server, first, rng);
+    wait_received(ssc, static_cast<int64_t>(first.size()));
+    server.reset_client();  // broken, not closed: the receiver comes back
+    server.accept_client();
+    auto second = make_lines(700, 900);
+    send_in_random_chunks(server, second, rng);
+    server.send("tail without newline");  // a line at a clean close
+    second.push_back("tail without newline");
+    server.close_client();
+    BOOST_REQUIRE(ssc.awaitTerminationOrTimeout(std::chrono::seconds(60)));
+    Lines all = first;
+    all.insert(all.end(), second.begin(), second.end());
+    job.check(all);
+    BOOST_TEST(ssc.completedBatchCount() == 1u);
+  }
+  {  // Text word count, mapped ahead in slots
+    testing::TcpServer server;
+    trib::StreamingOptions options;
+    options.map_ahead_slots = 4;
+    trib::StreamingContext ssc(std::chrono::milliseconds(400), options);
+    auto counts = collect_word_counts(ssc, server.port(), ends);
+    ssc.start();
+    server.accept_client();
+    auto lines = make_lines(0, 20000);
+    send_in_random_chunks(server, lines, rng);
+    server.close_client();
+    BOOST_REQUIRE(ssc.awaitTerminationOrTimeout(std::chrono::seconds(60)));
+    auto [total, records] = totals(ssc, *counts);
+    BOOST_TEST(records == static_cast<int64_t>(lines.size()));
+    BOOST_TEST((total == oracle::word_counts(lines)));
+  }
 }
 
 // Lines reach the engine as views into the blocks the receiver read. They

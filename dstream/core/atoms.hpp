@@ -29,5 +29,6 @@ using process_atom = caf::atom_constant<caf::atom("process")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+using input_end_atom = caf::atom_constant<caf::atom("inputend")>;
 
 }  // namespace trib

@@ -10,6 +10,13 @@
 //
 // A receiver that throws is logged and restarted after a backoff, as Spark
 // restarts a failed receiver; run() returns when ctx.stopping() is true.
+//
+// A bounded source (a server that closes when it has sent everything, with
+// socket://...?end-at-close) calls ctx.end_of_input() before it returns: it
+// is not restarted, and once every receiver of a job has ended, the job
+// stops gracefully, as a Flink job ends with its bounded sources: the open
+// interval closes at once (its batch keeps its time), everything accepted
+// is processed, and awaitTermination() returns.
 #pragma once
 
 #include <chrono>
@@ -33,6 +40,8 @@ class ReceiverContext {
   virtual bool stopping() const = 0;
   // Sleeps for `d` unless the job stops first; returns !stopping().
   virtual bool wait_for(std::chrono::milliseconds d) = 0;
+  // The source has nothing more: run() returns next and is not restarted.
+  virtual void end_of_input() = 0;
 };
 
 class Receiver {
