@@ -93,7 +93,8 @@ class ReaderContext : public ReceiverContext {
   bool ended_ = false;
 };
 
-// Runs the receiver until stopped or at the end of its input, restarting it with backoff when it fails.
+// Runs the receiver until stopped or at the end of its input (ctx.end_of_input),
+// restarting it with backoff when it fails.
 void reader_loop(caf::blocking_actor* self, receiver_actor owner,
                  std::shared_ptr<Receiver> receiver, std::shared_ptr<StopSignal> stop,
                  std::shared_ptr<RateLimiter> limiter, std::shared_ptr<ReceiverHealth> health) {

@@ -69,8 +69,7 @@ struct ReceiverOptions {
 
 // The protocol above as a typed handle, plus what the receiver's own reader
 // thread sends it (its records, and done_atom once it ended, true when its
-// input ended). In-process
-// only: the coordinator spawns it.
+// input ended). In-process only: the coordinator spawns it.
 using receiver_actor = caf::typed_actor<caf::replies_to<flush_atom>::with<ReceivedBlock>,
                                         caf::replies_to<slot_atom>::with<ReceivedBlock>,
                                         caf::replies_to<stop_atom>::with<done_atom>,

@@ -208,7 +208,8 @@ std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
   std::string host;
   uint16_t port = 0;
   // socket://HOST:PORT[?PARAM[&PARAM]], PARAM: idle-timeout-ms=N or end-at-close
-  const std::string usage = "--source must be 'generator' or socket://HOST:PORT[?idle-timeout-ms=N][&end-at-close]";
+  const std::string usage =
+      "--source must be 'generator' or socket://HOST:PORT[?PARAM[&PARAM]] (PARAM: idle-timeout-ms=N, end-at-close)";
   std::string address = source.substr(std::min(source.size(), scheme.size())), query;
   if (auto q = address.find('?'); q != std::string::npos) {
     query = address.substr(q + 1);

@@ -64,7 +64,7 @@ int usage_error(const Flags& flags, const std::string& what);
 bool init_logging(const std::string& level);
 
 // The text source named by --source: "generator" (the built-in generator
-// with `gen`) or socket://HOST:PORT[?idle-timeout-ms=N][&end-at-close]
+// with `gen`) or socket://HOST:PORT[?PARAM[&PARAM]], PARAM idle-timeout-ms=N or end-at-close
 // (SocketOptions). Empty, with `error` set, if malformed.
 std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
                                                      const std::string& source,
