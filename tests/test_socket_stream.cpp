@@ -87,25 +87,34 @@ struct WordCountJob {
   std::shared_ptr<testing::Collector<Counts>> counts;
 };
 
-// A word count of the socket's lines as Text (the map-ahead path),
-// collected per batch.
-auto collect_word_counts(trib::StreamingContext& ssc, uint16_t port, const trib::SocketOptions& options = {}) {
-  return testing::collect(ssc.socketTextStream("127.0.0.1", port, options)
-                              .flatMap(trib::split_words)
-                              .map([](const trib::Text& w) { return std::pair<trib::Text, int64_t>(w, 1); })
-                              .reduceByKey(std::plus<int64_t>()));
-}
+// A word count of the socket's lines as Text (the map-ahead path) reading
+// a fresh server, collected per batch: started, and the server connected.
+struct TextWordCount {
+  TextWordCount(std::chrono::milliseconds interval, const trib::StreamingOptions& options,
+                const trib::SocketOptions& socket = {})
+      : ssc(interval, options),
+        counts(testing::collect(ssc.socketTextStream("127.0.0.1", server.port(), socket)
+                                    .flatMap(trib::split_words)
+                                    .map([](const trib::Text& w) { return std::pair<trib::Text, int64_t>(w, 1); })
+                                    .reduceByKey(std::plus<int64_t>()))) {
+    ssc.start();
+    server.accept_client();
+  }
 
-// Every word's count over all batches, and the input records of all batches.
-template <class Collector>
-std::pair<std::map<std::string, int64_t>, int64_t> totals(trib::StreamingContext& ssc, Collector& counts) {
-  std::map<std::string, int64_t> total;
-  int64_t records = 0;
-  for (auto& [t, rows] : counts.get())
-    for (auto& [w, n] : rows) total[w] += n;
-  for (auto& b : ssc.completedBatches()) records += b.input_records;
-  return {total, records};
-}
+  // Every word's count over all batches, and the input records of all batches.
+  std::pair<std::map<std::string, int64_t>, int64_t> totals() {
+    std::map<std::string, int64_t> total;
+    int64_t records = 0;
+    for (auto& [t, rows] : counts->get())
+      for (auto& [w, n] : rows) total[w] += n;
+    for (auto& b : ssc.completedBatches()) records += b.input_records;
+    return {total, records};
+  }
+
+  testing::TcpServer server;  // outlives the job reading it
+  trib::StreamingContext ssc;
+  std::shared_ptr<testing::Collector<trib::owned_t<std::pair<trib::Text, int64_t>>>> counts;
+};
 
 // Captures the default logger's output while in scope.
 class CapturedLog {
@@ -158,14 +167,11 @@ BOOST_AUTO_TEST_CASE(every_line_counted_once_across_interval_boundaries) {
 // once, and each slot's read buffers are let go as soon as it is mapped.
 BOOST_AUTO_TEST_CASE(input_mapped_ahead_in_slots_is_counted_once) {
   for (int slots : {5, 0}) {
-    testing::TcpServer server;
     trib::StreamingOptions opts;
     opts.partitions = 2;
     opts.map_ahead_slots = slots;
-    trib::StreamingContext ssc(std::chrono::milliseconds(100), opts);
-    auto counts = collect_word_counts(ssc, server.port());
-    ssc.start();
-    server.accept_client();
+    TextWordCount job(std::chrono::milliseconds(100), opts);
+    auto& ssc = job.ssc;
     std::mt19937 rng(5);
     Lines sent;
     // About 0.6 s and 8 MB: several batches of several slots, whose 2 MiB
@@ -173,13 +179,13 @@ BOOST_AUTO_TEST_CASE(input_mapped_ahead_in_slots_is_counted_once) {
     for (int part = 0; part < 40; ++part) {
       auto lines = make_lines(part * 4000, 4000);
       lines.push_back(u8"café naïve 日本");  // multi-byte UTF-8, split by random writes
-      send_in_random_chunks(server, lines, rng);
+      send_in_random_chunks(job.server, lines, rng);
       sent.insert(sent.end(), lines.begin(), lines.end());
       std::this_thread::sleep_for(std::chrono::milliseconds(15));
     }
     wait_received(ssc, static_cast<int64_t>(sent.size()));
     ssc.stop(/*graceful=*/true);
-    auto [total, records] = totals(ssc, *counts);
+    auto [total, records] = job.totals();
     BOOST_TEST((total == oracle::word_counts(sent)), "slots " << slots);
     BOOST_TEST(records == static_cast<int64_t>(sent.size()), "slots " << slots);
     if (slots > 0)
@@ -198,13 +204,10 @@ BOOST_AUTO_TEST_CASE(input_mapped_ahead_in_slots_is_counted_once) {
 BOOST_AUTO_TEST_CASE(map_ahead_stops_where_slots_keep_most_records_as_keys) {
   for (bool distinct : {true, false}) {
     CapturedLog log;
-    testing::TcpServer server;
     trib::StreamingOptions opts;
     opts.partitions = 2;
-    trib::StreamingContext ssc(std::chrono::milliseconds(100), opts);
-    auto counts = collect_word_counts(ssc, server.port());
-    ssc.start();
-    server.accept_client();
+    TextWordCount job(std::chrono::milliseconds(100), opts);
+    auto& ssc = job.ssc;
     std::mt19937 rng(9);
     Lines sent;
     int next_word = 0;
@@ -216,7 +219,7 @@ BOOST_AUTO_TEST_CASE(map_ahead_stops_where_slots_keep_most_records_as_keys) {
           line += (w ? " k" : "k") + std::to_string(distinct ? next_word : next_word % 97);
         lines.push_back(std::move(line));
       }
-      send_in_random_chunks(server, lines, rng);
+      send_in_random_chunks(job.server, lines, rng);
       sent.insert(sent.end(), lines.begin(), lines.end());
       std::this_thread::sleep_for(std::chrono::milliseconds(15));
     };
@@ -229,7 +232,7 @@ BOOST_AUTO_TEST_CASE(map_ahead_stops_where_slots_keep_most_records_as_keys) {
     for (int part = 0; part < 20; ++part) send_part(2000);
     wait_received(ssc, static_cast<int64_t>(sent.size()));
     ssc.stop(/*graceful=*/true);
-    auto [total, records] = totals(ssc, *counts);
+    auto [total, records] = job.totals();
     BOOST_TEST((total == oracle::word_counts(sent)), "distinct " << distinct);
     BOOST_TEST(records == static_cast<int64_t>(sent.size()), "distinct " << distinct);
     bool stopped = log.text().find("map-ahead off for stream") != std::string::npos;
@@ -333,18 +336,14 @@ BOOST_AUTO_TEST_CASE(a_source_that_ends_at_the_close_ends_the_job_with_everythin
     BOOST_TEST(ssc.completedBatchCount() == 1u);
   }
   {  // Text word count, mapped ahead in slots
-    testing::TcpServer server;
     trib::StreamingOptions options;
     options.map_ahead_slots = 4;
-    trib::StreamingContext ssc(std::chrono::milliseconds(400), options);
-    auto counts = collect_word_counts(ssc, server.port(), ends);
-    ssc.start();
-    server.accept_client();
+    TextWordCount job(std::chrono::milliseconds(400), options, ends);
     auto lines = make_lines(0, 20000);
-    send_in_random_chunks(server, lines, rng);
-    server.close_client();
-    BOOST_REQUIRE(ssc.awaitTerminationOrTimeout(std::chrono::seconds(60)));
-    auto [total, records] = totals(ssc, *counts);
+    send_in_random_chunks(job.server, lines, rng);
+    job.server.close_client();
+    BOOST_REQUIRE(job.ssc.awaitTerminationOrTimeout(std::chrono::seconds(60)));
+    auto [total, records] = job.totals();
     BOOST_TEST(records == static_cast<int64_t>(lines.size()));
     BOOST_TEST((total == oracle::word_counts(lines)));
   }
