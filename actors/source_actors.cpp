@@ -67,30 +67,29 @@ void SourceActors::set_rate(double records_per_s) {
   for (auto& [id, r] : receivers_) self_->send(r, rate_atom::value, records_per_s);
 }
 
-void SourceActors::on_all_inputs_ended(std::function<void()> ended) {
-  if (!only_receivers_) return;
+template <class Reply, class Msg>
+void SourceActors::ask_every_receiver(Msg msg, std::function<void()> all,
+                                      std::function<void(int id, caf::error&)> error) {
   auto pending = std::make_shared<std::size_t>(receivers_.size());
   for (auto& [id, r] : receivers_)
-    self_->request(r, caf::infinite, input_end_atom::value)
+    self_->request(r, caf::infinite, msg)
         .then(
-            [pending, ended](input_end_atom) {
-              if (--*pending == 0) ended();
+            [pending, all](Reply) {
+              if (--*pending == 0) all();
             },
-            [](caf::error&) {});  // the receiver ended with the job: nothing to wait for
+            [error, id = id](caf::error& err) { error(id, err); });
+}
+
+void SourceActors::on_all_inputs_ended(std::function<void()> ended) {
+  if (!only_receivers_) return;
+  // A receiver that ended with the job never answers: nothing to wait for.
+  ask_every_receiver<input_end_atom>(input_end_atom::value, std::move(ended), [](int, caf::error&) {});
 }
 
 void SourceActors::stop_receivers(std::function<void()> stopped, Failed failed) {
-  auto pending = std::make_shared<std::size_t>(receivers_.size());
-  for (auto& [id, r] : receivers_)
-    self_->request(r, caf::infinite, stop_atom::value)
-        .then(
-            [pending, stopped](done_atom) {
-              if (--*pending == 0) stopped();
-            },
-            [this, failed, id = id](caf::error& err) {
-              failed("receiver of stream " + std::to_string(id) + " failed to stop: " +
-                     self_->system().render(err));
-            });
+  ask_every_receiver<done_atom>(stop_atom::value, std::move(stopped), [this, failed](int id, caf::error& err) {
+    failed("receiver of stream " + std::to_string(id) + " failed to stop: " + self_->system().render(err));
+  });
 }
 
 std::string SourceActors::died(const caf::actor_addr& source, const std::string& reason) const {

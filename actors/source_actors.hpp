@@ -84,6 +84,11 @@ class SourceActors {
   void shutdown();
 
  private:
+  // Asks every receiver `msg`; `all` runs once each answered with a Reply,
+  // `error` for one that could not answer.
+  template <class Reply, class Msg>
+  void ask_every_receiver(Msg msg, std::function<void()> all, std::function<void(int id, caf::error&)> error);
+
   caf::event_based_actor* self_;
   const CoordinatorConfig& cfg_;
   std::map<int, receiver_actor> receivers_;     // by source node id
