@@ -156,6 +156,7 @@ TaskSpec BatchExecutor::map_spec(const BatchRun& run, const Node& n, int e, int 
   // State partitions get theirs through the coordinator, which keeps their
   // tasks for replay.
   spec.keep_output = n.reduce_partitions() > 0 && !n.holds_partition_state();
+  spec.end_of_input = run.formed.end_of_input;
   return spec;
 }
 
@@ -165,6 +166,7 @@ TaskSpec BatchExecutor::reduce_spec(const BatchRun& run, const Node& n, int r) c
   spec.id = TaskId{run.formed.time, n.id, Phase::reduce, 0, r};
   spec.num_partitions = n.reduce_partitions();
   spec.attempt = nr.shuffle_attempt;
+  spec.end_of_input = run.formed.end_of_input;
   spec.inputs.resize(nr.map_out.size());
   for (std::size_t e = 0; e < nr.map_out.size(); ++e)
     for (std::size_t i = 0; i < nr.map_out[e].size(); ++i) {

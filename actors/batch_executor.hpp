@@ -47,6 +47,7 @@ struct FormedBatch {
   steady::time_point interval_end;
   std::map<int, Dataset> source_data;               // by source node
   std::map<int32_t, std::string> source_positions;  // after this batch's poll
+  bool end_of_input = false;  // the last batch: every source ended (TaskContext::end_of_input)
 };
 
 // A batch whose nodes all ran and whose outputs were emitted.

@@ -104,6 +104,7 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
       if (lifecycle_.stopping() || lifecycle_.finished()) return;
       spdlog::info("every receiver reached the end of its input: the open interval closes now and the job "
                    "ends once everything accepted is processed");
+      input_ended_ = true;
       on_stop(true);
     });
   }
@@ -234,8 +235,9 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
     p_.inputs.stop_receivers(
         [this] {
           // Every record the receivers accepted is buffered in them: one
-          // last interval takes it all.
-          close_interval();
+          // last interval takes it all. After the end of the input it is
+          // the last batch there will be: it fires what waits for more.
+          close_interval(input_ended_);
           lifecycle_.final_interval_closed();
           maybe_finish_draining();
         },
@@ -311,9 +313,11 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
 
   // Closes the next interval: receiver-less sources are polled now,
   // receivers asked for what they accepted; the batch forms when all answered.
-  void close_interval() {
+  // last_of_input: the job's input ended; this batch is its last.
+  void close_interval(bool last_of_input = false) {
     crash_point("interval-close");
     auto [t, k] = p_.clock.close_next();
+    if (last_of_input) input_end_time_ = t;
     for (int id : p_.sources->interval_closed(t, k, steady::now()))
       p_.inputs.request_block(
           id, t, p_.sources->replay_end(t, id),
@@ -330,6 +334,7 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
   void form(int64_t t) {
     auto batch = p_.sources->take_formed(t);
     if (!batch) return;
+    batch->end_of_input = t == input_end_time_;
     auto outputs = p_.executor.add(std::move(*batch));
     self_->send(p_.sink, ExpectBatch{t, std::move(outputs)});
     start_ready_batches();
@@ -436,6 +441,8 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
   std::shared_ptr<const Graph> graph_;
   JobLifecycle lifecycle_;  // the phase and the stop
   bool checks_scheduled_ = false;
+  bool input_ended_ = false;      // every receiver reached the end of its input
+  int64_t input_end_time_ = -1;   // then: the time of the job's last batch
   CoordinatorParts p_;
 };
 

@@ -75,6 +75,7 @@ struct TaskSpec {
   // Map tasks of a shuffle on a worker: keep the buckets there for the
   // reduce tasks to fetch, and report only that they exist.
   bool keep_output = false;
+  bool end_of_input = false;  // TaskContext::end_of_input
   std::vector<std::vector<Partition>> inputs;
   std::vector<FetchRef> fetches;
 };
@@ -168,7 +169,8 @@ typename Inspector::result_type inspect(Inspector& f, TaskId& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TaskSpec& x) {
-  return f(caf::meta::type_name("task_spec"), x.id, x.num_partitions, x.attempt, x.keep_output, x.inputs, x.fetches);
+  return f(caf::meta::type_name("task_spec"), x.id, x.num_partitions, x.attempt, x.keep_output, x.end_of_input,
+           x.inputs, x.fetches);
 }
 
 template <class Inspector>

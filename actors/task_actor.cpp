@@ -22,7 +22,7 @@ TaskResult run_task(const Graph& graph, TaskSpec& spec, PartitionState* state) {
   crash_point(phase);
   try {
     Node& node = *graph.nodes.at(static_cast<std::size_t>(spec.id.node));
-    TaskContext ctx{spec.id.batch_time, spec.id.index, spec.num_partitions};
+    TaskContext ctx{spec.id.batch_time, spec.id.index, spec.num_partitions, spec.end_of_input};
     // Outputs that may hold views into their inputs (Text) pin them, through
     // one shared handle to the inputs.
     if (spec.id.phase == Phase::map) {

@@ -245,6 +245,7 @@ class EventWindowNode final : public EventTimeNode {
       for (auto& s : list) s.changed = false;
 
     st.tracker.advance(ctx.batch_time_ms, channel_max);
+    if (ctx.end_of_input) fire_all(st, out);
     out.open_windows = st.open_windows();
     return Partition::of(std::vector<Batch>{std::move(out)});
   }
@@ -263,6 +264,20 @@ class EventWindowNode final : public EventTimeNode {
   }
 
  private:
+  // The input ended: no record will come, so every open window is complete,
+  // as if the watermark jumped past them all (Flink's final watermark). In
+  // update mode each was emitted when it last changed.
+  void fire_all(State& st, Batch& out) {
+    if (mode_ == OutputMode::append) {
+      for (auto& [w, keys] : st.panes)
+        for (auto& [k, a] : keys) out.results.push_back({k, w.second, w.first, agg_.result(a)});
+      for (auto& [k, list] : st.sessions)
+        for (auto& s : list) out.results.push_back({k, s.start, s.end, agg_.result(s.acc)});
+    }
+    st.panes.clear();
+    st.sessions.clear();
+  }
+
   template <class Complete>
   bool add_to_panes(State& st, const K& key, int64_t ts, const V& v, const Complete& complete,
                     std::map<std::pair<int64_t, int64_t>, std::unordered_set<K>>& changed) {

@@ -8,6 +8,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <random>
@@ -327,6 +328,108 @@ BOOST_AUTO_TEST_CASE(window_state_below_the_watermark_is_purged) {
   // over size + lateness + bound + one batch of event time, 4 + 1 + 2 + 1
   // per slide, plus sessions reaching back as far).
   BOOST_TEST(late <= 8 * (9 + 9));
+}
+
+// A bounded source (one that calls end_of_input) ends the job; its last
+// batch fires every window still open, as Flink's final watermark does.
+// Event times only grow, so nothing is late wherever the batches are cut,
+// and the windows emitted over the whole run must be exactly the windows of
+// all the records, each once.
+class BoundedEvents final : public trib::Receiver {
+ public:
+  explicit BoundedEvents(std::vector<std::string> lines) : lines_(std::move(lines)) {}
+  std::string describe() const override { return "bounded events"; }
+  void run(trib::ReceiverContext& ctx) override {
+    for (std::size_t at = 0; at < lines_.size(); at += 250) {
+      std::size_t end = std::min(lines_.size(), at + 250);
+      ctx.store(std::vector<std::string>(lines_.begin() + at, lines_.begin() + end));
+      if (!ctx.wait_for(ms(15))) return;
+    }
+    ctx.end_of_input();
+  }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+BOOST_AUTO_TEST_CASE(when_the_input_ends_every_open_window_fires) {
+  const std::vector<Shape> shapes = {{'t', 300, 300, 0}, {'s', 400, 200, 0}, {'g', 0, 0, 50}};
+  std::vector<std::string> lines;
+  std::vector<Rec> records;
+  int64_t ts = 1000;
+  for (int i = 0; i < 2000; ++i) {
+    ts += i % 150 == 149 ? 700 : 7;  // now and then a pause longer than the session gap
+    Rec r("k" + std::to_string(i % 4), Value(ts, 1 + i % 5));
+    lines.push_back(r.first + " " + std::to_string(ts) + " " + std::to_string(r.second.second));
+    records.push_back(r);
+  }
+  for (auto shape : shapes) {
+    // The oracle: every window of every record, summed.
+    Windows want;
+    std::map<std::string, std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>>> sessions;
+    for (const auto& [key, tv] : records) {
+      auto [t, v] = tv;
+      if (shape.kind == 'g') {
+        auto& list = sessions[key];  // in event-time order: a session ends or grows
+        if (list.empty() || t > std::get<1>(list.back())) list.emplace_back(t, t + shape.gap, 0, 0);
+        auto& [s, e, sum, cnt] = list.back();
+        e = std::max(e, t + shape.gap);
+        sum += v;
+        cnt += 1;
+      } else {
+        for (int64_t s = t / shape.slide * shape.slide; s > t - shape.size; s -= shape.slide) {
+          auto& acc = want[{key, s, s + shape.size}];
+          acc.first += v;
+          acc.second += 1;
+        }
+      }
+    }
+    for (auto& [key, list] : sessions)
+      for (auto [s, e, sum, cnt] : list) want[{key, s, e}] = {sum, cnt};
+
+    trib::StreamingOptions opts;
+    opts.partitions = 2;
+    trib::StreamingContext ssc(ms(40), opts);
+    auto windows = shape.kind == 't'   ? trib::EventWindows::tumbling(ms(shape.size))
+                   : shape.kind == 's' ? trib::EventWindows::sliding(ms(shape.size), ms(shape.slide))
+                                       : trib::EventWindows::session(ms(shape.gap));
+    using Sum = std::pair<int64_t, int64_t>;
+    auto windowed = ssc.receiverStream([lines] { return std::make_unique<BoundedEvents>(lines); })
+                        .map([](trib::Text line) {
+                          char key[16];
+                          long long t = 0, v = 0;
+                          std::string text(line);
+                          if (std::sscanf(text.c_str(), "%15s %lld %lld", key, &t, &v) != 3)
+                            throw std::runtime_error("bad line " + text);
+                          return Rec(key, Value(t, v));
+                        })
+                        .withTimestamps([](const Rec& r) { return r.second.first; }, ms(100))
+                        .window(windows)
+                        .aggregate(
+                            Sum(0, 0), [](const Sum& a, const Value& v) { return Sum(a.first + v.second, a.second + 1); },
+                            [](const Sum& a, const Sum& b) { return Sum(a.first + b.first, a.second + b.second); },
+                            [](const Sum& a) { return a; });
+    auto got = testing::collect<trib::WindowResult<std::string, Sum>>(windowed);
+    auto late = testing::collect(windowed.lateRecords());
+    ssc.start();
+    BOOST_TEST_CONTEXT("windows " << shape.kind) {
+      BOOST_REQUIRE_MESSAGE(ssc.awaitTerminationOrTimeout(std::chrono::seconds(60)),
+                            "the job did not end with its input");
+      Emitted emitted, wanted;
+      for (auto& [t, rows] : got->get())
+        for (auto& w : rows) emitted.emplace_back(w.key, w.start_ms, w.end_ms, w.value.first, w.value.second);
+      for (auto& [w, acc] : want) wanted.emplace_back(std::get<0>(w), std::get<1>(w), std::get<2>(w), acc.first, acc.second);
+      std::sort(emitted.begin(), emitted.end());
+      BOOST_TEST(emitted.size() == wanted.size());
+      BOOST_TEST((emitted == wanted));
+      std::size_t late_records = 0;
+      for (auto& [t, rows] : late->get()) late_records += rows.size();
+      BOOST_TEST(late_records == 0u);
+      // The run must leave windows for the end to fire: more than one
+      // batch, and the last windows after the last watermark.
+      BOOST_TEST(ssc.completedBatches().size() > 2u);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(bad_event_time_arguments_are_rejected) {

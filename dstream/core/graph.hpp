@@ -41,6 +41,10 @@ struct TaskContext {
   int64_t batch_time_ms = 0;
   int partition = 0;       // index of the partition this task computes
   int num_partitions = 1;  // partitions of the node's output (reduce side)
+  // The job's last batch, after every source reached the end of its input
+  // (ReceiverContext::end_of_input): event-time windows still open fire, as
+  // Flink's final watermark fires them.
+  bool end_of_input = false;
 };
 
 class Node;
