@@ -123,6 +123,12 @@ void reader_loop(caf::blocking_actor* self, receiver_actor owner,
                    receiver->describe(), backoff.current().count());
       failed("returned while the job runs");
     } catch (const std::exception& e) {
+      if (ctx.ended()) {  // what it stored is the whole input: a restart would add to it
+        spdlog::error("receiver {} failed after reaching the end of its input: {}; not restarted",
+                      receiver->describe(), e.what());
+        failed(e.what());
+        break;
+      }
       spdlog::error("receiver {} failed: {}; restarting in {} ms",
                     receiver->describe(), e.what(), backoff.current().count());
       failed(e.what());

@@ -174,13 +174,16 @@ CombiningEdge combine_by_key_edge(Feed feed, F f, int n) {
       out.push_back(bucket(std::move(rows), std::move(hashes)));
       return out;
     }
+    // Each bucket sized exactly (a pass over the hashes): the buckets wait
+    // for the reduce, and with keys that seldom repeat they are most of the
+    // memory a batch holds.
+    std::vector<std::size_t> sizes(n);
+    for (uint64_t h : hashes) ++sizes[bucket_of(h, n)];
     std::vector<std::vector<T>> bucket_rows(n);
     std::vector<std::vector<uint64_t>> bucket_hashes(n);
-    // Hashes spread keys evenly: room for a share and a quarter more.
-    std::size_t share = rows.size() / n + rows.size() / (4 * n) + 16;
     for (int b = 0; b < n; ++b) {
-      bucket_rows[b].reserve(share);
-      bucket_hashes[b].reserve(share);
+      bucket_rows[b].reserve(sizes[b]);
+      bucket_hashes[b].reserve(sizes[b]);
     }
     for (std::size_t i = 0; i < rows.size(); ++i) {
       int b = bucket_of(hashes[i], n);

@@ -4,6 +4,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <mutex>
+#include <map>
+#include <atomic>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -347,6 +350,48 @@ BOOST_AUTO_TEST_CASE(a_source_that_ends_at_the_close_ends_the_job_with_everythin
     BOOST_TEST(records == static_cast<int64_t>(lines.size()));
     BOOST_TEST((total == oracle::word_counts(lines)));
   }
+}
+
+// A receiver that ended its input and then throws is not restarted: what it
+// stored is the whole input, and a restart would read it again (or never
+// end the job).
+class EndsThenThrows final : public trib::Receiver {
+ public:
+  EndsThenThrows(std::vector<std::string> lines, std::shared_ptr<std::atomic<int>> runs)
+      : lines_(std::move(lines)), runs_(std::move(runs)) {}
+  std::string describe() const override { return "ends then throws"; }
+  void run(trib::ReceiverContext& ctx) override {
+    ++*runs_;
+    ctx.store(lines_);
+    ctx.end_of_input();
+    throw std::runtime_error("closing failed");
+  }
+
+ private:
+  std::vector<std::string> lines_;
+  std::shared_ptr<std::atomic<int>> runs_;
+};
+
+BOOST_AUTO_TEST_CASE(a_receiver_that_fails_after_its_end_of_input_is_not_restarted) {
+  auto lines = make_lines(0, 3000);
+  auto runs = std::make_shared<std::atomic<int>>(0);
+  trib::StreamingContext ssc(std::chrono::milliseconds(50));
+  auto counts = std::make_shared<std::map<std::string, int64_t>>();
+  auto mutex = std::make_shared<std::mutex>();
+  ssc.receiverStream([=] { return std::make_unique<EndsThenThrows>(lines, runs); })
+      .flatMap(trib::split_words)
+      .map([](trib::Text w) { return std::pair<std::string, int64_t>(std::string(w), 1); })
+      .reduceByKey(std::plus<int64_t>())
+      .foreachRDD([=](const std::vector<std::pair<std::string, int64_t>>& rows, int64_t) {
+        std::lock_guard<std::mutex> lock(*mutex);
+        for (auto& [w, n] : rows) (*counts)[w] += n;
+      });
+  ssc.start();
+  BOOST_REQUIRE_MESSAGE(ssc.awaitTerminationOrTimeout(std::chrono::seconds(30)),
+                        "the job did not end with its receiver's input");
+  BOOST_TEST(runs->load() == 1);
+  std::lock_guard<std::mutex> lock(*mutex);
+  BOOST_TEST((*counts == oracle::word_counts(lines)));
 }
 
 // Lines reach the engine as views into the blocks the receiver read. They

@@ -9,7 +9,8 @@
 // records and cuts them into partitions when the batch interval closes.
 //
 // A receiver that throws is logged and restarted after a backoff, as Spark
-// restarts a failed receiver; run() returns when ctx.stopping() is true.
+// restarts a failed receiver (unless it called ctx.end_of_input() first);
+// run() returns when ctx.stopping() is true.
 //
 // A bounded source (a server that closes when it has sent everything, with
 // socket://...?end-at-close) calls ctx.end_of_input() before it returns: it
