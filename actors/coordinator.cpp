@@ -381,6 +381,7 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
       fail(std::string("cannot move state partitions: ") + e.what());
       return;
     }
+    p_.inputs.open_start_gate();  // the first one: a crash from now on resumes this job
     // Input before the oldest kept checkpoint is needed by none: a restart
     // may fall back from this one to any older one still kept.
     release_input(replay_needed_from);

@@ -94,11 +94,15 @@ class ReaderContext : public ReceiverContext {
 };
 
 // Runs the receiver until stopped or at the end of its input (ctx.end_of_input),
-// restarting it with backoff when it fails.
+// restarting it with backoff when it fails; with a gate, not before it opens.
 void reader_loop(caf::blocking_actor* self, receiver_actor owner,
                  std::shared_ptr<Receiver> receiver, std::shared_ptr<StopSignal> stop,
-                 std::shared_ptr<RateLimiter> limiter, std::shared_ptr<ReceiverHealth> health) {
+                 std::shared_ptr<RateLimiter> limiter, std::shared_ptr<ReceiverHealth> health,
+                 std::shared_ptr<StartGate> gate) {
   ReaderContext ctx(self, owner, stop, std::move(limiter));
+  if (gate)
+    while (!gate->wait_for(std::chrono::milliseconds(50)) && !stop->requested()) {
+    }
   Backoff backoff;
   auto failed = [&](std::string why) {
     if (!health) return;
@@ -167,7 +171,8 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
   auto limiter = std::make_shared<RateLimiter>(options.max_rate);
   if (!options.log_dir.empty()) {
     if (!options.resume) WriteAheadLog::discard(options.log_dir, source_node);
-    self->state.wal = std::make_unique<WriteAheadLog>(options.log_dir, source_node);
+    self->state.wal = std::make_unique<WriteAheadLog>(options.log_dir, source_node,
+                                                      options.resume ? options.replay_from : 0);
     WalLossPolicy loss{options.accept_wal_loss};
     TextBlock replay = TextBlock::own(self->state.wal->read_from(options.replay_from, &loss));
     if (!replay.empty()) {
@@ -186,7 +191,7 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
     health->name = receiver->describe();
   }
   auto me = caf::actor_cast<receiver_actor>(self);
-  self->system().spawn<caf::detached>(reader_loop, me, receiver, stop, limiter, health);
+  self->system().spawn<caf::detached>(reader_loop, me, receiver, stop, limiter, health, options.start_gate);
   // However this actor ends, the reader thread must end too.
   self->attach_functor([stop] { stop->request(); });
   return {

@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +51,30 @@ struct ReceiverHealth {
   int64_t last_error_wall_ms = 0;
 };
 
+// Shut until a new checkpointed job's first checkpoint is durable: records
+// a receiver accepted (and logged) before it would be lost to a crash then,
+// as the restart finds no checkpoint and starts a new job.
+class StartGate {
+ public:
+  void open() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  // Waits at most `d`; true once open.
+  bool wait_for(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return opened_.wait_for(lock, d, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+};
+
 struct ReceiverOptions {
   std::string log_dir;      // write-ahead log directory; empty: no log
   bool resume = false;      // false: a new job; an old log in log_dir is discarded
@@ -65,6 +90,7 @@ struct ReceiverOptions {
   // Replay past corrupt log entries (getOrCreate reported them) rather than fail.
   bool accept_wal_loss = false;
   std::shared_ptr<ReceiverHealth> health;  // optional
+  std::shared_ptr<StartGate> start_gate;   // optional: the reader starts once it opens
 };
 
 // The protocol above as a typed handle, plus what the receiver's own reader

@@ -26,6 +26,10 @@ SourceActors::Spawned SourceActors::spawn(const std::vector<int>& sources, const
       opts.resume = cfg_.recovered.has_value();
       if (opts.resume) opts.replay_from = replay_position(*cfg_.recovered, id);
       opts.accept_wal_loss = cfg_.accept_wal_loss;
+      if (!opts.resume) {
+        if (!start_gate_) start_gate_ = std::make_shared<StartGate>();
+        opts.start_gate = start_gate_;
+      }
     }
     opts.health = std::make_shared<ReceiverHealth>();
     started(id, opts.health);

@@ -65,6 +65,12 @@ class SourceActors {
   // logs, pollers commit to their sources.
   void release(const SourceTracker::Release& release);
 
+  // A new checkpointed job's first checkpoint is durable: receivers start
+  // reading (they wait for it; see StartGate). Idempotent.
+  void open_start_gate() {
+    if (start_gate_) start_gate_->open();
+  }
+
   // Backpressure: every receiver's new ingest rate.
   void set_rate(double records_per_s);
 
@@ -95,6 +101,7 @@ class SourceActors {
   std::set<int> slotted_;
   std::map<int, source_poller_actor> pollers_;  // by source node id
   bool only_receivers_ = false;  // every source of the job has a receiver
+  std::shared_ptr<StartGate> start_gate_;  // a new checkpointed job's receivers wait on it
 };
 
 }  // namespace trib

@@ -126,7 +126,12 @@ Flags::Result Flags::parse(int argc, char** argv, std::string& error) {
     return Result::help;
   } catch (const CLI::ArgumentMismatch& e) {
     std::string what = e.what();  // "--partitions: 1 required TEXT missing"
-    error = "flag " + what.substr(0, what.find(':')) + " needs a value";
+    std::string name = what.substr(0, what.find(':'));
+    int given = 0;  // CLI11 says the same when a flag is given twice
+    for (int i = 1; i < argc; ++i)
+      if (std::string arg = argv[i]; arg == name || arg.rfind(name + "=", 0) == 0) ++given;
+    error = given > 1 ? "flag " + name + " is given " + std::to_string(given) + " times; give it once"
+                      : "flag " + name + " needs a value";
     return Result::error;
   } catch (const CLI::ParseError& e) {
     error = bad_value.empty() ? std::string(e.what()) : bad_value;

@@ -173,6 +173,18 @@ void check_write_ahead_logs(const Graph& g, const Checkpoint& cp, const std::str
   }
 }
 
+// "\n  stream N: M records in its write-ahead log" for each receiver whose
+// log in `dir` holds records; empty when none does.
+std::string records_logged_without_a_checkpoint(const Graph& g, const std::string& dir) {
+  std::string held;
+  for (int id : g.sources) {
+    if (!dynamic_cast<const ReceiverSourceNode*>(g.nodes[id].get())) continue;
+    if (int64_t n = WriteAheadLog::records_in(dir, id))
+      held += "\n  stream " + std::to_string(id) + ": " + std::to_string(n) + " records in its write-ahead log";
+  }
+  return held;
+}
+
 }  // namespace
 
 // The actor system exists only while the job runs.
@@ -294,7 +306,21 @@ std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
     return ssc;
   }
   if (!cp) {
-    spdlog::info("no checkpoint in {}: starting a new job", dir);
+    // A new job's receivers start once its first checkpoint is durable, so
+    // records logged without one mean its checkpoints were lost.
+    std::string held = records_logged_without_a_checkpoint(ssc->job_->graph, dir);
+    if (!held.empty() && !ssc->options_.start_fresh)
+      throw RecoveryRefused("the checkpoint directory " + dir + " holds no checkpoint, but its write-ahead log " +
+                            "holds records a job accepted:" + held +
+                            "\nrefusing to start a new job over them: that would drop them. Restore the "
+                            "checkpoint files, or start a new job deliberately (--start-fresh; "
+                            "StreamingOptions::start_fresh).");
+    if (!held.empty())
+      spdlog::warn("no checkpoint in {}, but its write-ahead log holds records:{}\nstarting a new job as asked "
+                   "(start fresh): they are dropped",
+                   dir, held);
+    else
+      spdlog::info("no checkpoint in {}: starting a new job", dir);
     return ssc;
   }
   std::string expected = fingerprint(ssc->job_->graph);

@@ -1,6 +1,8 @@
 #include "recovery/framed_file.hpp"
 
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
@@ -56,9 +58,13 @@ std::string unframe(const FrameKind& kind, const std::string& data, const std::s
 }
 
 std::string read_framed_file(const FrameKind& kind, const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw std::runtime_error(std::string(kind.noun) + " " + path + " is not a regular file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(std::string("cannot read ") + kind.noun + " " + path);
+  if (!in) throw std::runtime_error(std::string("cannot read ") + kind.noun + " " + path + ": " + std::strerror(errno));
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error(std::string("cannot read ") + kind.noun + " " + path + ": " + std::strerror(errno));
   return unframe(kind, data, path);
 }
 

@@ -56,9 +56,22 @@ struct SegmentScan {
   std::optional<std::size_t> unreadable_from;
 };
 
-SegmentScan scan_segment(const std::string& path) {
+// A segment that cannot be read at all (a directory in its place, no read
+// permission) is an error naming it: read as empty, its records would be
+// lost without a word.
+std::string read_segment(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw RecoveryRefused("write-ahead log " + path + " is not a regular file");
   std::ifstream in(path, std::ios::binary);
+  if (!in) throw RecoveryRefused("cannot read write-ahead log " + path + ": " + std::strerror(errno));
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw RecoveryRefused("cannot read write-ahead log " + path + ": " + std::strerror(errno));
+  return data;
+}
+
+SegmentScan scan_segment(const std::string& path) {
+  std::string data = read_segment(path);
   SegmentScan scan;
   std::size_t pos = 0;
   bool fnv = data.size() < sizeof kSegmentMagic || std::memcmp(data.data(), kSegmentMagic, sizeof kSegmentMagic) != 0;
@@ -102,12 +115,10 @@ void write_all(int fd, std::string_view bytes) {
   }
 }
 
-// A corrupt stretch of the log holding `records` (-1: unknown) records not
-// covered by a checkpoint: an error, unless the loss is accepted.
-void lose(WalLossPolicy* loss, const std::string& path, std::size_t offset, int64_t records) {
-  std::string what = "write-ahead log " + path + ": corrupt entry at byte " + std::to_string(offset) + ", " +
-                     (records < 0 ? std::string("the rest of the newest segment (records of unknown number)")
-                                  : std::to_string(records) + " records not covered by a checkpoint");
+// Records not covered by a checkpoint that cannot be read back (`records`;
+// -1: of unknown number), as `what` says: an error, unless the loss is
+// accepted.
+void lose(WalLossPolicy* loss, const std::string& what, int64_t records) {
   if (!loss || !loss->accept)
     throw RecoveryRefused(what + "; to go on without them, accept the loss (--accept-wal-loss; "
                                     "StreamingOptions::accept_wal_loss)");
@@ -115,15 +126,45 @@ void lose(WalLossPolicy* loss, const std::string& path, std::size_t offset, int6
   loss->problems.push_back(what);
 }
 
+void lose_entry(WalLossPolicy* loss, const std::string& path, std::size_t offset, int64_t records) {
+  if (records == 0) {  // the next segment starts where the readable entries end
+    spdlog::warn("write-ahead log {}: ignoring unreadable bytes from byte {}, past its last record", path, offset);
+    return;
+  }
+  lose(loss,
+       "write-ahead log " + path + ": corrupt entry at byte " + std::to_string(offset) + ", " +
+           (records < 0 ? std::string("the rest of the newest segment (records of unknown number)")
+                        : std::to_string(records) + " records not covered by a checkpoint"),
+       records);
+}
+
+// Records [from, to) that no segment holds (a segment deleted or cut short).
+void lose_range(WalLossPolicy* loss, const std::string& where, int64_t from, int64_t to) {
+  lose(loss,
+       "write-ahead log: records " + std::to_string(from) + " to " + std::to_string(to - 1) + " (" +
+           std::to_string(to - from) + " records not covered by a checkpoint) are in no segment: " + where,
+       to - from);
+}
+
 }  // namespace
 
-WriteAheadLog::WriteAheadLog(std::string dir, int stream) : dir_(std::move(dir)), stream_(stream) {
+WriteAheadLog::WriteAheadLog(std::string dir, int stream, int64_t resume_at)
+    : dir_(std::move(dir)), stream_(stream) {
   make_directories(dir_);
   auto segs = segments();
   if (!segs.empty()) {
     const Segment& last = segs.back();
     end_ = last.first;
     for (auto& e : scan_segment(last.path).entries) end_ += e.count;
+  }
+  // Records before the checkpoint's position are in its state, whatever
+  // happened to the log: new ones must not take their numbers, or a replay
+  // from that position would skip them.
+  if (end_ < resume_at) {
+    spdlog::warn("write-ahead log of stream {} in {} ends at record {}, before the checkpoint's position {}: "
+                 "new records are numbered from there",
+                 stream_, dir_, end_, resume_at);
+    end_ = resume_at;
   }
   // Always append to a fresh segment: a torn tail in the old one stays
   // behind the records it held and is never mistaken for new data.
@@ -186,23 +227,45 @@ std::vector<std::string> WriteAheadLog::read(const std::string& dir, int stream,
                                              WalLossPolicy* loss) {
   std::vector<std::string> out;
   auto segs = segments(dir, stream);
+  // Segments are named by their first record and follow each other without
+  // a gap (a new one starts where the last one's records end), the oldest
+  // kept starting at or before any kept checkpoint's position.
+  if (!segs.empty() && segs[0].first > position)
+    lose_range(loss, "the oldest segment, " + segs[0].path + ", starts after them", position, segs[0].first);
+  int64_t ended = -1;  // where the previous segment's records end (-1: not known)
   for (std::size_t i = 0; i < segs.size(); ++i) {
     SegmentScan scan = scan_segment(segs[i].path);
+    if (ended >= 0 && segs[i].first != ended) {
+      std::string where = segs[i - 1].path + " ends at record " + std::to_string(ended) + ", " + segs[i].path +
+                          " starts at " + std::to_string(segs[i].first);
+      if (segs[i].first < ended)
+        throw RecoveryRefused("write-ahead log segments overlap: " + where);
+      if (segs[i].first > position) lose_range(loss, where, std::max(ended, position), segs[i].first);
+    }
     int64_t at = segs[i].first;
     for (auto& e : scan.entries) {
       if (e.corrupt && at + e.count > position)
-        lose(loss, segs[i].path, e.offset, at + e.count - std::max(at, position));
+        lose_entry(loss, segs[i].path, e.offset, at + e.count - std::max(at, position));
       for (auto& record : e.records)
         if (at++ >= position) out.push_back(std::move(record));
       if (e.corrupt) at += e.count;
     }
+    ended = at;
     if (!scan.unreadable_from) continue;
+    ended = -1;  // the next segment's name says where this one ended
     if (i + 1 == segs.size())
-      lose(loss, segs[i].path, *scan.unreadable_from, -1);
-    else if (segs[i + 1].first > position)  // the next segment says where this one ended
-      lose(loss, segs[i].path, *scan.unreadable_from, segs[i + 1].first - std::max(at, position));
+      lose_entry(loss, segs[i].path, *scan.unreadable_from, -1);
+    else if (segs[i + 1].first > position)
+      lose_entry(loss, segs[i].path, *scan.unreadable_from, segs[i + 1].first - std::max(at, position));
   }
   return out;
+}
+
+int64_t WriteAheadLog::records_in(const std::string& dir, int stream) {
+  int64_t n = 0;
+  for (auto& seg : segments(dir, stream))
+    for (auto& e : scan_segment(seg.path).entries) n += e.count;
+  return n;
 }
 
 void WriteAheadLog::truncate_before(int64_t position) {

@@ -10,10 +10,13 @@
 // (A segment without the magic was written by an earlier build: the same
 // entries with FNV-1a 64 in place of XXH3; it still reads.)
 // A torn last entry (crash mid-append) is detected and ignored. A corrupt
-// entry is an error naming the file and byte offset, unless the reader
-// accepts the loss: its own checksummed header says how many records it
-// held, so they are counted and the entries after it still read. Segments
-// whose records all lie before a checkpointed position are deleted.
+// entry, or records missing between segments (one deleted or cut short), is
+// an error naming the file, unless the reader accepts the loss: an entry's
+// own checksummed header, or the next segment's name, says how many records
+// are gone, so they are counted and the rest still reads. A segment that
+// cannot be read at all (permissions, a directory in its place) is always an
+// error. Segments whose records all lie before a checkpointed position are
+// deleted.
 #pragma once
 
 #include <cstdint>
@@ -35,8 +38,10 @@ struct WalLossPolicy {
 
 class WriteAheadLog {
  public:
-  // Opens (or creates) the log of stream `stream` in `dir`.
-  WriteAheadLog(std::string dir, int stream);
+  // Opens (or creates) the log of stream `stream` in `dir`. resume_at: the
+  // position a restored checkpoint replays from; new records are numbered
+  // from there at least.
+  WriteAheadLog(std::string dir, int stream, int64_t resume_at = 0);
   ~WriteAheadLog();
   WriteAheadLog(const WriteAheadLog&) = delete;
   WriteAheadLog& operator=(const WriteAheadLog&) = delete;
@@ -54,6 +59,9 @@ class WriteAheadLog {
   // The same, from outside the process that writes the log (tests, tools).
   static std::vector<std::string> read(const std::string& dir, int stream, int64_t position,
                                        WalLossPolicy* loss = nullptr);
+
+  // How many records the log of stream `stream` in `dir` holds.
+  static int64_t records_in(const std::string& dir, int stream);
 
   // Deletes segments holding only records before `position`.
   void truncate_before(int64_t position);

@@ -60,6 +60,7 @@ BOOST_AUTO_TEST_CASE(values_and_errors) {
   BOOST_TEST(parse(d, {"--batch-ms", "abc"}) == "invalid value 'abc' for --batch-ms");
   BOOST_TEST(parse(d, {"--batch-ms", "12x"}) == "invalid value '12x' for --batch-ms");
   BOOST_TEST(parse(d, {"--batch-ms"}) == "flag --batch-ms needs a value");
+  BOOST_TEST(parse(d, {"--batch-ms", "100", "--batch-ms=200"}) == "flag --batch-ms is given 2 times; give it once");
   BOOST_TEST(parse(d, {"--help"}) == "help");
 }
 

@@ -23,6 +23,7 @@
 #include "process.hpp"
 #include "recovery/batch_positions_log.hpp"
 #include "recovery/checkpoint.hpp"
+#include "recovery/recovery_refused.hpp"
 #include "recovery/state_snapshot.hpp"
 #include "recovery/write_ahead_log.hpp"
 #include "temp_dir.hpp"
@@ -183,6 +184,107 @@ BOOST_AUTO_TEST_CASE(wal_entries_carry_xxh3_and_fnv_segments_of_earlier_builds_s
   wal.append(std::vector<std::string>{"six"});
   records = trib::WriteAheadLog::read(before.path, 0, 1);
   BOOST_TEST(records == (std::vector<std::string>{"four", "five", "six"}), boost::test_tools::per_element());
+}
+
+namespace {
+std::vector<std::string> numbered(int from, int n) {
+  std::vector<std::string> r;
+  for (int i = from; i < from + n; ++i) r.push_back("r" + std::to_string(i));
+  return r;
+}
+std::vector<std::string> joined(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+// What reading the log refuses with ("" when it reads).
+std::string refusal(const std::string& dir, int64_t position) {
+  try {
+    trib::WriteAheadLog::read(dir, 0, position);
+  } catch (const trib::RecoveryRefused& e) {
+    return e.what();
+  }
+  return "";
+}
+// wal-0-0.log with records 0-99 in ten entries, then wal-0-100.log with 100-149.
+void two_segments(const std::string& dir) {
+  {
+    trib::WriteAheadLog wal(dir, 0);
+    for (int e = 0; e < 10; ++e) wal.append(numbered(10 * e, 10));
+  }
+  trib::WriteAheadLog wal(dir, 0);  // a restart: a new segment
+  wal.append(numbered(100, 50));
+}
+}  // namespace
+
+// Records missing between segments (a segment deleted, or cut short at an
+// entry boundary, which no checksum sees) are found from the segments'
+// names: an error naming them, unless the loss is accepted, when they are
+// counted. A segment that cannot be read at all is an error naming it.
+BOOST_AUTO_TEST_CASE(records_missing_between_segments_and_unreadable_segments_are_errors) {
+  if (child_dir()) return;
+  {
+    TempDir dir;
+    two_segments(dir.path);
+    BOOST_TEST(trib::WriteAheadLog::read(dir.path, 0, 0) == numbered(0, 150), boost::test_tools::per_element());
+    std::filesystem::remove(dir.path + "/wal-0-0.log");
+    std::string why = refusal(dir.path, 0);
+    BOOST_TEST(why.find("records 0 to 99 (100 records not covered by a checkpoint) are in no segment") !=
+                   std::string::npos, why);
+    BOOST_TEST(why.find("--accept-wal-loss") != std::string::npos, why);
+    // Covered by a checkpoint at 100: nothing is missing.
+    BOOST_TEST(trib::WriteAheadLog::read(dir.path, 0, 100) == numbered(100, 50), boost::test_tools::per_element());
+    trib::WalLossPolicy loss{true};
+    BOOST_TEST(trib::WriteAheadLog::read(dir.path, 0, 0, &loss) == numbered(100, 50), boost::test_tools::per_element());
+    BOOST_TEST(loss.lost == 100);
+  }
+  {
+    TempDir dir;
+    two_segments(dir.path);
+    // Cut after the fourth entry: the file ends on an entry boundary.
+    std::string path = dir.path + "/wal-0-0.log";
+    std::string seg = testing::slurp(path);
+    std::size_t pos = 8;
+    for (int e = 0; e < 4; ++e) {
+      uint32_t size;
+      std::memcpy(&size, seg.data() + pos, 4);
+      pos += 20 + size;
+    }
+    std::filesystem::resize_file(path, pos);
+    std::string why = refusal(dir.path, 0);
+    BOOST_TEST(why.find("records 40 to 99 (60 records") != std::string::npos, why);
+    BOOST_TEST(why.find(path + " ends at record 40") != std::string::npos, why);
+    BOOST_TEST(refusal(dir.path, 100).empty());
+    trib::WalLossPolicy loss{true};
+    BOOST_TEST(trib::WriteAheadLog::read(dir.path, 0, 0, &loss) == joined(numbered(0, 40), numbered(100, 50)),
+               boost::test_tools::per_element());
+    BOOST_TEST(loss.lost == 60);
+  }
+  {
+    TempDir dir;
+    two_segments(dir.path);
+    std::string path = dir.path + "/wal-0-100.log";
+    std::filesystem::remove(path);
+    std::filesystem::create_directory(path);
+    std::string why = refusal(dir.path, 0);
+    BOOST_TEST(why.find("write-ahead log " + path + " is not a regular file") != std::string::npos, why);
+  }
+}
+
+// Records before a checkpoint's position are in its state: a log that ends
+// before it (cut short) must not hand their numbers to new records, or a
+// replay from that position would skip the new ones.
+BOOST_AUTO_TEST_CASE(a_log_ending_before_the_checkpoint_position_numbers_new_records_after_it) {
+  if (child_dir()) return;
+  TempDir dir;
+  {
+    trib::WriteAheadLog wal(dir.path, 0);
+    wal.append(numbered(0, 30));
+  }
+  trib::WriteAheadLog wal(dir.path, 0, 100);
+  BOOST_TEST(wal.end() == 100);
+  wal.append(std::vector<std::string>{"new"});
+  BOOST_TEST(trib::WriteAheadLog::read(dir.path, 0, 100) == std::vector<std::string>{"new"},
+             boost::test_tools::per_element());
 }
 
 // The batch positions log: entries read back in order; a torn last entry

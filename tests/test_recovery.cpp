@@ -461,6 +461,12 @@ class SocketJob {
     BOOST_TEST(log().find("mapped ahead") != std::string::npos, log());
   }
 
+  // Starts the job (a new one, or a restart) with `env` added to its
+  // environment; the caller accepts its connection and waits for it.
+  pid_t start(const std::string& stop_after, std::vector<std::string> env = {}) {
+    return testing::spawn_app("checkpointed_wordcount", args(stop_after), log_fd_, log_fd_, env);
+  }
+
   // Restarts the job, which reconnects (and gets nothing new), until
   // --stop-after; returns its exit code.
   int run(const std::string& stop_after, std::vector<std::string> extra = {}) {
@@ -533,6 +539,42 @@ BOOST_AUTO_TEST_CASE(a_job_whose_checkpoints_are_all_unreadable_refuses_to_start
   BOOST_TEST_REQUIRE(fresh.exit_code == 0, fresh.err);
   BOOST_TEST(fresh.err.find("starting a new job as asked") != std::string::npos, fresh.err);
   BOOST_TEST(read_output(dir.path).size() > output.size(), "the new job ran");
+}
+
+// A new job's receivers start once its first checkpoint is durable: a
+// record accepted before would be lost to a crash then, as the restart
+// finds no checkpoint and starts a new job. Here that write takes 1.5 s.
+BOOST_AUTO_TEST_CASE(a_new_jobs_receiver_connects_only_once_its_first_checkpoint_is_durable) {
+  TempDir dir;
+  SocketJob job(dir.path);
+  pid_t pid = job.start("1", {"TRIB_FAULTS=durable-write=delay:1500@1"});
+  bool checkpointed_at_connect = false;
+  for (int i = 0; i < 1000 && !job.server.try_accept_client(10); ++i) {
+  }
+  checkpointed_at_connect = !trib::CheckpointStore(job.ckpt()).files().empty();
+  BOOST_TEST(checkpointed_at_connect, "the receiver connected before the first checkpoint was on disk");
+  std::string bytes;
+  for (auto& line : job.lines) bytes += line + "\n";
+  job.server.send(bytes);
+  BOOST_TEST(testing::wait_exit(pid) == 0, job.log());
+  job.server.close_client();
+}
+
+// Checkpoints lost (deleted) while the write-ahead log still holds records a
+// job accepted: starting a new job would drop them, so it is refused unless
+// asked for.
+BOOST_AUTO_TEST_CASE(a_log_with_records_but_no_checkpoint_is_not_dropped_unless_told_to_start_fresh) {
+  TempDir dir;
+  SocketJob job(dir.path);
+  job.accept_lines_then_crash();
+  for (auto& f : trib::CheckpointStore(job.ckpt()).files()) std::filesystem::remove(f);
+  BOOST_TEST(job.run("2") == 3, "exit 3: refused to recover");
+  std::string log = job.log();
+  BOOST_TEST(log.find("holds no checkpoint, but its write-ahead log holds records a job accepted") !=
+                 std::string::npos, log);
+  BOOST_TEST(log.find("stream 0: 3000 records in its write-ahead log") != std::string::npos, log);
+  BOOST_TEST(trib::WriteAheadLog::read(job.ckpt(), 0, 0).size() == job.lines.size(), "the log is left alone");
+  BOOST_TEST(job.run("1", {"--start-fresh"}) == 0, job.log());
 }
 
 BOOST_AUTO_TEST_CASE(falling_back_to_an_older_checkpoint_replays_the_log_it_needs) {
