@@ -101,6 +101,7 @@ std::string check_listen_address(const std::string& host, const TransportOptions
 }
 
 void configure_transport(caf::actor_system_config& cfg, const TransportOptions& options) {
+  openssl_error_queue_is_cleared();  // see dstream/openssl_error_queue.cpp
   cfg.load<caf::io::middleman>();
   // Without heartbeats a peer that vanished without closing its socket
   // is only noticed after a TCP timeout of minutes; with the timeout a peer

@@ -26,6 +26,10 @@ namespace trib {
 // sets the peer limits. Call before the actor system is made.
 void configure_transport(caf::actor_system_config& cfg, const TransportOptions& options);
 
+// Does nothing; defined next to the OpenSSL wrappers that keep CAF's TLS
+// sessions from failing each other (dstream/openssl_error_queue.cpp).
+void openssl_error_queue_is_cleared();
+
 // The coordinator as peers reach it: published by CAF on 127.0.0.1 only,
 // behind a PeerGate on the public address.
 class PublishedCoordinator {

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -139,16 +140,35 @@ struct Side {
 // A peer connection and its connection to CAF, made when the peer first
 // sends something (an idle peer never reaches CAF).
 struct Relay {
-  Relay(int peer_fd, PeerProtocol protocol, uint32_t max_frame)
-      : check(protocol, max_frame), accepted(Clock::now()) {
+  Relay(int peer_fd, std::string from, PeerProtocol protocol, uint32_t max_frame)
+      : check(protocol, max_frame), accepted(Clock::now()), address(std::move(from)) {
     peer.fd = peer_fd;
   }
   Side peer{this, true}, upstream{this, false};
   Pipe to_upstream, to_peer;
   PeerCheck check;
   Clock::time_point accepted;
+  std::string address;  // the peer's, for the log
   bool closed = false;
 };
+
+// "203.0.113.7:51234" ("[2001:db8::1]:51234").
+std::string address_text(const sockaddr_storage& sa) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  uint16_t port = 0;
+  if (sa.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    port = ntohs(in->sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  if (sa.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+  }
+  return "[" + std::string(host) + "]:" + std::to_string(port);
+}
 
 }  // namespace
 
@@ -164,7 +184,7 @@ struct PeerGate::Impl {
   Clock::time_point resume_listener, next_expiry = Clock::now();
   // What was refused or closed since the last log line, and why the last drop.
   uint64_t refused = 0, timed_out = 0, dropped = 0;
-  std::string last_drop;
+  std::string last_drop, last_refused, last_timed_out;  // what and whom
   Clock::time_point last_log = Clock::now() - kLogEvery;
 
   ~Impl() {
@@ -219,7 +239,9 @@ struct PeerGate::Impl {
 
   void accept_peers() {
     for (;;) {
-      int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage from{};
+      socklen_t from_size = sizeof from;
+      int fd = accept4(listener, reinterpret_cast<sockaddr*>(&from), &from_size, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
           // Out of descriptors: leave the rest in the kernel's backlog a while.
@@ -232,12 +254,13 @@ struct PeerGate::Impl {
       }
       if (static_cast<int>(relays.size()) >= limits.max_peers) {
         ++refused;
+        last_refused = address_text(from);
         reset(fd);
         continue;
       }
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      auto* r = new Relay(fd, protocol, limits.max_frame_bytes);
+      auto* r = new Relay(fd, address_text(from), protocol, limits.max_frame_bytes);
       relays.insert(r);
       update(*r);
     }
@@ -299,7 +322,7 @@ struct PeerGate::Impl {
 
   void drop(Relay& r, const std::string& why) {
     ++dropped;
-    last_drop = why;
+    last_drop = why + ", from " + r.address;
     close(r);
   }
   static void close(Relay& r) { r.closed = true; }
@@ -312,6 +335,7 @@ struct PeerGate::Impl {
     for (auto* r : relays)
       if (!r->closed && !r->check.admitted() && now - r->accepted > milliseconds(limits.handshake_timeout_ms)) {
         ++timed_out;
+        last_timed_out = r->address;
         close(*r);
         finished.push_back(r);
       }
@@ -326,10 +350,11 @@ struct PeerGate::Impl {
   // At most one line per kLogEvery: a flood of peers must not flood the log.
   void log_summary() {
     if (refused + timed_out + dropped == 0 || Clock::now() - last_log < kLogEvery) return;
-    spdlog::warn("peer gate: refused {} connections over --max-peers {}, closed {} not admitted within {} ms, "
+    auto last = [](uint64_t n, const std::string& what) { return n ? " (last: " + what + ")" : std::string(); };
+    spdlog::warn("peer gate: refused {} connections over --max-peers {}{}, closed {} not admitted within {} ms{}, "
                  "dropped {}{}",
-                 refused, limits.max_peers, timed_out, limits.handshake_timeout_ms, dropped,
-                 dropped ? " (last: " + last_drop + ")" : std::string());
+                 refused, limits.max_peers, last(refused, last_refused), timed_out, limits.handshake_timeout_ms,
+                 last(timed_out, last_timed_out), dropped, last(dropped, last_drop));
     refused = timed_out = dropped = 0;
     last_log = Clock::now();
   }

@@ -229,6 +229,39 @@ BOOST_AUTO_TEST_CASE(peers_without_a_certificate_of_the_cluster_ca_get_nothing_a
   job.check_against_oracle("running", out);
 }
 
+// A TLS handshake that fails (one byte 0x16 then a close, a client without a
+// certificate) must not cost the cluster its workers: CAF 0.17 left the
+// failure in OpenSSL's error queue, where the next TLS read on any other
+// connection found it and closed that one (dstream/openssl_error_queue.cpp).
+BOOST_AUTO_TEST_CASE(failed_tls_handshakes_of_strangers_do_not_cost_the_cluster_its_workers) {
+  auto job = cluster_job();
+  job.batches = 150;  // 15 s: the connections below come while the workers work
+  job.total_lines = job.batches * job.lines_per_batch;
+  auto want = reference_run(job, "running", {});
+  TempDir certs, other_ca;
+  make_certs(certs.path, "coordinator worker");
+  make_certs(other_ca.path, "intruder");
+  ThreeProcesses cluster(job, "running", tls_flags(certs.path, "coordinator"), tls_flags(certs.path, "worker"));
+  BOOST_REQUIRE_MESSAGE(cluster.started(), cluster.coord_log.text());
+  auto at = std::vector<std::string>{"127.0.0.1", std::to_string(cluster.port)};
+  for (int round = 0; round < 3; ++round) {
+    int fd = connect_to("127.0.0.1", cluster.port);
+    BOOST_REQUIRE(fd >= 0);
+    BOOST_TEST(send_all(fd, std::string(1, '\x16')));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::close(fd);
+    auto intruder = probe(with(at, {other_ca.path + "/ca.pem", other_ca.path + "/intruder.pem",
+                                    other_ca.path + "/intruder.key"}), 5);
+    BOOST_TEST(intruder.rfind("handle\n", 0) != 0, intruder);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  auto log = cluster.coordinator_log_after_exit();
+  BOOST_TEST(cluster.events.find("worker_lost").empty(), log);
+  expect_clean_exit(cluster.w1, "worker 1", cluster.w1_log);
+  expect_clean_exit(cluster.w2, "worker 2", cluster.w2_log);
+  check_equal(job, "running", read_output(cluster.dir.path), want);
+}
+
 BOOST_AUTO_TEST_CASE(a_worker_of_another_pipeline_with_a_valid_certificate_does_not_learn_the_fingerprint) {
   auto job = cluster_job();
   TempDir dir, certs;
