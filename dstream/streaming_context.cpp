@@ -492,8 +492,8 @@ void StreamingContext::runWorker(const std::string& host, uint16_t port,
       // same (machine + pid) and other workers' routes to it stay broken, so
       // fetching shuffle blocks from it fails for ever. A new process is a new node.
       monitor_->terminated("the coordinator at " + where + " gave up on this worker (" + detail +
-                           "): its tasks and state partitions moved to other workers; a new worker "
-                           "process rejoins the job");
+                           "): its tasks and state partitions moved to other workers; this process "
+                           "leaves the cluster, and only a new worker process can join in its place");
       throw WorkerEvicted(monitor_->error());
     }
     spdlog::warn("lost the coordinator at {} ({}); trying to rejoin", where, detail);
