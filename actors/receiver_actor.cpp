@@ -27,36 +27,11 @@ int slot_partitions(std::size_t lines, int partitions) {
                                                    static_cast<std::size_t>(std::max(partitions, 1))));
 }
 
-// A stop request the reader thread can sleep on.
-class StopSignal {
- public:
-  void request() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool requested() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return stop_;
-  }
-  bool wait_for(std::chrono::milliseconds d) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    return !cv_.wait_for(lock, d, [&] { return stop_; });
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-};
-
 // What Receiver::run() sees: store() becomes a message to the receiver actor.
 class ReaderContext : public ReceiverContext {
  public:
   ReaderContext(caf::blocking_actor* self, receiver_actor owner,
-                std::shared_ptr<StopSignal> stop, std::shared_ptr<RateLimiter> limiter)
+                std::shared_ptr<OneShotSignal> stop, std::shared_ptr<RateLimiter> limiter)
       : self_(self), owner_(std::move(owner)), stop_(std::move(stop)), limiter_(std::move(limiter)) {}
 
   void store(TextBlock block) override {
@@ -80,15 +55,15 @@ class ReaderContext : public ReceiverContext {
       begin = end;
     }
   }
-  bool stopping() const override { return stop_->requested(); }
-  bool wait_for(std::chrono::milliseconds d) override { return stop_->wait_for(d); }
+  bool stopping() const override { return stop_->is_set(); }
+  bool wait_for(std::chrono::milliseconds d) override { return !stop_->wait_for(d); }
   void end_of_input() override { ended_ = true; }
   bool ended() const { return ended_; }
 
  private:
   caf::blocking_actor* self_;
   receiver_actor owner_;
-  std::shared_ptr<StopSignal> stop_;
+  std::shared_ptr<OneShotSignal> stop_;
   std::shared_ptr<RateLimiter> limiter_;
   bool ended_ = false;
 };
@@ -96,12 +71,12 @@ class ReaderContext : public ReceiverContext {
 // Runs the receiver until stopped or at the end of its input (ctx.end_of_input),
 // restarting it with backoff when it fails; with a gate, not before it opens.
 void reader_loop(caf::blocking_actor* self, receiver_actor owner,
-                 std::shared_ptr<Receiver> receiver, std::shared_ptr<StopSignal> stop,
+                 std::shared_ptr<Receiver> receiver, std::shared_ptr<OneShotSignal> stop,
                  std::shared_ptr<RateLimiter> limiter, std::shared_ptr<ReceiverHealth> health,
-                 std::shared_ptr<StartGate> gate) {
+                 std::shared_ptr<OneShotSignal> gate) {
   ReaderContext ctx(self, owner, stop, std::move(limiter));
   if (gate)
-    while (!gate->wait_for(std::chrono::milliseconds(50)) && !stop->requested()) {
+    while (!gate->wait_for(std::chrono::milliseconds(50)) && !stop->is_set()) {
     }
   Backoff backoff;
   auto failed = [&](std::string why) {
@@ -114,11 +89,11 @@ void reader_loop(caf::blocking_actor* self, receiver_actor owner,
     ++health->errors;
     health->state = ReceiverHealth::restarting;
   };
-  while (!stop->requested()) {
+  while (!stop->is_set()) {
     if (health) health->state = ReceiverHealth::running;
     try {
       receiver->run(ctx);
-      if (stop->requested()) break;
+      if (stop->is_set()) break;
       if (ctx.ended()) {
         spdlog::info("receiver {} reached the end of its input", receiver->describe());
         break;
@@ -167,7 +142,7 @@ struct ReceiverState {
 receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer<ReceiverState> self,
                                                 int source_node, ReceiverFactory factory, int partitions,
                                                 std::shared_ptr<JobMonitor> monitor, ReceiverOptions options) {
-  auto stop = std::make_shared<StopSignal>();
+  auto stop = std::make_shared<OneShotSignal>();
   auto limiter = std::make_shared<RateLimiter>(options.max_rate);
   if (!options.log_dir.empty()) {
     if (!options.resume) WriteAheadLog::discard(options.log_dir, source_node);
@@ -193,7 +168,7 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
   auto me = caf::actor_cast<receiver_actor>(self);
   self->system().spawn<caf::detached>(reader_loop, me, receiver, stop, limiter, health, options.start_gate);
   // However this actor ends, the reader thread must end too.
-  self->attach_functor([stop] { stop->request(); });
+  self->attach_functor([stop] { stop->set(); });
   return {
       [=](RecordChunk& chunk) {
         const auto& lines = chunk.lines.rows<Text>();
@@ -239,7 +214,7 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
         limiter->set_rate(options.max_rate > 0 ? std::min(rate, options.max_rate) : rate);
       },
       [=](stop_atom) -> caf::result<done_atom> {
-        stop->request();
+        stop->set();
         if (self->state.reader_done) return done_atom::value;
         auto rp = self->make_response_promise<done_atom>();
         self->state.stop_waiters.push_back(rp);

@@ -51,28 +51,33 @@ struct ReceiverHealth {
   int64_t last_error_wall_ms = 0;
 };
 
-// Shut until a new checkpointed job's first checkpoint is durable: records
-// a receiver accepted (and logged) before it would be lost to a crash then,
-// as the restart finds no checkpoint and starts a new job.
-class StartGate {
+// A flag set once that threads can wait for: a receiver's stop request, or
+// the gate a new checkpointed job's receivers wait behind until its first
+// checkpoint is durable (records accepted before it would be lost to a
+// crash, as the restart finds no checkpoint and starts a new job).
+class OneShotSignal {
  public:
-  void open() {
+  void set() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      open_ = true;
+      set_ = true;
     }
-    opened_.notify_all();
+    changed_.notify_all();
   }
-  // Waits at most `d`; true once open.
+  bool is_set() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return set_;
+  }
+  // Waits at most `d`; true once set.
   bool wait_for(std::chrono::milliseconds d) {
     std::unique_lock<std::mutex> lock(mutex_);
-    return opened_.wait_for(lock, d, [&] { return open_; });
+    return changed_.wait_for(lock, d, [&] { return set_; });
   }
 
  private:
-  std::mutex mutex_;
-  std::condition_variable opened_;
-  bool open_ = false;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  bool set_ = false;
 };
 
 struct ReceiverOptions {
@@ -90,7 +95,7 @@ struct ReceiverOptions {
   // Replay past corrupt log entries (getOrCreate reported them) rather than fail.
   bool accept_wal_loss = false;
   std::shared_ptr<ReceiverHealth> health;  // optional
-  std::shared_ptr<StartGate> start_gate;   // optional: the reader starts once it opens
+  std::shared_ptr<OneShotSignal> start_gate;  // optional: the reader starts once it is set
 };
 
 // The protocol above as a typed handle, plus what the receiver's own reader

@@ -27,7 +27,7 @@ SourceActors::Spawned SourceActors::spawn(const std::vector<int>& sources, const
       if (opts.resume) opts.replay_from = replay_position(*cfg_.recovered, id);
       opts.accept_wal_loss = cfg_.accept_wal_loss;
       if (!opts.resume) {
-        if (!start_gate_) start_gate_ = std::make_shared<StartGate>();
+        if (!start_gate_) start_gate_ = std::make_shared<OneShotSignal>();
         opts.start_gate = start_gate_;
       }
     }

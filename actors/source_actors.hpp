@@ -66,9 +66,9 @@ class SourceActors {
   void release(const SourceTracker::Release& release);
 
   // A new checkpointed job's first checkpoint is durable: receivers start
-  // reading (they wait for it; see StartGate). Idempotent.
+  // reading (they wait for it; see ReceiverOptions::start_gate). Idempotent.
   void open_start_gate() {
-    if (start_gate_) start_gate_->open();
+    if (start_gate_) start_gate_->set();
   }
 
   // Backpressure: every receiver's new ingest rate.
@@ -101,7 +101,7 @@ class SourceActors {
   std::set<int> slotted_;
   std::map<int, source_poller_actor> pollers_;  // by source node id
   bool only_receivers_ = false;  // every source of the job has a receiver
-  std::shared_ptr<StartGate> start_gate_;  // a new checkpointed job's receivers wait on it
+  std::shared_ptr<OneShotSignal> start_gate_;  // a new checkpointed job's receivers wait on it
 };
 
 }  // namespace trib
