@@ -63,6 +63,12 @@ int usage_error(const Flags& flags, const std::string& what);
 // critical, off); false if the level is unknown.
 bool init_logging(const std::string& level);
 
+// The --source help of the apps that call open_text_source.
+inline constexpr const char* kTextSourceHelp =
+    "'generator' or socket://HOST:PORT; ?idle-timeout-ms=N reconnects after N ms without data, "
+    "?end-at-close ends the job (all received processed) when the server closes; both: "
+    "?idle-timeout-ms=N&end-at-close";
+
 // The text source named by --source: "generator" (the built-in generator
 // with `gen`) or socket://HOST:PORT[?PARAM[&PARAM]], PARAM idle-timeout-ms=N or end-at-close
 // (SocketOptions). Empty, with `error` set, if malformed.

@@ -22,9 +22,7 @@ int main(int argc, char** argv) {
                          "Counts words per batch from a TCP text source or the built-in generator.",
                          trib::cli::AppMain::kCluster | trib::cli::AppMain::kUi);
   app.flags()
-      .add("source", &source, "'generator' or socket://HOST:PORT; ?idle-timeout-ms=N reconnects after N ms "
-                              "without data, ?end-at-close ends the job (all received processed) when the "
-                              "server closes; both: ?idle-timeout-ms=N&end-at-close")
+      .add("source", &source, trib::cli::kTextSourceHelp)
       .add("batch-ms", &batch_ms, "batch interval in milliseconds")
       .add("partitions", &partitions, "partitions per batch and shuffle (0: one per core)")
       .add("duration", &duration, "seconds to run, then stop gracefully (0: until Ctrl-C)")

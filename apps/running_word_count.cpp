@@ -17,9 +17,7 @@ int main(int argc, char** argv) {
   trib::cli::AppMain app("running_word_count", "Word counts since the start of the job.",
                          trib::cli::AppMain::kUi);
   app.flags()
-      .add("source", &source, "'generator' or socket://HOST:PORT; ?idle-timeout-ms=N reconnects after N ms "
-                              "without data, ?end-at-close ends the job (all received processed) when the "
-                              "server closes; both: ?idle-timeout-ms=N&end-at-close")
+      .add("source", &source, trib::cli::kTextSourceHelp)
       .add("batch-ms", &batch_ms, "batch interval in milliseconds")
       .add("rate", &rate, "generator lines per second")
       .add("print", &print_n, "records printed per batch")

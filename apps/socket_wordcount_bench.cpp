@@ -804,14 +804,11 @@ void print_table(const BenchConfig& cfg, const std::vector<Fields>& loops, const
     std::printf("%-30s %20s %20s\n", "", "single-threaded loop", "engine");
     for (const auto& r : rows) std::printf("%-30s %20s %20s\n", r[0].c_str(), r[1].c_str(), r[2].c_str());
   }
-  if (cfg.reconnect)
-    std::printf("\nseconds: loop from its first byte to EOF and its last fold; engine from its first received\n"
-                "line to the completion of the batch holding the last line, whose interval closes on time\n"
-                "(--reconnect: up to one interval after EOF).\n");
-  else
-    std::printf("\nseconds: loop from its first byte to EOF and its last fold; engine from its first received\n"
-                "line to the completion of the batch holding the last line; its source ends at the\n"
-                "sender's close (?end-at-close), which closes that batch's interval, as the loop folds at EOF.\n");
+  std::printf("\nseconds: loop from its first byte to EOF and its last fold; engine from its first received\n"
+              "line to the completion of the batch holding the last line%s",
+              cfg.reconnect ? ", whose interval closes on time\n(--reconnect: up to one interval after EOF).\n"
+                            : "; its source ends at the\nsender's close (?end-at-close), which closes that batch's "
+                              "interval, as the loop folds at EOF.\n");
 }
 
 int orchestrate(BenchConfig cfg, int64_t runs, uint64_t seed, bool markdown) {

@@ -7,8 +7,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string_view>
 
@@ -79,12 +77,8 @@ struct Scan {
 
 Scan scan_file(const std::string& path) {
   Scan scan;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (!path_exists(path)) return scan;
-    throw std::runtime_error("cannot read batch positions log " + path);
-  }
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!path_exists(path)) return scan;
+  std::string data = read_whole_file(path, "batch positions log");
   std::string what = "batch positions log " + path;
   if (data.size() < sizeof kMagic) {
     // Cut while the file was being created: nothing was ever logged in it.

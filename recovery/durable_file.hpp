@@ -31,4 +31,10 @@ void remove_tree(const std::string& path);
 
 bool path_exists(const std::string& path);
 
+// The whole of the regular file `path`. Throws std::runtime_error naming it
+// as `noun` ("checkpoint", "write-ahead log", ...) when it is not a regular
+// file (a directory in its place) or cannot be read (permissions): read as
+// empty, what it held would be lost without a word.
+std::string read_whole_file(const std::string& path, const std::string& noun);
+
 }  // namespace trib

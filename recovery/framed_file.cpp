@@ -1,13 +1,10 @@
 #include "recovery/framed_file.hpp"
 
-#include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 
 #include "dstream/core/checksum.hpp"
+#include "recovery/durable_file.hpp"
 
 namespace trib {
 namespace {
@@ -58,14 +55,7 @@ std::string unframe(const FrameKind& kind, const std::string& data, const std::s
 }
 
 std::string read_framed_file(const FrameKind& kind, const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw std::runtime_error(std::string(kind.noun) + " " + path + " is not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(std::string("cannot read ") + kind.noun + " " + path + ": " + std::strerror(errno));
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error(std::string("cannot read ") + kind.noun + " " + path + ": " + std::strerror(errno));
-  return unframe(kind, data, path);
+  return unframe(kind, read_whole_file(path, kind.noun), path);
 }
 
 }  // namespace trib

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
@@ -56,18 +55,13 @@ struct SegmentScan {
   std::optional<std::size_t> unreadable_from;
 };
 
-// A segment that cannot be read at all (a directory in its place, no read
-// permission) is an error naming it: read as empty, its records would be
-// lost without a word.
+// A segment that cannot be read at all refuses the recovery.
 std::string read_segment(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec))
-    throw RecoveryRefused("write-ahead log " + path + " is not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw RecoveryRefused("cannot read write-ahead log " + path + ": " + std::strerror(errno));
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw RecoveryRefused("cannot read write-ahead log " + path + ": " + std::strerror(errno));
-  return data;
+  try {
+    return read_whole_file(path, "write-ahead log");
+  } catch (const std::runtime_error& e) {
+    throw RecoveryRefused(e.what());
+  }
 }
 
 SegmentScan scan_segment(const std::string& path) {
