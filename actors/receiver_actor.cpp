@@ -35,8 +35,14 @@ class ReaderContext : public ReceiverContext {
       : self_(self), owner_(std::move(owner)), stop_(std::move(stop)), limiter_(std::move(limiter)) {}
 
   void store(TextBlock block) override {
+    if (limiter_->rate() <= 0) {  // the common case: the block as it is, maybe uncut
+      limiter_->reserve(static_cast<int64_t>(block.size()));  // keeps the bucket current
+      self_->send(owner_, RecordChunk{std::move(block).partition()});
+      return;
+    }
     // Over the rate limit, hold this thread back (interruptibly), in slices
     // of about 50 ms of records so a large block trickles in at the rate.
+    block.cut();
     auto& lines = block.lines;
     std::size_t begin = 0;
     while (begin < lines.size()) {
@@ -171,12 +177,12 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
   self->attach_functor([stop] { stop->set(); });
   return {
       [=](RecordChunk& chunk) {
-        const auto& lines = chunk.lines.rows<Text>();
         // Logged before buffered: once here, the records survive a crash.
         // A failing log throws, which ends this actor and fails the job.
-        if (self->state.wal) self->state.wal->append(lines);
-        monitor->received_records += static_cast<int64_t>(lines.size());
-        if (health) health->records += static_cast<int64_t>(lines.size());
+        if (self->state.wal) self->state.wal->append(chunk.lines.rows<Text>());
+        auto records = static_cast<int64_t>(chunk.lines.size());  // counted without cutting
+        monitor->received_records += records;
+        if (health) health->records += records;
         std::size_t slot = options.slots_on_request ? 0 : self->state.slot_now(partitions, options.batch_interval);
         self->state.buffer.add(chunk.lines, slot);
       },

@@ -36,8 +36,9 @@ template <class T, class S, class Step>
 class FusedDStream : public DStream<T> {
  public:
   // chunked: the same chain as a plain DStream (the base class).
-  FusedDStream(DStream<T> chunked, Pipe<S> source, Step step)
-      : DStream<T>(std::move(chunked)), fused_(Fused{std::move(source), std::move(step)}) {}
+  // source_is_node: `source` passes its node's records unchanged.
+  FusedDStream(DStream<T> chunked, Pipe<S> source, Step step, bool source_is_node)
+      : DStream<T>(std::move(chunked)), fused_(Fused{std::move(source), std::move(step), source_is_node}) {}
 
   // `auto s = lines.map(f); s = s.filter(g);` keeps compiling: the stream
   // becomes the plain one assigned, and so do the chains built on it.
@@ -69,6 +70,7 @@ class FusedDStream : public DStream<T> {
   struct Fused {
     Pipe<S> source;
     Step step;
+    bool source_is_node = false;
   };
   template <class U, class S2, class Step2>
   friend class FusedDStream;
@@ -82,7 +84,8 @@ class FusedDStream : public DStream<T> {
   FusedDStream<U, S, detail::Then<Step, Next>> then(DStream<U> chunked, Next next) const {
     using Result = FusedDStream<U, S, detail::Then<Step, Next>>;
     std::optional<typename Result::Fused> fused;
-    if (fused_) fused.emplace(typename Result::Fused{fused_->source, {fused_->step, std::move(next)}});
+    if (fused_)
+      fused.emplace(typename Result::Fused{fused_->source, {fused_->step, std::move(next)}, fused_->source_is_node});
     return Result(std::move(chunked), std::move(fused));
   }
 
@@ -90,8 +93,16 @@ class FusedDStream : public DStream<T> {
   // a function object holding just the chain (not the stream, which holds
   // the job that will hold the function).
   auto record_loop() const {
-    return [source = fused_->source, step = fused_->step](const Partition& in,
-                                                          const TaskContext& ctx, auto&& sink) {
+    return [source = fused_->source, step = fused_->step, whole = fused_->source_is_node](
+               const Partition& in, const TaskContext& ctx, auto&& sink) {
+      if constexpr (std::is_same_v<S, Text> && detail::SplitsWordsFirst<Step>::value) {
+        if (whole) {  // a receiver's lines: split the uncut ones as they lie
+          in.for_each_run_or_uncut<Text>(
+              [&](const LineRun& run) { detail::split_words_of_run(step, run, sink); },
+              [&](const std::vector<Text>& rows) { detail::split_words_in_runs(step, rows.data(), rows.size(), sink); });
+          return;
+        }
+      }
       source(in, ctx, [&](Chunk<S> chunk) {
         if constexpr (std::is_same_v<S, Text> && detail::SplitsWordsFirst<Step>::value)
           detail::split_words_in_runs(step, chunk.data(), chunk.size(), sink);

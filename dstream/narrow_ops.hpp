@@ -167,6 +167,15 @@ void split_words_in_runs(const Step& step, const Text* lines, std::size_t n, Sin
     i = j;
   }
 }
+
+// step(line, sink) for every line of an uncut run (LineRun): its words are
+// its lines' words, found in one scan with no line cut out.
+template <class Step, class Sink>
+void split_words_of_run(const Step& step, const LineRun& run, Sink&& sink) {
+  for_each_word(run.data, run.bytes, [&](std::size_t start, std::size_t len) {
+    after_first_step(step, Text(run.data + start, len), sink);
+  });
+}
 }  // namespace detail
 
 // Each starts a fused chain whose input is this stream's pipe.
@@ -175,7 +184,7 @@ template <class F>
 auto DStream<T>::map(F f) const {
   using U = std::decay_t<std::invoke_result_t<F&, const T&>>;
   return FusedDStream<U, T, detail::MapStep<F>>(detail::map_chunks(*this, f), pipe_,
-                                                 detail::MapStep<F>{f});
+                                                 detail::MapStep<F>{f}, identity_);
 }
 
 template <class T>
@@ -183,14 +192,14 @@ template <class F>
 auto DStream<T>::flatMap(F f) const {
   using U = detail::flat_map_result_t<T, F>;
   return FusedDStream<U, T, detail::FlatMapStep<F>>(detail::flat_map_chunks(*this, f), pipe_,
-                                                     detail::FlatMapStep<F>{f});
+                                                     detail::FlatMapStep<F>{f}, identity_);
 }
 
 template <class T>
 template <class F>
 auto DStream<T>::filter(F pred) const {
   return FusedDStream<T, T, detail::FilterStep<F>>(detail::filter_chunks(*this, pred), pipe_,
-                                                    detail::FilterStep<F>{pred});
+                                                    detail::FilterStep<F>{pred}, identity_);
 }
 
 template <class T>

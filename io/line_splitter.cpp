@@ -307,6 +307,60 @@ TextBlock LineSplitter::commit(std::size_t n) {
   return block;
 }
 
+TextBlock LineSplitter::commit_uncut(std::size_t n) {
+  // Over-long lines and repairs take commit's path; so does a limit below
+  // a scan block, which the per-block check below could miss.
+  if (skipping_ || max_line_bytes_ < 64) return commit(n);
+  const char* base = buffer_.get();
+  const std::size_t end = used_ + n;
+  std::size_t line_start = line_start_, lines = 0;
+  bool pending_high = scanned_non_ascii_;  // a byte >= 0x80 in the unfinished line
+  bool plain = true;
+  auto block = [&](std::size_t at, uint64_t lf, uint64_t high) {
+    if (lf == 0) {
+      pending_high |= high != 0;
+      return;
+    }
+    auto first = static_cast<unsigned>(__builtin_ctzll(lf));
+    auto last = 63u - static_cast<unsigned>(__builtin_clzll(lf));
+    uint64_t upto_last = last == 63 ? ~uint64_t{0} : (uint64_t{2} << last) - 1;
+    // A completed line holds a byte >= 0x80 (it may need repair), or the
+    // first one ending here is too long (lines within a block are not).
+    if (pending_high || (high & upto_last) != 0 || at + first - line_start > max_line_bytes_) plain = false;
+    lines += popcount64(lf);
+    line_start = at + last + 1;
+    pending_high = last < 63 && (high >> (last + 1)) != 0;
+  };
+  std::size_t at = scanned_;
+  for (; plain && at < end && capacity_ - at >= 64; at += 64) {
+    uint64_t high;
+    uint64_t lf = newline_mask64(base + at, &high);
+    if (end - at < 64) {  // bytes past the read are not text
+      uint64_t keep = (uint64_t{1} << (end - at)) - 1;
+      lf &= keep;
+      high &= keep;
+    }
+    block(at, lf, high);
+  }
+  for (; plain && at < end; ++at) {  // the buffer's last bytes, one at a time
+    auto c = static_cast<unsigned char>(base[at]);
+    block(at, c == '\n' ? 1 : 0, c >= 0x80 ? 1 : 0);
+  }
+  if (!plain || end - line_start > max_line_bytes_) return commit(n);
+  TextBlock out;
+  used_ = end;
+  seen_bytes_ += n;
+  seen_lines_ += lines;
+  if (lines > 0) {
+    out.uncut = LineRun{base + line_start_, line_start - line_start_, lines};
+    out.pins.push_back(buffer_);
+  }
+  line_start_ = line_start;
+  scanned_ = end;
+  scanned_non_ascii_ = pending_high;
+  return out;
+}
+
 TextBlock LineSplitter::finish() {
   TextBlock block;
   if (!skipping_ && used_ > line_start_)

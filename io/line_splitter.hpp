@@ -45,6 +45,12 @@ class LineSplitter {
   // `n` bytes were written at space(): the lines they complete.
   TextBlock commit(std::size_t n);
 
+  // As commit, but when every line the bytes complete is plain (valid UTF-8,
+  // within max_line_bytes) they come back uncut (TextBlock::uncut): one
+  // scan for newlines, no view per line. What reads the lines one by one
+  // cuts them later (on another thread); split_words reads them uncut.
+  TextBlock commit_uncut(std::size_t n);
+
   // At end of stream: the unterminated last line, if any.
   TextBlock finish();
 

@@ -120,7 +120,7 @@ void SocketReceiver::run(ReceiverContext& ctx) {
       ssize_t n = read(fd, space, splitter.space_size());
       if (n > 0) {
         last_data = std::chrono::steady_clock::now();
-        hand_over(splitter.commit(static_cast<std::size_t>(n)));
+        hand_over(splitter.commit_uncut(static_cast<std::size_t>(n)));
       } else if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
         continue;
       } else {

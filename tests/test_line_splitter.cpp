@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dstream/core/text_block.hpp"
+#include "dstream/core/word_scan.hpp"
 #include "io/line_splitter.hpp"
 #include "io/utf8.hpp"
 
@@ -167,6 +168,84 @@ BOOST_AUTO_TEST_CASE(every_line_with_a_bad_byte_is_repaired_wherever_it_falls) {
   }
 }
 
+// The socket reader's path: commit_uncut hands plain lines over uncut
+// (one LineRun per read) and everything else as commit does. Fed the same
+// bytes in the same reads as commit, the blocks it makes must hold the same
+// lines once cut (TextBlock::partition, then rows), split into the same
+// words uncut (split_words' scan over the run) as cut, and stay readable
+// with only their pins left. The text mixes plain lines with "\r\n" ends,
+// empty lines, multi-byte characters cut by the reads, invalid bytes
+// (repaired) and lines over the limit (cut), over small buffers so lines
+// keep crossing from one buffer to the next.
+BOOST_AUTO_TEST_CASE(uncut_blocks_hold_the_same_lines_and_words_as_cut_ones) {
+  std::mt19937 rng(33);
+  const std::vector<std::string> plain = {"a", "word ", "Zipf", "\t", "  ", "\xc3\xa9", "\xe6\x97\xa5",
+                                          "\xf0\x9f\x98\x80"};
+  const std::vector<std::string> bad = {"\xff", "\xe6\x97", "\xc3", "\x80"};
+  std::size_t uncut_blocks = 0, uncut_lines = 0;
+  for (int round = 0; round < 24; ++round) {
+    const std::size_t limit = round % 3 == 0 ? 100 : 1 << 20;
+    const bool ascii = round % 2 == 0;  // all plain ASCII: every block may go uncut
+    std::string bytes;
+    for (int i = 0; i < 3000; ++i) {
+      std::string line;
+      int n = std::uniform_int_distribution<int>(0, rng() % 50 == 0 ? 200 : 30)(rng);
+      for (int j = 0; j < n; ++j) {
+        const std::string& p = (!ascii && rng() % 200 == 0) ? bad[rng() % bad.size()]
+                                                            : plain[rng() % (ascii ? 5 : plain.size())];
+        line += p;
+      }
+      bytes += line + (rng() % 4 == 0 ? "\r\n" : "\n");
+    }
+    for (std::size_t buffer : {4096u, 70000u}) {
+      trib::LineSplitter cut(limit, buffer), uncut(limit, buffer);
+      std::vector<trib::TextBlock> want;
+      std::vector<trib::Partition> got;
+      std::uniform_int_distribution<std::size_t> chunk(1, 3000);
+      for (std::size_t pos = 0; pos < bytes.size();) {
+        std::size_t n = std::min({chunk(rng), bytes.size() - pos, cut.space_size(), uncut.space_size()});
+        std::memcpy(cut.space(), bytes.data() + pos, n);
+        std::memcpy(uncut.space(), bytes.data() + pos, n);
+        want.push_back(cut.commit(n));
+        trib::TextBlock block = uncut.commit_uncut(n);
+        if (block.uncut.lines > 0) ++uncut_blocks, uncut_lines += block.uncut.lines;
+        BOOST_TEST(block.size() == want.back().lines.size());
+        got.push_back(std::move(block).partition());
+        pos += n;
+      }
+      want.push_back(cut.finish());
+      got.push_back(uncut.finish().partition());
+      BOOST_TEST(uncut.repaired_bytes() == cut.repaired_bytes());
+      BOOST_TEST(uncut.overlong_lines() == cut.overlong_lines());
+      std::vector<std::string> want_lines, got_lines, want_words, got_words;
+      for (auto& b : want)
+        for (trib::Text line : b.lines) {
+          want_lines.emplace_back(line);
+          trib::split_words(line).for_each([&](trib::Text w) { want_words.emplace_back(w); });
+        }
+      uncut = trib::LineSplitter();  // the blocks' pins are all that keep their bytes
+      for (const auto& p : got) {
+        p.for_each_run_or_uncut<trib::Text>(
+            [&](const trib::LineRun& run) {
+              trib::for_each_word(run.data, run.bytes,
+                                  [&](std::size_t at, std::size_t n) { got_words.emplace_back(run.data + at, n); });
+            },
+            [&](const std::vector<trib::Text>& rows) {
+              for (trib::Text line : rows)
+                trib::split_words(line).for_each([&](trib::Text w) { got_words.emplace_back(w); });
+            });
+        BOOST_TEST(p.size() == p.rows<trib::Text>().size());
+        for (trib::Text line : p.rows<trib::Text>()) got_lines.emplace_back(line);
+      }
+      BOOST_TEST(got_lines == want_lines, "round " << round << ", buffer " << buffer);
+      BOOST_TEST(got_words == want_words, "round " << round << ", buffer " << buffer);
+    }
+  }
+  // The uncut path was taken, for most lines.
+  BOOST_TEST(uncut_blocks > 100u);
+  BOOST_TEST(uncut_lines > 24u * 3000u / 2);
+}
+
 // A receiver's interval: lines arrive in chunks of any size (blocks whose
 // bytes die unless pinned) and leave as n partitions sliced as Spark slices
 // a collection: partition i holds lines [i*total/n, (i+1)*total/n).
@@ -175,20 +254,27 @@ BOOST_AUTO_TEST_CASE(line_chunks_cut_an_interval_into_spark_slices_that_pin_ever
   for (int round = 0; round < 200; ++round) {
     std::vector<std::string> all = random_lines(rng, std::uniform_int_distribution<int>(0, 300)(rng));
     trib::LineChunks chunks;
-    std::weak_ptr<const void> first_block;
+    std::vector<std::weak_ptr<const void>> blocks;
+    std::vector<std::size_t> block_of_line;
     for (std::size_t at = 0; at < all.size();) {
       std::size_t n = std::min<std::size_t>(all.size() - at, std::uniform_int_distribution<int>(0, 40)(rng));
       // Each chunk's bytes live only in its own block.
+      // Half the chunks as a socket reader hands them over: uncut lines.
+      bool uncut = rng() % 2 == 0;
       auto block = std::make_shared<std::string>();
       std::vector<std::size_t> starts;
-      for (std::size_t i = at; i < at + n; ++i) starts.push_back(block->size()), *block += all[i];
+      for (std::size_t i = at; i < at + n; ++i)
+        starts.push_back(block->size()), *block += all[i] + (uncut ? (i % 2 ? "\r\n" : "\n") : "");
       std::vector<trib::Text> lines;
       for (std::size_t i = 0; i < n; ++i)
         lines.emplace_back(block->data() + starts[i], all[at + i].size());
-      trib::Partition p = trib::Partition::of(std::move(lines));
+      trib::Partition p = uncut ? trib::Partition::uncut_lines(trib::LineRun{block->data(), block->size(), n},
+                                                                 &trib::cut_line_run_rows)
+                                : trib::Partition::of(std::move(lines));
       p.pin(block);
-      if (first_block.expired()) first_block = block;
       chunks.add(std::move(p));
+      block_of_line.insert(block_of_line.end(), n, blocks.size());
+      blocks.push_back(block);
       at += n;
     }
     BOOST_TEST(chunks.lines() == all.size());
@@ -206,11 +292,15 @@ BOOST_AUTO_TEST_CASE(line_chunks_cut_an_interval_into_spark_slices_that_pin_ever
       next = end;
     }
     BOOST_TEST(next == all.size());
-    // The blocks live as long as any partition does.
-    if (!all.empty() && !first_block.expired()) {
-      trib::Partition last = out.back();
-      out.clear();
-      BOOST_TEST(!first_block.expired());
+    // A partition keeps the blocks its lines lie in alive by itself: the
+    // last one's lines still read right once every other one is gone.
+    trib::Partition last = out.back();
+    out.clear();
+    const auto& rows = last.rows<trib::Text>();
+    std::size_t begin = all.size() * (parts - 1) / parts;
+    for (std::size_t j = 0; j < rows.size(); ++j) {
+      BOOST_TEST(!blocks[block_of_line[begin + j]].expired());
+      BOOST_TEST(std::string(rows[j]) == all[begin + j]);
     }
   }
 }

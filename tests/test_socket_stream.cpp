@@ -399,7 +399,10 @@ BOOST_AUTO_TEST_CASE(a_receiver_that_fails_after_its_end_of_input_is_not_restart
 // character, is cut by TCP reads and by batch boundaries, and records that
 // windows keep from earlier batches must still read right once those
 // batches are gone.
-BOOST_AUTO_TEST_CASE(text_views_survive_split_reads_batches_and_windows) {
+namespace {
+// Sends lines of `words` in reads of every size, now and then stopping
+// mid-line until a batch closes; checks lines, word counts and windows.
+void check_text_views_survive(const std::vector<std::string>& words, const std::string& line_end) {
   using TextCount = std::pair<trib::Text, int64_t>;
   testing::TcpServer server;
   trib::StreamingOptions opts;
@@ -417,7 +420,6 @@ BOOST_AUTO_TEST_CASE(text_views_survive_split_reads_batches_and_windows) {
   server.accept_client();
 
   std::mt19937 rng(23);
-  const std::vector<std::string> words = {"naïve", "日本語", "emoji😀", "plain", "Größe", "x"};
   Lines sent;
   for (int i = 0; i < 3000; ++i) {
     std::string line = "l" + std::to_string(i);
@@ -425,7 +427,7 @@ BOOST_AUTO_TEST_CASE(text_views_survive_split_reads_batches_and_windows) {
     sent.push_back(line);
   }
   std::string bytes;
-  for (auto& l : sent) bytes += l + "\n";
+  for (auto& l : sent) bytes += l + line_end;
   std::uniform_int_distribution<std::size_t> small(1, 7), large(1, 5000);
   std::size_t pos = 0, pauses = 0;
   while (pos < bytes.size()) {
@@ -466,6 +468,20 @@ BOOST_AUTO_TEST_CASE(text_views_survive_split_reads_batches_and_windows) {
                "window ending at batch " << i);
     BOOST_TEST((window_line_batches[i].second == in_window), "window of lines ending at batch " << i);
   }
+}
+}  // namespace
+
+// Multi-byte characters, cut by the reads (the reader cuts such lines one
+// by one, checking their UTF-8).
+BOOST_AUTO_TEST_CASE(text_views_survive_split_reads_batches_and_windows) {
+  check_text_views_survive({"naïve", "日本語", "emoji😀", "plain", "Größe", "x"}, "\n");
+}
+
+// Plain ASCII ending in "\r\n": the reader hands its reads over uncut
+// (LineRun), the word count splits them as they lie, and the collected
+// lines and windows cut them.
+BOOST_AUTO_TEST_CASE(uncut_reads_survive_split_reads_batches_and_windows) {
+  check_text_views_survive({"naive", "nihongo", "emoji", "plain", "Grosse", "x"}, "\r\n");
 }
 
 // A connection that breaks (RST) in the middle of a line: the half line is

@@ -53,6 +53,15 @@ class PartitionBase {
   virtual std::string encode() const = 0;
 };
 
+// Whole lines back to back in bytes that a pin keeps alive, each ended by
+// "\n" or "\r\n", valid UTF-8 and none over the reader's length limit:
+// a receiver's read, not cut into lines yet (Partition::uncut_lines).
+struct LineRun {
+  const char* data = nullptr;
+  std::size_t bytes = 0;
+  std::size_t lines = 0;
+};
+
 template <class T>
 class TypedPartition final : public PartitionBase {
  public:
@@ -110,6 +119,21 @@ class Partition {
     return p;
   }
 
+  // Lines of a receiver's read as they lie in its buffer: `cut` makes the
+  // rows (std::vector<Text>) on first typed access, once per handle. Until
+  // then, counting them costs nothing and for_each_run_or_uncut hands the
+  // bytes over as they are (split_words reads them without cutting).
+  static Partition uncut_lines(LineRun run, std::shared_ptr<const PartitionBase> (*cut)(const LineRun&)) {
+    Partition p;
+    p.uncut_ = run;
+    p.cut_ = cut;
+    p.views_ = true;
+    return p;
+  }
+
+  // The uncut lines it holds (uncut_lines), or nullptr.
+  const LineRun* uncut_run() const { return cut_ ? &uncut_ : nullptr; }
+
   // A partition received as bytes; decoded on first typed access.
   static Partition from_bytes(std::string bytes) {
     Partition p;
@@ -117,7 +141,7 @@ class Partition {
     return p;
   }
 
-  bool empty_handle() const { return !data_ && !bytes_ && !parts_; }
+  bool empty_handle() const { return !data_ && !bytes_ && !parts_ && !cut_; }
 
   // The records, typed. Throws if the partition holds another type.
   template <class T>
@@ -134,12 +158,25 @@ class Partition {
     f(rows<T>());
   }
 
+  // As for_each_run, but a run of uncut lines (uncut_lines) goes to
+  // uncut(const LineRun&) without being cut.
+  template <class T, class U, class F>
+  void for_each_run_or_uncut(U&& uncut, F&& f) const {
+    if (parts_ && !data_) {
+      for (const Partition& part : *parts_) part.for_each_run_or_uncut<T>(uncut, f);
+      return;
+    }
+    if (cut_) return uncut(uncut_);
+    f(rows<T>());
+  }
+
   // The key hash of each row, or an empty vector when none were carried.
   template <class T>
   const std::vector<uint64_t>& hashes() const { return typed<T>().hashes; }
 
   // True when it certainly holds no records (never decodes).
   bool known_empty() const {
+    if (cut_) return uncut_.lines == 0;
     if (data_) return data_->size() == 0;
     if (parts_) {
       for (const Partition& part : *parts_)
@@ -150,6 +187,7 @@ class Partition {
   }
   // Records held, or 0 while still bytes: a capacity hint that never decodes.
   std::size_t size_hint() const {
+    if (cut_) return uncut_.lines;
     if (data_) return data_->size();
     std::size_t n = 0;
     if (parts_)
@@ -158,6 +196,7 @@ class Partition {
   }
 
   std::size_t size() const {
+    if (cut_) return uncut_.lines;
     if (data_) return data_->size();
     if (parts_) {
       std::size_t n = 0;
@@ -205,9 +244,12 @@ class Partition {
   }
 
  private:
-  // A concatenation's parts as one vector (once; cached like a decode).
+  // A concatenation's parts as one vector, or uncut lines cut (once;
+  // cached like a decode).
   void join() const {
-    if (!data_ && parts_) data_ = join_(*parts_);
+    if (data_) return;
+    if (parts_) data_ = join_(*parts_);
+    else if (cut_) data_ = cut_(uncut_);
   }
   template <class T>
   static std::shared_ptr<const PartitionBase> join_parts(const std::vector<Partition>& parts) {
@@ -248,6 +290,9 @@ class Partition {
   // vector.
   std::shared_ptr<const std::vector<Partition>> parts_;
   std::shared_ptr<const PartitionBase> (*join_)(const std::vector<Partition>&) = nullptr;
+  // Uncut lines, and how to cut them once a caller needs rows.
+  LineRun uncut_;
+  std::shared_ptr<const PartitionBase> (*cut_)(const LineRun&) = nullptr;
   std::vector<Pin> pins_;
   mutable bool views_ = false;
 };
