@@ -151,6 +151,7 @@ void LineSplitter::new_buffer(std::size_t at_least) {
   capacity_ = capacity;
   used_ = carry;
   scanned_ -= line_start_;
+  long_line_ = long_line_ == line_start_ ? 0 : SIZE_MAX;  // the carried line keeps its mark
   line_start_ = 0;
 }
 
@@ -307,57 +308,52 @@ TextBlock LineSplitter::commit(std::size_t n) {
   return block;
 }
 
+// One pass over the read: no line can be over the limit (checked cheaply,
+// below), so only the newlines are counted and the bytes >= 0x80 noted; the
+// lines themselves are cut later, where something reads them one by one.
 TextBlock LineSplitter::commit_uncut(std::size_t n) {
-  // Over-long lines and repairs take commit's path; so does a limit below
-  // a scan block, which the per-block check below could miss.
-  if (skipping_ || max_line_bytes_ < 64) return commit(n);
+  if (skipping_ || max_line_bytes_ < 2) return commit(n);
   const char* base = buffer_.get();
   const std::size_t end = used_ + n;
-  std::size_t line_start = line_start_, lines = 0;
-  bool pending_high = scanned_non_ascii_;  // a byte >= 0x80 in the unfinished line
-  bool plain = true;
-  auto block = [&](std::size_t at, uint64_t lf, uint64_t high) {
-    if (lf == 0) {
-      pending_high |= high != 0;
-      return;
+  // A line over the limit (2w) holds a whole window of w bytes aligned at
+  // line_start_; where every such window holds a newline (found within a
+  // line's length), none is over it. Otherwise commit cuts it.
+  // A line found long stays with commit until it ends (no window searched
+  // again per read of a line that trickles in).
+  const std::size_t w = max_line_bytes_ / 2;
+  if (long_line_ == line_start_) return commit(n);
+  for (std::size_t at = line_start_; end - at >= w; at += w)
+    if (!std::memchr(base + at, '\n', w)) {
+      TextBlock out = commit(n);
+      long_line_ = line_start_;
+      return out;
     }
-    auto first = static_cast<unsigned>(__builtin_ctzll(lf));
-    auto last = 63u - static_cast<unsigned>(__builtin_clzll(lf));
-    uint64_t upto_last = last == 63 ? ~uint64_t{0} : (uint64_t{2} << last) - 1;
-    // A completed line holds a byte >= 0x80 (it may need repair), or the
-    // first one ending here is too long (lines within a block are not).
-    if (pending_high || (high & upto_last) != 0 || at + first - line_start > max_line_bytes_) plain = false;
-    lines += popcount64(lf);
-    line_start = at + last + 1;
-    pending_high = last < 63 && (high >> (last + 1)) != 0;
-  };
-  std::size_t at = scanned_;
-  for (; plain && at < end && capacity_ - at >= 64; at += 64) {
-    uint64_t high;
-    uint64_t lf = newline_mask64(base + at, &high);
-    if (end - at < 64) {  // bytes past the read are not text
-      uint64_t keep = (uint64_t{1} << (end - at)) - 1;
-      lf &= keep;
-      high &= keep;
-    }
-    block(at, lf, high);
+  auto last = static_cast<const char*>(memrchr(base + scanned_, '\n', end - scanned_));
+  if (!last) {  // no line completed: note what the unfinished one holds so far
+    bool high;
+    count_newlines(base + scanned_, end - scanned_, &high);
+    used_ = scanned_ = end;
+    seen_bytes_ += n;
+    scanned_non_ascii_ |= high;
+    return {};
   }
-  for (; plain && at < end; ++at) {  // the buffer's last bytes, one at a time
-    auto c = static_cast<unsigned char>(base[at]);
-    block(at, c == '\n' ? 1 : 0, c >= 0x80 ? 1 : 0);
-  }
-  if (!plain || end - line_start > max_line_bytes_) return commit(n);
+  const auto done = static_cast<std::size_t>(last - base) + 1;  // the completed lines end here
+  bool high;
+  std::size_t lines = count_newlines(base + scanned_, done - scanned_, &high);
+  // Lines to repair are cut one by one. The run is valid UTF-8 exactly when
+  // each of its lines is: a sequence cannot run across "\n".
+  if ((high || scanned_non_ascii_) &&
+      !is_valid_utf8(std::string_view(base + line_start_, done - line_start_)))
+    return commit(n);
   TextBlock out;
+  out.uncut = LineRun{base + line_start_, done - line_start_, lines};
+  out.pins.push_back(buffer_);
   used_ = end;
   seen_bytes_ += n;
   seen_lines_ += lines;
-  if (lines > 0) {
-    out.uncut = LineRun{base + line_start_, line_start - line_start_, lines};
-    out.pins.push_back(buffer_);
-  }
-  line_start_ = line_start;
-  scanned_ = end;
-  scanned_non_ascii_ = pending_high;
+  // The unfinished line after the last newline is scanned again next time.
+  line_start_ = scanned_ = done;
+  scanned_non_ascii_ = false;
   return out;
 }
 

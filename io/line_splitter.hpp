@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -81,6 +82,7 @@ class LineSplitter {
   bool scanned_non_ascii_ = false;  // a byte >= 0x80 in [line_start_, scanned_)
   std::size_t seen_bytes_ = 0, seen_lines_ = 0;  // to size each block's lines up front
   bool skipping_ = false;         // dropping the tail of an over-long line
+  std::size_t long_line_ = SIZE_MAX;  // line_start_ of a line commit_uncut left to commit
   std::size_t overlong_ = 0, repaired_ = 0;
   std::vector<std::string> fixed_;  // repaired lines of the block being cut
   std::function<bool()> stopping_;

@@ -471,15 +471,14 @@ void check_text_views_survive(const std::vector<std::string>& words, const std::
 }
 }  // namespace
 
-// Multi-byte characters, cut by the reads (the reader cuts such lines one
-// by one, checking their UTF-8).
+// Multi-byte characters, often cut apart by the reads.
 BOOST_AUTO_TEST_CASE(text_views_survive_split_reads_batches_and_windows) {
   check_text_views_survive({"naïve", "日本語", "emoji😀", "plain", "Größe", "x"}, "\n");
 }
 
-// Plain ASCII ending in "\r\n": the reader hands its reads over uncut
-// (LineRun), the word count splits them as they lie, and the collected
-// lines and windows cut them.
+// Plain ASCII ending in "\r\n". In both, the reader hands most reads over
+// uncut (LineRun), the word count splits them as they lie, and the
+// collected lines and windows cut them.
 BOOST_AUTO_TEST_CASE(uncut_reads_survive_split_reads_batches_and_windows) {
   check_text_views_survive({"naive", "nihongo", "emoji", "plain", "Grosse", "x"}, "\r\n");
 }

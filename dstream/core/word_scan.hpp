@@ -16,6 +16,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -78,6 +79,37 @@ inline uint64_t newline_mask64(const char* p, uint64_t* high) {
   *high = hi;
   return lf;
 #endif
+}
+
+// The '\n' bytes in p[0, n); *non_ascii: whether a byte >= 0x80 is there
+// too. Counted 16 bytes at a time in byte lanes (a compare and a subtract
+// each), summed every 255 steps: the reader's one pass over what it read.
+inline std::size_t count_newlines(const char* p, std::size_t n, bool* non_ascii) {
+  std::size_t count = 0, i = 0;
+  bool high = false;
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+  __m128i any = zero;
+  while (n - i >= 16) {
+    __m128i lanes = zero;  // each lane counts up to 255 newlines
+    std::size_t stop = i + std::min<std::size_t>((n - i) / 16, 255) * 16;
+    for (; i < stop; i += 16) {
+      __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(v, nl));
+      any = _mm_or_si128(any, v);
+    }
+    __m128i sums = _mm_sad_epu8(lanes, zero);  // two 64-bit sums of eight lanes each
+    count += static_cast<std::size_t>(_mm_cvtsi128_si32(sums)) +
+             static_cast<std::size_t>(_mm_extract_epi16(sums, 4));
+  }
+  high = _mm_movemask_epi8(any) != 0;
+#endif
+  for (; i < n; ++i) {
+    count += p[i] == '\n';
+    high |= static_cast<unsigned char>(p[i]) >= 0x80;
+  }
+  *non_ascii = high;
+  return count;
 }
 
 // Set bits of x (the builtin is a library call without -mpopcnt).
