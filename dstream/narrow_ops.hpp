@@ -90,25 +90,26 @@ DStream<T> filter_chunks(const DStream<T>& s, F pred) {
 
 // The per-record forms, for a fused chain (dstream/fused_stream.hpp):
 // step(x, sink) calls sink on every record the operation makes of x.
+// Always inlined (TRIB_INLINE, pipe.hpp).
 template <class F>
 struct MapStep {
   F f;
   template <class X, class Sink>
-  void operator()(const X& x, Sink&& sink) const { sink(f(x)); }
+  TRIB_INLINE void operator()(const X& x, Sink&& sink) const { sink(f(x)); }
 };
 template <class F>
 struct FlatMapStep {
   F f;
   template <class X, class Sink>
-  void operator()(const X& x, Sink&& sink) const {
-    for_each_element(f(x), [&](const auto& y) { sink(y); });
+  TRIB_INLINE void operator()(const X& x, Sink&& sink) const {
+    for_each_element(f(x), [&](const auto& y) TRIB_INLINE { sink(y); });
   }
 };
 template <class F>
 struct FilterStep {
   F pred;
   template <class X, class Sink>
-  void operator()(const X& x, Sink&& sink) const {
+  TRIB_INLINE void operator()(const X& x, Sink&& sink) const {
     if (pred(x)) sink(x);
   }
 };
@@ -118,8 +119,8 @@ struct Then {
   A a;
   B b;
   template <class X, class Sink>
-  void operator()(const X& x, Sink&& sink) const {
-    a(x, [&](const auto& y) { b(y, sink); });
+  TRIB_INLINE void operator()(const X& x, Sink&& sink) const {
+    a(x, [&](const auto& y) TRIB_INLINE { b(y, sink); });
   }
 };
 
@@ -137,12 +138,12 @@ struct SplitsWordsFirst<Then<A, B>> : SplitsWordsFirst<A> {};
 
 // Runs the steps after the first (flatMap(split_words)) on its record y.
 template <class X, class Sink>
-void after_first_step(const FlatMapStep<SplitWords>&, const X& y, Sink&& sink) {
+inline TRIB_INLINE void after_first_step(const FlatMapStep<SplitWords>&, const X& y, Sink&& sink) {
   sink(y);
 }
 template <class A, class B, class X, class Sink>
-void after_first_step(const Then<A, B>& t, const X& y, Sink&& sink) {
-  after_first_step(t.a, y, [&](const auto& z) { t.b(z, sink); });
+inline TRIB_INLINE void after_first_step(const Then<A, B>& t, const X& y, Sink&& sink) {
+  after_first_step(t.a, y, [&](const auto& z) TRIB_INLINE { t.b(z, sink); });
 }
 
 // Does line `next` follow the text ending at `end` with only a newline
@@ -162,8 +163,9 @@ void split_words_in_runs(const Step& step, const Text* lines, std::size_t n, Sin
     if (begin)
       for (; j < n && lines[j].data() && follows_after_newline(end, lines[j]); ++j)
         end = lines[j].data() + lines[j].size();
-    for_each_word(begin, static_cast<std::size_t>(end - begin),
-                  [&](std::size_t start, std::size_t len) { after_first_step(step, Text(begin + start, len), sink); });
+    for_each_word(begin, static_cast<std::size_t>(end - begin), [&](std::size_t start, std::size_t len) TRIB_INLINE {
+      after_first_step(step, Text(begin + start, len), sink);
+    });
     i = j;
   }
 }
@@ -172,7 +174,7 @@ void split_words_in_runs(const Step& step, const Text* lines, std::size_t n, Sin
 // its lines' words, found in one scan with no line cut out.
 template <class Step, class Sink>
 void split_words_of_run(const Step& step, const LineRun& run, Sink&& sink) {
-  for_each_word(run.data, run.bytes, [&](std::size_t start, std::size_t len) {
+  for_each_word(run.data, run.bytes, [&](std::size_t start, std::size_t len) TRIB_INLINE {
     after_first_step(step, Text(run.data + start, len), sink);
   });
 }
