@@ -46,11 +46,11 @@ case "$cmd" in
     long_input=$(mktemp /tmp/tributary-bench-long-XXXXXX.txt)
     trap 'rm -f "$input" "$long_input"' EXIT
     build/socket_wordcount_bench --role generate --out "$input" --lines 2000000 --seed 1
-    build/socket_wordcount_bench --file "$input" --markdown "$@"
+    build/socket_wordcount_bench --file "$input" --markdown --runs 5 "$@"
     # The same at five times the length (950 MB): start-up and the first
     # interval weigh less, and the receive buffers come round again.
     build/socket_wordcount_bench --role generate --out "$long_input" --lines 10000000 --seed 1
-    build/socket_wordcount_bench --file "$long_input" --lines 10000000 --markdown "$@"
+    build/socket_wordcount_bench --file "$long_input" --lines 10000000 --markdown --runs 5 "$@"
     rm -f "$long_input"
     # Other text: a million distinct words drawn uniformly (big tables, keys
     # rarely repeat within a task), and short lines of 1-2 words (per-line
