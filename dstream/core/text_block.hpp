@@ -69,7 +69,9 @@ inline Partition slice_lines(const Partition& chunk, std::size_t from, std::size
 // A receiver's block: lines as views (`lines`), or, from a reader that
 // found nothing to change in them, the same lines not cut yet (`uncut`,
 // with `lines` empty), which the engine cuts only where something reads
-// them one by one.
+// them one by one. `uncut` is LineSplitter::commit_uncut's (its `lines` is
+// the number of "\n" in its bytes, which end with one); a receiver of your
+// own fills `lines` and leaves it empty.
 struct TextBlock {
   std::vector<Text> lines;
   std::vector<Pin> pins;  // what the lines point into
