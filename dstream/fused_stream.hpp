@@ -98,7 +98,7 @@ class FusedDStream : public DStream<T> {
       if constexpr (std::is_same_v<S, Text> && detail::SplitsWordsFirst<Step>::value) {
         if (whole) {  // a receiver's lines: split the uncut ones as they lie
           in.for_each_run_or_uncut<Text>(
-              [&](const LineRun& run) { detail::split_words_of_run(step, run, sink); },
+              [&](const LineRun& run) { detail::split_words_of_bytes(step, run.data, run.bytes, sink); },
               [&](const std::vector<Text>& rows) { detail::split_words_in_runs(step, rows.data(), rows.size(), sink); });
           return;
         }

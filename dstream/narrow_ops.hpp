@@ -153,6 +153,17 @@ inline bool follows_after_newline(const char* end, const Text& next) {
   return (gap == 1 && end[0] == '\n') || (gap == 2 && end[0] == '\r' && end[1] == '\n');
 }
 
+// step(line, sink) for every line of the back-to-back lines in
+// data[0, n) (apart by "\n" or "\r\n"): their words are the words of the
+// whole range, found in one scan with no line cut out. For a run of line
+// views (split_words_in_runs) and for uncut lines (LineRun) alike.
+template <class Step, class Sink>
+inline TRIB_INLINE void split_words_of_bytes(const Step& step, const char* data, std::size_t n, Sink&& sink) {
+  for_each_word(data, n, [&](std::size_t start, std::size_t len) TRIB_INLINE {
+    after_first_step(step, Text(data + start, len), sink);
+  });
+}
+
 // step(line, sink) for every line, a run of back-to-back lines at a time.
 template <class Step, class Sink>
 void split_words_in_runs(const Step& step, const Text* lines, std::size_t n, Sink&& sink) {
@@ -163,20 +174,9 @@ void split_words_in_runs(const Step& step, const Text* lines, std::size_t n, Sin
     if (begin)
       for (; j < n && lines[j].data() && follows_after_newline(end, lines[j]); ++j)
         end = lines[j].data() + lines[j].size();
-    for_each_word(begin, static_cast<std::size_t>(end - begin), [&](std::size_t start, std::size_t len) TRIB_INLINE {
-      after_first_step(step, Text(begin + start, len), sink);
-    });
+    split_words_of_bytes(step, begin, static_cast<std::size_t>(end - begin), sink);
     i = j;
   }
-}
-
-// step(line, sink) for every line of an uncut run (LineRun): its words are
-// its lines' words, found in one scan with no line cut out.
-template <class Step, class Sink>
-void split_words_of_run(const Step& step, const LineRun& run, Sink&& sink) {
-  for_each_word(run.data, run.bytes, [&](std::size_t start, std::size_t len) TRIB_INLINE {
-    after_first_step(step, Text(run.data + start, len), sink);
-  });
 }
 }  // namespace detail
 
