@@ -163,8 +163,13 @@ CombiningEdge combine_by_key_edge(Feed feed, F f, int n) {
     stats->keys.fetch_add(table.size(), std::memory_order_relaxed);
     std::vector<T> rows;
     std::vector<uint64_t> hashes;
-    table.drain(rows, hashes);
-    Pin keys = copy_out_text_keys(rows);
+    Pin keys;
+    if constexpr (std::is_same_v<decltype(table), TextCombineTable<V>> && !holds_views_v<V>) {
+      keys = table.drain_copying_keys(rows, hashes);
+    } else {
+      table.drain(rows, hashes);
+      keys = copy_out_text_keys(rows);
+    }
     auto bucket = [&keys](std::vector<T> r, std::vector<uint64_t> h) {
       return keys ? Partition::of_owned(std::move(r), std::move(h), keys) : Partition::of(std::move(r), std::move(h));
     };

@@ -79,6 +79,43 @@ BOOST_AUTO_TEST_CASE(text_table_matches_a_map_and_is_reusable_after_drain) {
   for (int round = 0; round < 3; ++round) check_against_map(table, keys, views, rng, 60000);
 }
 
+// drain_copying_keys (the map side's drain): the same keys, values and
+// hashes as a map, but each key's bytes in the returned buffer, so they
+// survive the input being overwritten; after a table of many keys (drained
+// by a scan) and of few in its storage (drained by its list).
+BOOST_AUTO_TEST_CASE(drain_copying_keys_owns_every_key) {
+  std::mt19937 rng(11);
+  trib::TextCombineTable<int64_t> table;
+  for (int keys_wanted : {4000, 30}) {
+    auto keys = make_keys(rng, keys_wanted);
+    std::vector<std::string> input = keys;  // what the views point into, overwritten below
+    std::map<std::string, int64_t> expected;
+    for (int i = 0; i < 20000; ++i) {
+      std::size_t k = rng() % input.size();
+      int64_t v = static_cast<int64_t>(rng() % 50) - 10;
+      expected[keys[k]] += v;
+      table.merge(trib::Text(input[k].data(), input[k].size()), v, std::plus<int64_t>());
+    }
+    std::vector<std::pair<trib::Text, int64_t>> rows;
+    std::vector<uint64_t> hashes;
+    std::shared_ptr<char[]> owned = table.drain_copying_keys(rows, hashes);
+    BOOST_REQUIRE(owned);
+    BOOST_REQUIRE_EQUAL(rows.size(), hashes.size());
+    std::size_t owned_bytes = 0;
+    for (const auto& kv : expected) owned_bytes += kv.first.size();
+    for (auto& k : input) std::fill(k.begin(), k.end(), 'z');
+    std::map<std::string, int64_t> got;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const char* at = rows[i].first.data();
+      BOOST_TEST((at >= owned.get() && at + rows[i].first.size() <= owned.get() + owned_bytes),
+                 "key " << i << " is not in the drained keys' buffer");
+      got[std::string(rows[i].first)] = rows[i].second;
+      BOOST_TEST(hashes[i] == trib::hash_key(rows[i].first));
+    }
+    BOOST_TEST((got == expected));
+  }
+}
+
 // merge_all (the map side's path, hashing and prefetching ahead) over runs
 // of records of every length, including runs shorter than its lookahead.
 BOOST_AUTO_TEST_CASE(merge_all_matches_a_map) {
