@@ -6,9 +6,12 @@
 #define BOOST_TEST_MODULE partition_bytes
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <random>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +23,7 @@
 
 #include "dstream/core/cereal_bytes.hpp"
 #include "dstream/core/partition_codec.hpp"
+#include "dstream/core/text_block.hpp"
 
 namespace {
 
@@ -177,4 +181,51 @@ BOOST_AUTO_TEST_CASE(a_concatenation_reads_as_its_parts_in_order) {
   trib::Partition mixed = trib::Partition::concat<trib::Text>(with_bytes);
   BOOST_TEST(!mixed.known_empty());
   BOOST_TEST((mixed.rows<trib::Text>() == all));
+}
+
+namespace {
+std::atomic<int> cuts{0};
+std::shared_ptr<const trib::PartitionBase> counting_cut(const trib::LineRun& run) {
+  ++cuts;
+  return trib::cut_line_run_rows(run);
+}
+}  // namespace
+
+// Uncut lines are cut once for every copy of the handle, and a
+// concatenation of them (what a window keeps) may be read from two threads
+// at once: a task and the coordinator did, and one freed the rows the other
+// was reading. Each thread sees the same rows, the lines of the text.
+BOOST_AUTO_TEST_CASE(uncut_lines_are_cut_once_for_all_copies_and_threads) {
+  std::string text;
+  std::vector<std::string> lines;
+  for (int i = 0; i < 2000; ++i) {
+    lines.push_back("line " + std::to_string(i) + " of some words");
+    text += lines.back() + (i % 3 ? "\n" : "\r\n");
+  }
+  std::size_t half = text.find('\n', text.size() / 2) + 1;
+  std::size_t half_lines = static_cast<std::size_t>(std::count(text.begin(), text.begin() + half, '\n'));
+  for (int round = 0; round < 200; ++round) {
+    cuts = 0;
+    trib::Partition first = trib::Partition::uncut_lines({text.data(), half, half_lines}, &counting_cut);
+    trib::Partition second = trib::Partition::uncut_lines(
+        {text.data() + half, text.size() - half, lines.size() - half_lines}, &counting_cut);
+    trib::Partition window = trib::Partition::concat<trib::Text>({first, second});
+    std::vector<const std::vector<trib::Text>*> seen[2];
+    std::vector<std::string> read[2];
+    auto reader = [&](int t) {
+      trib::Partition mine = window;  // each actor gets its own copy of the handle
+      mine.for_each_run<trib::Text>([&](const std::vector<trib::Text>& rows) {
+        seen[t].push_back(&rows);
+        for (const auto& r : rows) read[t].emplace_back(r);
+      });
+    };
+    std::thread other(reader, 1);
+    reader(0);
+    other.join();
+    BOOST_TEST_REQUIRE(cuts.load() == 2, "round " << round << ": " << cuts.load() << " cuts of 2 parts");
+    BOOST_TEST_REQUIRE((seen[0] == seen[1]));
+    BOOST_TEST_REQUIRE((read[0] == lines));
+    BOOST_TEST_REQUIRE((read[1] == lines));
+    BOOST_TEST_REQUIRE((first.rows<trib::Text>().data() == seen[0][0]->data()));  // the copy outside too
+  }
 }

@@ -24,10 +24,12 @@
 // processes: they are recomputed there, cheaper than sending them.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -116,11 +118,13 @@ class Partition {
     p.parts_ = std::make_shared<const std::vector<Partition>>(std::move(parts));
     p.join_ = &join_parts<T>;
     p.views_ = holds_views_v<T>;
+    p.lazy_ = std::make_shared<Lazy>();
     return p;
   }
 
   // Lines of a receiver's read as they lie in its buffer: `cut` makes the
-  // rows (std::vector<Text>) on first typed access, once per handle. Until
+  // rows (std::vector<Text>) on first typed access, once for every copy of
+  // the handle. Until
   // then, counting them costs nothing and for_each_run_or_uncut hands the
   // bytes over as they are (split_words reads them without cutting).
   static Partition uncut_lines(LineRun run, std::shared_ptr<const PartitionBase> (*cut)(const LineRun&)) {
@@ -128,6 +132,7 @@ class Partition {
     p.uncut_ = run;
     p.cut_ = cut;
     p.views_ = true;
+    p.lazy_ = std::make_shared<Lazy>();
     return p;
   }
 
@@ -138,6 +143,7 @@ class Partition {
   static Partition from_bytes(std::string bytes) {
     Partition p;
     p.bytes_ = std::make_shared<const std::string>(std::move(bytes));
+    p.lazy_ = std::make_shared<Lazy>();
     return p;
   }
 
@@ -151,7 +157,7 @@ class Partition {
   // concatenation's parts one by one (not joined), otherwise all at once.
   template <class T, class F>
   void for_each_run(F&& f) const {
-    if (parts_ && !data_) {
+    if (parts_) {
       for (const Partition& part : *parts_) part.for_each_run<T>(f);
       return;
     }
@@ -162,7 +168,7 @@ class Partition {
   // uncut(const LineRun&) without being cut.
   template <class T, class U, class F>
   void for_each_run_or_uncut(U&& uncut, F&& f) const {
-    if (parts_ && !data_) {
+    if (parts_) {
       for (const Partition& part : *parts_) part.for_each_run_or_uncut<T>(uncut, f);
       return;
     }
@@ -189,6 +195,7 @@ class Partition {
   std::size_t size_hint() const {
     if (cut_) return uncut_.lines;
     if (data_) return data_->size();
+    if (const PartitionBase* d = made()) return d->size();
     std::size_t n = 0;
     if (parts_)
       for (const Partition& part : *parts_) n += part.size_hint();
@@ -203,21 +210,23 @@ class Partition {
       for (const Partition& part : *parts_) n += part.size();
       return n;
     }
-    if (bytes_) throw std::logic_error("size() of an undecoded partition");
+    if (bytes_) {
+      if (const PartitionBase* d = made()) return d->size();
+      throw std::logic_error("size() of an undecoded partition");
+    }
     return 0;
   }
 
   std::string encode() const {
-    join();
-    if (data_) return data_->encode();
     if (bytes_) return *bytes_;
+    if (const PartitionBase* d = joined()) return d->encode();
     return {};
   }
 
   // ---- lifetime of the bytes records point into ----------------------------
 
   // True when the records may be views into bytes this partition pins.
-  bool holds_views() const { return views_; }
+  bool holds_views() const { return views_ || (bytes_ && made() && lazy_->views); }
 
   const std::vector<Pin>& pins() const { return pins_; }
 
@@ -236,20 +245,48 @@ class Partition {
   // they reference), so nothing else is kept alive. For records kept across
   // batches (window histories).
   Partition detached() const {
-    join();
-    if (!views_ || !data_) return *this;
-    Partition p = from_bytes(data_->encode());
+    if (bytes_) return *this;  // its views, if any, point into its own bytes
+    const PartitionBase* d = joined();
+    if (!views_ || !d) return *this;
+    Partition p = from_bytes(d->encode());
     p.views_ = true;  // decoding yields views into the partition's own copy
     return p;
   }
 
  private:
-  // A concatenation's parts as one vector, or uncut lines cut (once;
-  // cached like a decode).
-  void join() const {
-    if (data_) return;
-    if (parts_) data_ = join_(*parts_);
-    else if (cut_) data_ = cut_(uncut_);
+  // What a lazy partition (a concatenation, uncut lines, bytes) becomes on
+  // first typed access: made once and shared by every copy of the handle.
+  // Copies reach several actors at once (a slot's partitions the tasks
+  // reading them and, inside a window's concatenation, the coordinator), so
+  // the first access may come from any thread, and two at a time.
+  struct Lazy {
+    std::once_flag once;
+    std::shared_ptr<const PartitionBase> data;
+    bool views = false;             // decoded records are views (bytes)
+    std::atomic<bool> made{false};  // data is set (for readers that do not make it)
+  };
+
+  // Makes the records with `make` unless made already; null when there is
+  // nothing to make.
+  template <class Make>
+  const PartitionBase* make_once(Make&& make) const {
+    if (data_ || !lazy_) return data_.get();
+    std::call_once(lazy_->once, [&] {
+      make(*lazy_);
+      lazy_->made.store(true, std::memory_order_release);
+    });
+    return lazy_->data.get();
+  }
+  // The records if made already, without making them.
+  const PartitionBase* made() const {
+    if (data_ || !lazy_) return data_.get();
+    return lazy_->made.load(std::memory_order_acquire) ? lazy_->data.get() : nullptr;
+  }
+  // A concatenation's parts as one vector, or uncut lines cut; null for
+  // bytes (their type is not known here) unless decoded already.
+  const PartitionBase* joined() const {
+    if (bytes_) return made();
+    return make_once([this](Lazy& l) { l.data = parts_ ? join_(*parts_) : cut_(uncut_); });
   }
   template <class T>
   static std::shared_ptr<const PartitionBase> join_parts(const std::vector<Partition>& parts) {
@@ -266,25 +303,24 @@ class Partition {
 
   template <class T>
   const TypedPartition<T>& typed() const {
-    join();
-    if (!data_ && bytes_) {
-      // Caching the decode is safe: a Partition object is only ever used
-      // by the one actor that currently owns the message holding it.
-      data_ = TypedPartition<T>::decode(bytes_);
-      views_ = holds_views_v<T>;
-    }
-    if (!data_) {
+    const PartitionBase* d = bytes_ ? make_once([this](Lazy& l) {
+                                        l.data = TypedPartition<T>::decode(bytes_);
+                                        l.views = holds_views_v<T>;
+                                      })
+                                    : joined();
+    if (!d) {
       static const TypedPartition<T> none{std::vector<T>{}};
       return none;
     }
-    auto typed = dynamic_cast<const TypedPartition<T>*>(data_.get());
+    auto typed = dynamic_cast<const TypedPartition<T>*>(d);
     if (!typed)
       throw std::logic_error(std::string("partition does not hold records of type ") +
                              typeid(T).name());
     return *typed;
   }
 
-  mutable std::shared_ptr<const PartitionBase> data_;
+  std::shared_ptr<const PartitionBase> data_;  // the records, when made eagerly
+  std::shared_ptr<Lazy> lazy_;                 // or lazily
   std::shared_ptr<const std::string> bytes_;
   // A concatenation: its parts and how to join them once a caller needs one
   // vector.
@@ -294,7 +330,7 @@ class Partition {
   LineRun uncut_;
   std::shared_ptr<const PartitionBase> (*cut_)(const LineRun&) = nullptr;
   std::vector<Pin> pins_;
-  mutable bool views_ = false;
+  bool views_ = false;
 };
 
 // The partitions of one DStream in one batch, in partition order.
