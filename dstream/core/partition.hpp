@@ -124,9 +124,9 @@ class Partition {
 
   // Lines of a receiver's read as they lie in its buffer: `cut` makes the
   // rows (std::vector<Text>) on first typed access, once for every copy of
-  // the handle. Until
-  // then, counting them costs nothing and for_each_run_or_uncut hands the
-  // bytes over as they are (split_words reads them without cutting).
+  // the handle. Until then, counting them costs nothing and
+  // for_each_run_or_uncut hands the bytes over as they are (split_words
+  // reads them without cutting).
   static Partition uncut_lines(LineRun run, std::shared_ptr<const PartitionBase> (*cut)(const LineRun&)) {
     Partition p;
     p.uncut_ = run;
@@ -256,9 +256,10 @@ class Partition {
  private:
   // What a lazy partition (a concatenation, uncut lines, bytes) becomes on
   // first typed access: made once and shared by every copy of the handle.
-  // Copies reach several actors at once (a slot's partitions the tasks
-  // reading them and, inside a window's concatenation, the coordinator), so
-  // the first access may come from any thread, and two at a time.
+  // Copies reach several actors at once (a slot's partitions go to the
+  // tasks mapping them and, inside a window's concatenation, to the
+  // coordinator), so the first access may come from any thread, and from two
+  // at a time.
   struct Lazy {
     std::once_flag once;
     std::shared_ptr<const PartitionBase> data;
