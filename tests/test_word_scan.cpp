@@ -269,3 +269,54 @@ BOOST_AUTO_TEST_CASE(back_to_back_lines_give_each_lines_words) {
   }
 }
 
+
+// The reader's newline count (count_newlines and both of its versions)
+// against a byte-by-byte count: every length up to a few blocks at every
+// alignment, newline densities from none to all (a lane holds 255 before it
+// is summed), with and without bytes >= 0x80 anywhere, the tail included.
+BOOST_AUTO_TEST_CASE(newline_counts_match_a_byte_by_byte_count) {
+  std::mt19937 rng(777);
+  using Count = std::size_t (*)(const char*, std::size_t, bool*);
+  std::vector<std::pair<const char*, Count>> versions = {{"count_newlines", trib::count_newlines},
+                                                         {"sse2", trib::count_newlines_sse2}};
+#if defined(TRIB_HAVE_AVX2_VERSIONS)
+  if (trib::cpu_has_avx2()) versions.push_back({"avx2", trib::count_newlines_avx2});
+#endif
+  auto check = [&](const std::string& s, std::size_t offset) {
+    std::string_view text(s.data() + offset, s.size() - offset);
+    std::size_t want = 0;
+    bool want_high = false;
+    for (unsigned char c : text) {
+      want += c == '\n';
+      want_high |= c >= 0x80;
+    }
+    for (auto& [name, count] : versions) {
+      bool high = !want_high;  // must be overwritten
+      std::size_t got = count(text.data(), text.size(), &high);
+      BOOST_TEST_CONTEXT(name << " over " << text.size() << " bytes at offset " << offset) {
+        BOOST_TEST(got == want);
+        BOOST_TEST(high == want_high);
+      }
+    }
+  };
+  for (int round = 0; round < 2000; ++round) {
+    std::size_t len = std::uniform_int_distribution<std::size_t>(0, 200)(rng);
+    int nl_pct = std::uniform_int_distribution<int>(0, 100)(rng);
+    bool with_high = rng() % 3 == 0;
+    std::string s;
+    for (std::size_t i = 0; i < len; ++i) {
+      if (std::uniform_int_distribution<int>(0, 99)(rng) < nl_pct) s += '\n';
+      else if (with_high && rng() % 50 == 0) s += '\xc3';
+      else s += static_cast<char>('a' + rng() % 26);
+    }
+    for (std::size_t offset = 0; offset < std::min<std::size_t>(s.size() + 1, 33); ++offset) check(s, offset);
+  }
+  // Long runs: lanes summed before they overflow, a high byte only at the very end.
+  for (std::size_t len : {255u * 32, 255u * 32 + 1, 255u * 64 + 31, 100000u}) {
+    std::string all(len, '\n');
+    check(all, 0);
+    all.back() = '\x80';
+    check(all, 0);
+    check(all, 7);
+  }
+}
