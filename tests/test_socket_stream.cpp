@@ -308,6 +308,33 @@ BOOST_AUTO_TEST_CASE(graceful_stop_processes_everything_received) {
   BOOST_TEST(ssc.completedBatchCount() == 1u);
 }
 
+// After a fast burst the receiver waits for bigger reads (SO_RCVLOWAT,
+// io/socket_receiver.cpp); a few lines that follow and then nothing more,
+// on a connection left open, must still come in rather than wait for
+// bytes that never arrive. Several rounds, so each burst is read in large
+// reads at least once.
+BOOST_AUTO_TEST_CASE(a_trickle_after_a_burst_is_read_without_more_data) {
+  testing::TcpServer server;
+  trib::StreamingContext ssc(std::chrono::milliseconds(50));
+  WordCountJob job(ssc, "127.0.0.1", server.port());
+  ssc.start();
+  server.accept_client();
+  Lines sent;
+  for (int round = 0; round < 4; ++round) {
+    auto burst = make_lines(static_cast<int>(sent.size()), 200000);  // about 7 MB in one write
+    std::string bytes;
+    for (auto& l : burst) bytes += l + "\n";
+    server.send(bytes);
+    sent.insert(sent.end(), burst.begin(), burst.end());
+    auto trickle = make_lines(static_cast<int>(sent.size()), 3);
+    for (auto& l : trickle) server.send(l + "\n");
+    sent.insert(sent.end(), trickle.begin(), trickle.end());
+    wait_received(ssc, static_cast<int64_t>(sent.size()));  // the connection stays open
+  }
+  ssc.stop(/*graceful=*/true);
+  job.check(sent);
+}
+
 // A source that ends at the server's close ends the job: its open
 // interval (a day long here, so no tick could close it) closes at once and
 // everything accepted is processed. A broken connection is not an end: the
