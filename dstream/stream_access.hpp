@@ -167,6 +167,8 @@ CombiningEdge combine_by_key_edge(Feed feed, F f, int n) {
     if constexpr (std::is_same_v<decltype(table), TextCombineTable<V>> && !holds_views_v<V>) {
       keys = table.drain_copying_keys(rows, hashes);
     } else {
+      // Text keys still get copied here when V is not default-constructible
+      // (CombineTableFor then picks the generic table); null otherwise.
       table.drain(rows, hashes);
       keys = copy_out_text_keys(rows);
     }
