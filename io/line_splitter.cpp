@@ -112,9 +112,13 @@ class BufferPool {
   // at 0.45-0.7 GB/s against 3 GB/s for 4 KiB pages (the hypervisor backs
   // each freshly handed-out huge page anew), 13 % of a full-speed run's
   // samples; in 4 KiB pages the median of 6 paired runs went from 15.0 to
-  // 16.4 M lines/s.
+  // 16.4 M lines/s. Populated at once (MAP_POPULATE): one call instead of
+  // 512 page faults. A 2 M-line run faults in ~64 MiB of buffers before the
+  // pool is warm; populating them took its task clock from 265-298 to
+  // 241-277 ms and its lines/s up 8 % (median of 16 pairs, 13 faster).
   static char* fresh() {
-    void* p = mmap(nullptr, kPooledBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* p = mmap(nullptr, kPooledBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     return static_cast<char*>(p);
   }

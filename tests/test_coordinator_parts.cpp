@@ -1,7 +1,7 @@
 // The coordinator's plain parts on their own, with times the test sets:
 // the batch clock, the job's phase and stop, worker membership (joins, the min-workers gate,
-// heartbeats), the checkpoint coordinator (rounds, retakes, writing) and where the task
-// dispatcher sends tasks.
+// heartbeats), the checkpoint coordinator (rounds, retakes, writing), where the task
+// dispatcher sends tasks, and how a receiver actor hands its lines over.
 #define BOOST_TEST_MODULE coordinator_parts
 #include <boost/test/unit_test.hpp>
 
@@ -9,6 +9,8 @@
 
 #include "actors/batch_clock.hpp"
 #include "actors/checkpoint_coordinator.hpp"
+#include "actors/messages.hpp"
+#include "actors/receiver_actor.hpp"
 #include "actors/job_lifecycle.hpp"
 #include "actors/task_dispatcher.hpp"
 #include "actors/worker_membership.hpp"
@@ -337,4 +339,94 @@ BOOST_AUTO_TEST_CASE(map_tasks_run_on_the_coordinator_while_it_has_a_free_slot_t
   TaskDispatcher none(graph, pool, local, outbox, SpeculationPolicy{}, [](JobEvent) {}, 0);
   for (int i = 0; i < 3; ++i) none.run(task(Phase::map, i), now);
   for (std::size_t i = 0; i < 3; ++i) BOOST_TEST(host_of(i) == "worker-2");
+}
+
+namespace {
+
+// Stores `first` numbered lines, then (once `go` is set) `second` more, in
+// chunks of 1,000 lines, then ends its input.
+class CountingReceiver : public Receiver {
+ public:
+  CountingReceiver(int first, int second, std::shared_ptr<std::atomic<bool>> go)
+      : first_(first), second_(second), go_(std::move(go)) {}
+  std::string describe() const override { return "counting"; }
+  void run(ReceiverContext& ctx) override {
+    store(ctx, 0, first_);
+    while (!go_->load() && ctx.wait_for(std::chrono::milliseconds(1))) {
+    }
+    store(ctx, first_, first_ + second_);
+    ctx.end_of_input();
+  }
+
+ private:
+  static void store(ReceiverContext& ctx, int begin, int end) {
+    for (; begin < end; begin += 1000) {
+      std::vector<std::string> rows;
+      for (int i = begin; i < std::min(end, begin + 1000); ++i) rows.push_back("L" + std::to_string(i));
+      ctx.store(std::move(rows));
+    }
+  }
+  int first_, second_;
+  std::shared_ptr<std::atomic<bool>> go_;
+};
+
+}  // namespace
+
+// What a receiver holds when its input ends, or at an interval's close after
+// map-ahead slots, is mapped while the batch waits: it is handed over in a
+// partition per core (one per 16,384 lines, up to the job's partitions), not
+// as one slot that keeps one core mapping while the others idle. Every line
+// comes once, in order. Mid-interval, a slot of fewer than 196,608 lines
+// stays one partition.
+BOOST_AUTO_TEST_CASE(a_receivers_last_lines_go_to_every_partition) {
+  caf::actor_system_config cfg;
+  register_message_types(cfg);
+  caf::actor_system sys{cfg};
+  constexpr int kPartitions = 4, kLast = 100'000;
+  for (int first : {0, 30'000}) {
+    BOOST_TEST_CONTEXT("lines slotted before the input ends: " << first) {
+      auto go = std::make_shared<std::atomic<bool>>(first == 0);
+      auto monitor = std::make_shared<JobMonitor>();
+      ReceiverOptions options;
+      options.slots_on_request = true;
+      auto receiver = spawn_receiver(
+          sys, 0, [=] { return std::make_unique<CountingReceiver>(first, kLast, go); }, kPartitions, monitor,
+          options);
+      caf::scoped_actor self{sys};
+      std::vector<std::string> got;
+      auto take = [&](auto atom) {
+        std::vector<std::size_t> sizes;
+        self->request(receiver, std::chrono::seconds(30), atom)
+            .receive(
+                [&](ReceivedBlock& block) {
+                  for (const auto& part : block.partitions) {
+                    sizes.push_back(part.size());
+                    for (const auto& line : part.rows<Text>()) got.emplace_back(line.data(), line.size());
+                  }
+                },
+                [](caf::error& e) { BOOST_FAIL("no block: " << caf::to_string(e)); });
+        return sizes;
+      };
+      if (first > 0) {
+        while (monitor->received_records.load() < first) std::this_thread::sleep_for(1ms);
+        BOOST_TEST(take(slot_atom::value) == std::vector<std::size_t>{static_cast<std::size_t>(first)});
+        go->store(true);
+      }
+      bool ended = false;
+      self->request(receiver, std::chrono::seconds(30), input_end_atom::value)
+          .receive([&](input_end_atom) { ended = true; }, [](caf::error&) {});
+      BOOST_REQUIRE(ended);
+      // With nothing slotted yet, the slot after the end takes the rest;
+      // otherwise the interval's close (flush) does.
+      auto last = first == 0 ? take(slot_atom::value) : take(flush_atom::value);
+      BOOST_TEST(last.size() == static_cast<std::size_t>(kPartitions));
+      for (std::size_t size : last) BOOST_TEST(size >= static_cast<std::size_t>(kLast / kPartitions / 2));
+      if (first == 0) BOOST_TEST(take(flush_atom::value).empty());
+      BOOST_REQUIRE_EQUAL(got.size(), static_cast<std::size_t>(first + kLast));
+      for (int i = 0; i < first + kLast; ++i)
+        if (got[static_cast<std::size_t>(i)] != "L" + std::to_string(i))
+          BOOST_FAIL("line " << i << " is " << got[static_cast<std::size_t>(i)]);
+      caf::anon_send_exit(receiver, caf::exit_reason::user_shutdown);
+    }
+  }
 }
