@@ -312,9 +312,8 @@ struct LoopResult {
 // and 8 MiB level with 4; 4 MiB against 256 KiB faster or level on 16-byte
 // lines, a million-word and a 100,000-word text.
 LoopResult run_loop(uint16_t port, int64_t batch_ms, std::size_t read_bytes) {
-  const std::size_t kRead = read_bytes;
   constexpr std::size_t kSlack = 64;
-  std::vector<char> buffer(kRead + kSlack);
+  std::vector<char> buffer(read_bytes + kSlack);
   WordTable table;
   LoopResult r;
   uint64_t batch_words = 0;  // since the last fold
@@ -328,7 +327,7 @@ LoopResult run_loop(uint16_t port, int64_t batch_ms, std::size_t read_bytes) {
     batch_words = 0;
   };
   for (bool started = false;;) {
-    if (carried + kRead / 2 > buffer.size() - kSlack) buffer.resize(2 * buffer.size());  // a huge word
+    if (carried + read_bytes / 2 > buffer.size() - kSlack) buffer.resize(2 * buffer.size());  // a huge word
     ssize_t got = read(fd, buffer.data() + carried, buffer.size() - kSlack - carried);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) throw Failure(errno_text("read failed"));
