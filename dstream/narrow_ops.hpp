@@ -157,9 +157,12 @@ inline bool follows_after_newline(const char* end, const Text& next) {
 // data[0, n) (apart by "\n" or "\r\n"): their words are the words of the
 // whole range, found in one scan with no line cut out. For a run of line
 // views (split_words_in_runs) and for uncut lines (LineRun) alike.
+// `data` is captured by value (and the combine's table by pointer, in
+// shuffle_ops.hpp): by reference, the fused loop loaded each through the
+// closure for every word (3 % of its samples over 10 M lines, 6 paired runs).
 template <class Step, class Sink>
 inline TRIB_INLINE void split_words_of_bytes(const Step& step, const char* data, std::size_t n, Sink&& sink) {
-  for_each_word(data, n, [&](std::size_t start, std::size_t len) TRIB_INLINE {
+  for_each_word(data, n, [&, data](std::size_t start, std::size_t len) TRIB_INLINE {
     after_first_step(step, Text(data + start, len), sink);
   });
 }

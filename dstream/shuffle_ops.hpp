@@ -75,7 +75,8 @@ DStream<T> FusedDStream<T, S, Step>::reduceByKey(F f, int partitions) const {
   int n = detail::resolve_partitions(*this, partitions);
   auto feed = [loop = record_loop()](const Partition& in, const TaskContext& ctx, auto& table,
                                      const F& f) {
-    loop(in, ctx, [&](const T& kv) TRIB_INLINE { table.merge(kv.first, kv.second, f); });  // see MapStep
+    auto* t = &table;  // by value in the closure: see split_words_of_bytes
+    loop(in, ctx, [t, &f](const T& kv) TRIB_INLINE { t->merge(kv.first, kv.second, f); });  // see MapStep
   };
   return detail::reduce_by_key(*this, f, n, detail::combine_by_key_edge<T>(feed, f, n));
 }
