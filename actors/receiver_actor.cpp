@@ -203,9 +203,9 @@ receiver_actor::behavior_type receiver_behavior(receiver_actor::stateful_pointer
         auto& st = self->state;
         ReceivedBlock block;
         block.source_node = source_node;
-        block.records = static_cast<int64_t>(st.buffer.lines());
-        st.slotted_records += block.records;
         std::size_t lines = st.buffer.lines();
+        block.records = static_cast<int64_t>(lines);
+        st.slotted_records += block.records;
         block.partitions = st.buffer.take_chunks(st.input_ended ? close_partitions(lines, partitions)
                                                                 : slot_partitions(lines, partitions));
         return block;
