@@ -31,7 +31,7 @@ constexpr int kPollMs = 100;  // how soon a stop request is noticed
 // kBatchWaitMs; a wait that ends on that timeout reads what is there and
 // goes back to waking on every arrival, so a source that slows down is held
 // back by at most kBatchWaitMs, once. The end of the connection wakes it at
-// once. Paired runs over 10 M lines: 8 of 8 faster, median +3 %.
+// once. Paired runs over 10 M lines: 14 of 18 faster, median +3 %.
 constexpr int kBatchBytes = 256 << 10;
 constexpr int kBatchWaitMs = 1;
 
