@@ -53,9 +53,11 @@ case "$cmd" in
     build/socket_wordcount_bench --file "$long_input" --lines 10000000 --markdown --runs 5 "$@"
     rm -f "$long_input"
     # Other text: a million distinct words drawn uniformly (big tables, keys
-    # rarely repeat within a task), and short lines of 1-2 words (per-line
-    # costs weigh most).
+    # rarely repeat within a task), 100,000 words (tables bigger than L2,
+    # keys that repeat within a batch but less within a 10 ms slot), and
+    # short lines of 1-2 words (per-line costs weigh most).
     build/socket_wordcount_bench --lines 2000000 --vocabulary 1000000 --zipf 0 --markdown "$@"
+    build/socket_wordcount_bench --lines 2000000 --vocabulary 100000 --markdown "$@"
     build/socket_wordcount_bench --lines 5000000 --line-bytes 16 --markdown "$@"
     build/socket_wordcount_bench --file "$input" --markdown --rate 2000000 "$@"
     build/socket_wordcount_bench --file "$input" --markdown --rate 1000000 --batch-ms 10 "$@"

@@ -53,6 +53,11 @@ bool BatchExecutor::map_ahead_pays(int id) const {
   return readers != ahead_sources_.end() && trib::map_ahead_pays(*graph_, readers->second);
 }
 
+double BatchExecutor::ahead_records_per_key(int id) const {
+  auto readers = ahead_sources_.find(id);
+  return readers == ahead_sources_.end() ? 0 : trib::combine_records_per_key(*graph_, readers->second);
+}
+
 void BatchExecutor::add_slot(int64_t t, int64_t k, int id, Dataset slot, int expected_slots) {
   auto readers = ahead_sources_.find(id);
   BatchRun& run = run_of(t);

@@ -87,6 +87,8 @@ class BatchExecutor {
   bool maps_ahead(int id) const { return ahead_sources_.count(id) > 0; }  // dstream/core/map_ahead.hpp
   // Does mapping it ahead still pay (map_ahead_pays)?
   bool map_ahead_pays(int id) const;
+  // Records a key its readers' combines kept (combine_records_per_key).
+  double ahead_records_per_key(int id) const;
 
   // The next slot of map-ahead source `id`'s input to batch t (index k),
   // before the batch forms; the batch's block then holds the slots after it.

@@ -157,9 +157,9 @@ class Coordinator final : public ExecutorListener, public CheckpointRounds::List
       if (!p_.executor.map_ahead_pays(id)) stop.push_back(id);
     for (int id : stop) {
       p_.inputs.stop_slots(id);
-      spdlog::info("map-ahead off for stream {}: its map-side combine kept more than 1 key in {} records, so "
-                   "each slot's keys would be merged again; its input now comes whole at each close",
-                   id, kMinRecordsPerKey);
+      spdlog::info("map-ahead off for stream {}: its map-side combine kept 1 key in {:.1f} records (fewer than "
+                   "{}), so each slot's keys would be merged again; its input now comes whole at each close",
+                   id, p_.executor.ahead_records_per_key(id), kMinRecordsPerKey);
     }
     // Whole intervals wait in the buffers longer than slots did.
     if (!stop.empty() && p_.inputs.slotted().empty() && cfg_.receive_buffer_without_slots > 0)

@@ -23,7 +23,7 @@ int AppMain::parse(int argc, char** argv) {
     flags_.add("map-ahead-slots", &map_ahead_slots_,
                "slots per interval in which receivers feeding only shuffles hand over their input, each "
                "mapped as it arrives (-1: one per 10 ms, 1-8 per partition, stopped for a stream whose "
-               "map-side combine keeps more than 1 key in 4 records; 0: off, input is cut when the "
+               "map-side combine keeps more than 1 key in 22 records; 0: off, input is cut when the "
                "interval closes; N: N slots, never stopped)");
   if (groups_ & kCluster) add_cluster_flags(flags_, &cluster_);
   if (groups_ & kRecovery) add_recovery_flags(flags_, &recovery_);

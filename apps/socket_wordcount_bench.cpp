@@ -671,6 +671,8 @@ struct BenchConfig {
   bool generated = false;
   bool reconnect = false;  // the engine's source reconnects at the close
   int64_t loop_read_kib = 4096;  // the loop's read size
+  // The engine's --receive-buffer-mb and --map-ahead-slots, passed on to it.
+  int64_t receive_buffer_mb = -1, map_ahead_slots = -1;
 };
 
 // One receiver run: a fresh sender on a free port, then `role` reading it.
@@ -687,7 +689,9 @@ Fields run_side(const std::string& role, const BenchConfig& cfg) {
                                    cfg.child_log_level};
   if (role == "engine")
     args.insert(args.end(), {"--lines", std::to_string(cfg.lines), "--partitions",
-                             std::to_string(cfg.partitions), "--timeout", std::to_string(cfg.timeout_s)});
+                             std::to_string(cfg.partitions), "--timeout", std::to_string(cfg.timeout_s),
+                             "--receive-buffer-mb", std::to_string(cfg.receive_buffer_mb), "--map-ahead-slots",
+                             std::to_string(cfg.map_ahead_slots)});
   if (role == "engine" && cfg.reconnect) args.push_back("--reconnect");
   if (role == "loop") args.insert(args.end(), {"--loop-read-kib", std::to_string(cfg.loop_read_kib)});
   Child receiver(args, true);
@@ -925,6 +929,10 @@ int main(int argc, char** argv) {
       BenchConfig cfg{file, lines, batch_ms, partitions, timeout, rate, child_log_level, shape};
       cfg.reconnect = reconnect;
       cfg.loop_read_kib = loop_read_kib;
+      trib::StreamingOptions engine_options;
+      if (int code = app.apply(engine_options); code >= 0) return code;
+      cfg.receive_buffer_mb = engine_options.receive_buffer_mb;
+      cfg.map_ahead_slots = engine_options.map_ahead_slots;
       return orchestrate(cfg, runs, static_cast<uint64_t>(seed), markdown);
     }
     if (role == "generate") {

@@ -149,8 +149,8 @@ Pin copy_out_text_keys(std::vector<T>& rows) {
 // not n.
 //
 // `feed(in, ctx, table, f)` merges the records the stream makes of partition
-// `in` into the table. Each task adds what its table took in and kept to
-// the edge's stats.
+// `in` into the table. Each task big enough to judge by adds what its table
+// took in and kept to the edge's stats.
 template <class T, class F, class Feed>
 CombiningEdge combine_by_key_edge(Feed feed, F f, int n) {
   using K = typename pair_traits<T>::key_type;
@@ -159,8 +159,10 @@ CombiningEdge combine_by_key_edge(Feed feed, F f, int n) {
   EdgeFn fn = [feed, f, n, stats](const Partition& in, const TaskContext& ctx) {
     CombineTableFor<K, V> table;
     feed(in, ctx, table, f);
-    stats->records.fetch_add(table.records_merged(), std::memory_order_relaxed);
-    stats->keys.fetch_add(table.size(), std::memory_order_relaxed);
+    if (table.records_merged() >= CombineStats::kSmallestCounted) {
+      stats->records.fetch_add(table.records_merged(), std::memory_order_relaxed);
+      stats->keys.fetch_add(table.size(), std::memory_order_relaxed);
+    }
     std::vector<T> rows;
     std::vector<uint64_t> hashes;
     Pin keys;

@@ -64,9 +64,10 @@ struct StreamingOptions {
   // buffers come back within the interval. -1: one slot per 10 ms of the
   // interval, at least `partitions` and at most 8 per partition, and
   // adaptive: a stream's slots stop for good once its map-side combine has
-  // kept more than 1 key in 4 of a million records or more (every slot's
-  // keys are merged again on the reduce side, which then costs as much as
-  // the map; dstream/core/map_ahead.hpp), and the receive buffers grow to
+  // kept more than 1 key in 22 of a million records or more, counting map
+  // tasks of 262,144 records or more (every slot's keys are merged again on
+  // the reduce side, which then costs more than mapping slots while they
+  // are in cache saves; dstream/core/map_ahead.hpp), and the receive buffers grow to
   // the whole-interval default. 0: off (the interval's input is cut into
   // `partitions` when it closes). N > 1: N slots, never stopped. Off with
   // backpressure.

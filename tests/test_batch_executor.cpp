@@ -313,10 +313,19 @@ BOOST_AUTO_TEST_CASE(a_source_read_by_a_narrow_chain_is_not_mapped_ahead) {
 
 // Map-ahead pays while combining shrinks a slot. The executor judges from
 // what the reduceByKey edge's own tables took in and kept, once they took
-// in kJudgeAfterRecords: off where most records are keys of their own, on
-// where a vocabulary repeats.
-BOOST_AUTO_TEST_CASE(map_ahead_stops_paying_where_the_combine_keeps_most_records_as_keys) {
-  for (int64_t vocabulary : {int64_t{1} << 40, int64_t{1000}}) {
+// in kJudgeAfterRecords in tasks of at least CombineStats::kSmallestCounted
+// records: off where fewer than kMinRecordsPerKey records share a key
+// (every record a key of its own, or 1 key in 10), on where a vocabulary
+// repeats; and never judged from small tasks, which a slow stream makes.
+BOOST_AUTO_TEST_CASE(map_ahead_stops_paying_where_the_combine_keeps_too_many_keys) {
+  struct Case {
+    int64_t vocabulary, task_records;
+    bool pays;
+  };
+  const int64_t big = static_cast<int64_t>(CombineStats::kSmallestCounted) + 1000;
+  const int64_t small = static_cast<int64_t>(CombineStats::kSmallestCounted) - 1000;
+  for (Case c : {Case{int64_t{1} << 40, big, false}, Case{big / 10, big, false}, Case{1000, big, true},
+                 Case{big / 40, big, true}, Case{int64_t{1} << 40, small, true}}) {
     QueueWordCount job;
     auto& src = job.src;
     auto g = job.graph();
@@ -327,20 +336,31 @@ BOOST_AUTO_TEST_CASE(map_ahead_stops_paying_where_the_combine_keeps_most_records
       if (n->reduce_partitions() > 0 && n->edges.at(0).parent->id == src->id) combine = &n->edges.at(0);
     BOOST_REQUIRE(combine);
     BOOST_REQUIRE(combine->combine);
-    // Map tasks of 100,000 records each, as slots would bring them.
-    uint64_t merged = 0;
-    for (int64_t task = 0; merged < kJudgeAfterRecords; ++task) {
-      BOOST_TEST(executor.map_ahead_pays(src->id), "too few records to judge: " << merged);
+    // Map tasks of task_records records each, as slots would bring them.
+    int64_t merged = 0, keys_kept = 0;
+    for (int64_t task = 0; merged < 2 * static_cast<int64_t>(kJudgeAfterRecords); ++task) {
+      if (merged < static_cast<int64_t>(kJudgeAfterRecords))
+        BOOST_TEST(executor.map_ahead_pays(src->id), "too few records to judge: " << merged);
       std::vector<std::string> words;
-      for (int64_t i = task * 100000; i < (task + 1) * 100000; ++i) words.push_back("w" + std::to_string(i % vocabulary));
+      for (int64_t i = task * c.task_records; i < (task + 1) * c.task_records; ++i)
+        words.push_back("w" + std::to_string(i % c.vocabulary));
       auto buckets = combine->fn(Partition::of(std::move(words)), TaskContext{});
-      merged += 100000;
+      merged += c.task_records;
       std::size_t keys = 0;
       for (auto& b : buckets) keys += b.size();
-      BOOST_TEST(keys == static_cast<std::size_t>(std::min<int64_t>(vocabulary, 100000)));
+      BOOST_TEST(keys == static_cast<std::size_t>(std::min(c.vocabulary, c.task_records)));
+      keys_kept += static_cast<int64_t>(keys);
     }
-    BOOST_TEST(combine->combine->records.load() == merged);
-    BOOST_TEST(executor.map_ahead_pays(src->id) == (vocabulary < 100000), "vocabulary " << vocabulary);
+    // Counted: every task, or none.
+    bool counted = c.task_records >= static_cast<int64_t>(CombineStats::kSmallestCounted);
+    BOOST_TEST(combine->combine->records.load() == static_cast<uint64_t>(counted ? merged : 0));
+    BOOST_TEST(combine->combine->keys.load() == static_cast<uint64_t>(counted ? keys_kept : 0));
+    BOOST_TEST(executor.map_ahead_pays(src->id) == c.pays,
+               "vocabulary " << c.vocabulary << ", tasks of " << c.task_records << " records");
+    if (counted)  // the ratio the coordinator logs when it stops the slots
+      BOOST_TEST(executor.ahead_records_per_key(src->id) ==
+                     static_cast<double>(merged) / static_cast<double>(keys_kept),
+                 boost::test_tools::tolerance(1e-9));
   }
 }
 

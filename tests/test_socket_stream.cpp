@@ -201,9 +201,10 @@ BOOST_AUTO_TEST_CASE(input_mapped_ahead_in_slots_is_counted_once) {
 
 // Adaptive map-ahead (the default, -1 slots): where the map-side combine
 // keeps most records as keys (every word distinct), each slot's keys would be
-// merged again on the reduce side, so slots stop once 1 M records showed it
-// and the input comes whole at each close; where it shrinks them (a small
-// vocabulary), slots go on. Either way every word counts once.
+// merged again on the reduce side, so slots stop once 1 M records in big
+// slot tasks showed it and the input comes whole at each close; where it
+// shrinks them (a small vocabulary), slots go on. Either way every word
+// counts once.
 BOOST_AUTO_TEST_CASE(map_ahead_stops_where_slots_keep_most_records_as_keys) {
   for (bool distinct : {true, false}) {
     CapturedLog log;
@@ -226,8 +227,10 @@ BOOST_AUTO_TEST_CASE(map_ahead_stops_where_slots_keep_most_records_as_keys) {
       sent.insert(sent.end(), lines.begin(), lines.end());
       std::this_thread::sleep_for(std::chrono::milliseconds(15));
     };
-    // 1.5 M words in 25 parts, 15 ms apart: slots, enough records to judge.
-    for (int part = 0; part < 25; ++part) send_part(7500);
+    // 5.1 M words in 8 parts of 640,000, 15 ms apart: slots. A part cut
+    // between two slots still leaves one with more than the 262,144 records
+    // a task needs to count (CombineStats::kSmallestCounted): enough to judge.
+    for (int part = 0; part < 8; ++part) send_part(80000);
     wait_received(ssc, static_cast<int64_t>(sent.size()));
     BOOST_REQUIRE(ssc.awaitBatches(ssc.completedBatchCount() + 3, std::chrono::seconds(60)));
     int64_t slots_before = ssc.slotsMappedAhead();

@@ -57,9 +57,12 @@ using EdgeFn =
     std::function<std::vector<Partition>(const Partition&, const TaskContext&)>;
 
 // What a map-side combining edge's tables took in and kept, summed over the
-// tasks that ran in this process. Map-ahead reads it to judge whether
-// combining slot by slot pays (dstream/core/map_ahead.hpp).
+// tasks of at least kSmallestCounted records that ran in this process.
+// Map-ahead reads it to judge whether combining slot by slot pays
+// (dstream/core/map_ahead.hpp). Smaller tasks come from a stream slow enough
+// that the cores have time to spare for merging its keys again.
 struct CombineStats {
+  static constexpr uint64_t kSmallestCounted = uint64_t{1} << 18;
   std::atomic<uint64_t> records{0};  // merged into the tables
   std::atomic<uint64_t> keys{0};     // distinct keys the tables handed on
 };

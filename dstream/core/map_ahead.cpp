@@ -35,14 +35,22 @@ std::map<int, std::vector<int>> map_ahead_readers(const Graph& graph, const std:
 }
 
 bool map_ahead_pays(const Graph& graph, const std::vector<int>& readers) {
+  double per_key = combine_records_per_key(graph, readers);
+  return per_key == 0 || per_key >= static_cast<double>(kMinRecordsPerKey);
+}
+
+double combine_records_per_key(const Graph& graph, const std::vector<int>& readers) {
+  double fewest = 0;
   for (int id : readers)
     for (const Edge& e : graph.nodes.at(id)->edges) {
       if (!e.combine) continue;
       uint64_t records = e.combine->records.load(std::memory_order_relaxed);
       uint64_t keys = e.combine->keys.load(std::memory_order_relaxed);
-      if (records >= kJudgeAfterRecords && keys * kMinRecordsPerKey > records) return false;
+      if (records < kJudgeAfterRecords) continue;
+      double per_key = static_cast<double>(records) / static_cast<double>(std::max<uint64_t>(keys, 1));
+      if (fewest == 0 || per_key < fewest) fewest = per_key;
     }
-  return true;
+  return fewest;
 }
 
 int resolve_map_ahead_slots(int slots, int64_t interval_ms, int partitions, bool backpressure) {
