@@ -66,9 +66,9 @@ struct StreamingOptions {
   // adaptive: a stream's slots stop for good once its map-side combine has
   // kept more than 1 key in 22 of a million records or more, counting map
   // tasks of 262,144 records or more (every slot's keys are merged again on
-  // the reduce side, which then costs more than mapping slots while they
-  // are in cache saves; dstream/core/map_ahead.hpp), and the receive buffers grow to
-  // the whole-interval default. 0: off (the interval's input is cut into
+  // the reduce side, and past that ratio the merging costs more than the
+  // slots save; dstream/core/map_ahead.hpp), and the receive buffers grow
+  // to the whole-interval default. 0: off (the interval's input is cut into
   // `partitions` when it closes). N > 1: N slots, never stopped. Off with
   // backpressure.
   int map_ahead_slots = -1;
