@@ -76,6 +76,18 @@ double peak_rss_mb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
+double cpu_seconds(const rusage& usage) {
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// User + system CPU of this process so far, all its threads.
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return cpu_seconds(usage);
+}
+
 // Thrown for failures a role cannot go on from; main prints it and exits 1.
 struct Failure : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -298,7 +310,7 @@ void serve(const std::string& path, int listener, double lines_per_s) {
 
 struct LoopResult {
   uint64_t lines = 0, words = 0, checksum = 0;  // words: the sum of the folded counts
-  double seconds = 0;
+  double seconds = 0, cpu_seconds = 0;         // from the first byte to the last fold
 };
 
 // read_bytes: how much one read() asks for. Big reads pay: the loop keeps
@@ -322,6 +334,7 @@ LoopResult run_loop(uint16_t port, int64_t batch_ms, std::size_t read_bytes) {
   char last_byte = '\n';
   int fd = connect_loopback(port);
   Clock::time_point first_byte, next_fold;
+  double cpu_at_first_byte = 0;
   auto fold = [&] {
     table.fold(r.words, r.checksum);
     batch_words = 0;
@@ -335,6 +348,7 @@ LoopResult run_loop(uint16_t port, int64_t batch_ms, std::size_t read_bytes) {
     if (!started && got > 0) {
       started = true;
       first_byte = now;
+      cpu_at_first_byte = process_cpu_seconds();
       next_fold = now + std::chrono::milliseconds(batch_ms);
     }
     if (got == 0) {  // EOF: the last word ends here, and a last unterminated line counts
@@ -360,6 +374,7 @@ LoopResult run_loop(uint16_t port, int64_t batch_ms, std::size_t read_bytes) {
     }
   }
   r.seconds = r.lines > 0 ? seconds_between(first_byte, Clock::now()) : 0;
+  r.cpu_seconds = r.lines > 0 ? process_cpu_seconds() - cpu_at_first_byte : 0;
   close(fd);
   if (r.words != scanned_words)
     throw Failure("loop: folded " + std::to_string(r.words) + " words but found " + std::to_string(scanned_words));
@@ -408,6 +423,7 @@ struct Progress {
   int64_t lines = 0;
   std::vector<trib::BatchInfo> batches;  // with input only
   std::optional<Clock::time_point> done;  // when the batch with the last line completed
+  double done_cpu_seconds = 0;            // the process's CPU then
 };
 
 // The clock starts when the receiver has the first lines: the loop's "first
@@ -438,7 +454,7 @@ void wait_until_processed(trib::StreamingContext& ssc, Progress& progress, int64
 }
 
 void print_engine_result(const Progress& progress, const EngineTotals& totals, Clock::time_point start,
-                         int64_t batch_ms) {
+                         double start_cpu_seconds, int64_t batch_ms) {
   std::vector<double> proc, delay;
   int64_t late = 0;
   // The first line's wall time, as batch times are wall times.
@@ -457,10 +473,11 @@ void print_engine_result(const Progress& progress, const EngineTotals& totals, C
   double seconds = seconds_between(start, *progress.done);
   std::printf("RESULT role=engine lines=%" PRId64 " words=%" PRIu64 " checksum=%" PRIu64 " seconds=%.4f "
               "lines_per_s=%.0f batches=%zu proc_p50_ms=%.1f proc_p99_ms=%.1f delay_p50_ms=%.1f "
-              "delay_p99_ms=%.1f late_batches=%" PRId64 " rss_mb=%.1f\n",
+              "delay_p99_ms=%.1f late_batches=%" PRId64 " rss_mb=%.1f cpu_s=%.3f\n",
               progress.lines, totals.words.load(), totals.checksum.load(), seconds,
               static_cast<double>(progress.lines) / seconds, proc.size(), percentile(proc, 50),
-              percentile(proc, 99), percentile(delay, 50), percentile(delay, 99), late, peak_rss_mb());
+              percentile(proc, 99), percentile(delay, 50), percentile(delay, 99), late, peak_rss_mb(),
+              progress.done_cpu_seconds - start_cpu_seconds);
   std::fflush(stdout);
 }
 
@@ -495,16 +512,20 @@ int run_engine(uint16_t port, int64_t batch_ms, int64_t expected, int64_t partit
     if (b.input_records == 0) return;
     progress->lines += b.input_records;
     progress->batches.push_back(b);
-    if (progress->lines >= expected && !progress->done) progress->done = Clock::now();
+    if (progress->lines >= expected && !progress->done) {
+      progress->done = Clock::now();
+      progress->done_cpu_seconds = process_cpu_seconds();
+    }
     progress->changed.notify_all();
   });
   try {
     ssc.start();
     auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
     Clock::time_point start = wait_for_first_line(ssc, deadline);
+    double start_cpu = process_cpu_seconds();
     wait_until_processed(ssc, *progress, expected, deadline);
     std::lock_guard<std::mutex> lock(progress->mutex);
-    print_engine_result(*progress, *totals, start, batch_ms);
+    print_engine_result(*progress, *totals, start, start_cpu, batch_ms);
   } catch (const std::exception& e) {
     // Not through ~StreamingContext: it may wait on the very job that is stuck.
     spdlog::error("engine: {}", e.what());
@@ -539,6 +560,12 @@ double number(const Fields& f, const std::string& key) {
 std::string text(const Fields& f, const std::string& key) {
   auto it = f.find(key);
   return it == f.end() ? "" : it->second;
+}
+
+std::string fixed(double x, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, x);
+  return buf;
 }
 
 // Set by SIGINT/SIGTERM in the orchestrator: it then stops its children and
@@ -606,9 +633,12 @@ class Child {
   // Its wait status once it exited, without blocking.
   std::optional<int> exited() {
     int status = 0;
-    if (!status_ && waitpid(pid_, &status, WNOHANG) == pid_) status_ = status;
+    if (!status_ && wait4(pid_, &status, WNOHANG, &usage_) == pid_) status_ = status;
     return status_;
   }
+
+  // Its user + system CPU, once it exited.
+  double cpu_seconds() const { return ::cpu_seconds(usage_); }
 
   bool failed() { return exited() && *status_ != 0; }
 
@@ -616,7 +646,7 @@ class Child {
     if (exited()) return;
     kill(pid_, SIGKILL);
     int status = 0;
-    waitpid(pid_, &status, 0);
+    wait4(pid_, &status, 0, &usage_);
     status_ = status;
   }
 
@@ -647,6 +677,7 @@ class Child {
   int out_ = -1;
   std::string output_;
   std::optional<int> status_;
+  rusage usage_{};
 };
 
 // The RESULT line of a receiver's stdout; its other lines go to stderr.
@@ -711,7 +742,9 @@ Fields run_side(const std::string& role, const BenchConfig& cfg) {
     throw Failure("the sender " + sender.describe_exit());
   std::string line = result_line(receiver.output());
   if (line.empty()) throw Failure(role + " printed no RESULT line");
-  return parse_result(line);
+  Fields result = parse_result(line);
+  result["sender_cpu_s"] = fixed(sender.cpu_seconds(), 3);
+  return result;
 }
 
 int64_t count_lines(const std::string& path) {
@@ -767,12 +800,6 @@ void check_counts(const Fields& loop, const Fields& engine, int64_t expected_lin
                   text(loop, "checksum") + ", engine " + text(engine, "checksum"));
 }
 
-std::string fixed(double x, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", digits, x);
-  return buf;
-}
-
 std::string millions(double x) { return fixed(x / 1e6, 3) + " M"; }
 
 // Every run's lines/s, in run order: the spread says how steady the machine was.
@@ -780,6 +807,20 @@ std::string every_run(const std::vector<Fields>& runs) {
   std::string out;
   for (const auto& r : runs) out += (out.empty() ? "" : ", ") + fixed(number(r, "lines_per_s") / 1e6, 2);
   return out;
+}
+
+// A receiver's user + system CPU over its measured seconds, and how many
+// cores that kept busy on average.
+std::string cpu_and_cores(const Fields& run) {
+  double cpu = number(run, "cpu_s"), seconds = number(run, "seconds");
+  return fixed(cpu, 3) + " (" + fixed(seconds > 0 ? cpu / seconds : 0, 2) + ")";
+}
+
+// Lines counted per second of the receiver's CPU: the work per core, which
+// two cores cannot make up for.
+std::string per_cpu_second(const Fields& run) {
+  double cpu = number(run, "cpu_s");
+  return cpu > 0 ? fixed(number(run, "lines") / cpu / 1e6, 2) : "-";
 }
 
 void print_table(const BenchConfig& cfg, const std::vector<Fields>& loops, const std::vector<Fields>& engines,
@@ -800,6 +841,9 @@ void print_table(const BenchConfig& cfg, const std::vector<Fields>& loops, const
       {"total delay p50 / p99 ms", "-", pair_ms("delay_p50_ms", "delay_p99_ms")},
       {"late batches (of non-empty)", "-", text(engine, "late_batches") + " / " + text(engine, "batches")},
       {"peak RSS MB", fixed(number(loop, "rss_mb"), 1), fixed(number(engine, "rss_mb"), 1)},
+      {"CPU s over those seconds (cores busy)", cpu_and_cores(loop), cpu_and_cores(engine)},
+      {"M lines per CPU-second", per_cpu_second(loop), per_cpu_second(engine)},
+      {"its sender's CPU s", fixed(number(loop, "sender_cpu_s"), 3), fixed(number(engine, "sender_cpu_s"), 3)},
   };
   std::error_code ec;
   auto bytes = std::filesystem::file_size(cfg.file, ec);
@@ -825,6 +869,8 @@ void print_table(const BenchConfig& cfg, const std::vector<Fields>& loops, const
               cfg.reconnect ? ", whose interval closes on time\n(--reconnect: up to one interval after EOF).\n"
                             : "; its source ends at the\nsender's close (?end-at-close), which closes that batch's "
                               "interval, as the loop folds at EOF.\n");
+  std::printf("CPU s: user + system, as the kernel charges it (by scheduler tick: coarse over a short run),\n"
+              "of the receiver over those seconds and of its sender, on the same cores, over its whole run.\n");
 }
 
 int orchestrate(BenchConfig cfg, int64_t runs, uint64_t seed, bool markdown) {
@@ -949,9 +995,9 @@ int main(int argc, char** argv) {
     if (role == "loop") {
       LoopResult r = run_loop(static_cast<uint16_t>(port), batch_ms, static_cast<std::size_t>(loop_read_kib) << 10);
       std::printf("RESULT role=loop lines=%" PRIu64 " words=%" PRIu64 " checksum=%" PRIu64
-                  " seconds=%.4f lines_per_s=%.0f rss_mb=%.1f\n",
+                  " seconds=%.4f lines_per_s=%.0f rss_mb=%.1f cpu_s=%.3f\n",
                   r.lines, r.words, r.checksum, r.seconds, static_cast<double>(r.lines) / r.seconds,
-                  peak_rss_mb());
+                  peak_rss_mb(), r.cpu_seconds);
       return 0;
     }
     if (role == "engine") {
