@@ -32,11 +32,11 @@ std::map<int, std::vector<int>> map_ahead_readers(const Graph& graph, const std:
 // speed word count 1.35x faster (10,000 words: 14.6 against 10.5 M lines/s).
 // False once a reader's combine, judged over at least kJudgeAfterRecords
 // records, kept more than one key in kMinRecordsPerKey records. Full-speed
-// socket word counts, slots on against off (8 alternating pairs each): 50,000
-// words (24-27 records a key) 1.04-1.06x faster with slots; 70,000 (20) and
-// 100,000 (13) 1.14x faster without. Reads CombineStats, which counts the
-// big tasks run in this process only: with every map task on other processes,
-// or a stream too slow to fill big slots, it stays true.
+// socket word counts, slots on against off (6-10 alternating pairs each):
+// 50,000 words (24-27 records a key) 1.04-1.06x faster with slots; 70,000
+// (20) and 100,000 (13) 1.14x faster without. Reads CombineStats, which
+// counts the big tasks run in this process only: with every map task on
+// other processes, or a stream too slow to fill big slots, it stays true.
 constexpr uint64_t kJudgeAfterRecords = uint64_t{1} << 20;
 constexpr uint64_t kMinRecordsPerKey = 22;
 bool map_ahead_pays(const Graph& graph, const std::vector<int>& readers);
