@@ -212,9 +212,10 @@ std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
   const std::string scheme = "socket://";
   std::string host;
   uint16_t port = 0;
-  // socket://HOST:PORT[?PARAM[&PARAM]], PARAM: idle-timeout-ms=N or end-at-close
+  // socket://HOST:PORT[?PARAM[&PARAM]], PARAM: idle-timeout-ms=N, max-line-kib=N or end-at-close
   const std::string usage =
-      "--source must be 'generator' or socket://HOST:PORT[?PARAM[&PARAM]] (PARAM: idle-timeout-ms=N, end-at-close)";
+      "--source must be 'generator' or socket://HOST:PORT[?PARAM[&PARAM]] (PARAM: idle-timeout-ms=N, "
+      "max-line-kib=N, end-at-close)";
   std::string address = source.substr(std::min(source.size(), scheme.size())), query;
   if (auto q = address.find('?'); q != std::string::npos) {
     query = address.substr(q + 1);
@@ -225,16 +226,28 @@ std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
     return std::nullopt;
   }
   SocketOptions socket;
-  const std::string idle = "idle-timeout-ms=";
+  const std::string idle = "idle-timeout-ms=", max_line = "max-line-kib=";
+  auto number_after = [](const std::string& param, const std::string& name) -> std::optional<int64_t> {
+    if (param.rfind(name, 0) != 0 || param.size() == name.size() || param.size() - name.size() > 12 ||
+        param.find_first_not_of("0123456789", name.size()) != std::string::npos)
+      return std::nullopt;
+    return std::stoll(param.substr(name.size()));
+  };
   for (std::size_t at = 0; !query.empty() && at <= query.size();) {
     std::size_t amp = std::min(query.find('&', at), query.size());
     std::string param = query.substr(at, amp - at);
     at = amp + 1;
     if (param == "end-at-close") {
       socket.end_at_close = true;
-    } else if (param.rfind(idle, 0) == 0 && param.size() > idle.size() && param.size() - idle.size() <= 12 &&
-               param.find_first_not_of("0123456789", idle.size()) == std::string::npos) {
-      socket.idle_timeout_ms = std::stoll(param.substr(idle.size()));
+    } else if (auto ms = number_after(param, idle)) {
+      socket.idle_timeout_ms = *ms;
+    } else if (auto kib = number_after(param, max_line)) {
+      if (*kib < 1 || static_cast<std::size_t>(*kib) > (SocketOptions::kMaxLineLimit >> 10)) {
+        error = "--source: max-line-kib must be 1.." + std::to_string(SocketOptions::kMaxLineLimit >> 10) +
+                ", got " + std::to_string(*kib) + " in '" + source + "'";
+        return std::nullopt;
+      }
+      socket.max_line_bytes = static_cast<std::size_t>(*kib) << 10;
     } else {
       error = usage + ": unknown parameter '" + param + "' in '" + source + "'";
       return std::nullopt;

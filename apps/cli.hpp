@@ -66,12 +66,13 @@ bool init_logging(const std::string& level);
 // The --source help of the apps that call open_text_source.
 inline constexpr const char* kTextSourceHelp =
     "'generator' or socket://HOST:PORT; ?idle-timeout-ms=N reconnects after N ms without data, "
-    "?end-at-close ends the job (all received processed) when the server closes; both: "
-    "?idle-timeout-ms=N&end-at-close";
+    "?end-at-close ends the job (all received processed) when the server closes; ?max-line-kib=N cuts "
+    "lines longer than N KiB (default 1024); several: ?idle-timeout-ms=N&end-at-close";
 
 // The text source named by --source: "generator" (the built-in generator
-// with `gen`) or socket://HOST:PORT[?PARAM[&PARAM]], PARAM idle-timeout-ms=N or end-at-close
-// (SocketOptions). Empty, with `error` set, if malformed.
+// with `gen`) or socket://HOST:PORT[?PARAM[&PARAM]], PARAM idle-timeout-ms=N,
+// max-line-kib=N or end-at-close (SocketOptions). Empty, with `error` set,
+// if malformed.
 std::optional<DStream<Text>> open_text_source(StreamingContext& ssc,
                                                      const std::string& source,
                                                      const GeneratorOptions& gen,

@@ -142,10 +142,12 @@ LineSplitter::LineSplitter(std::size_t max_line_bytes, std::size_t buffer_bytes,
 }
 
 // Moves the unfinished line to the front of a new buffer. Blocks already cut
-// keep the old one alive through their pins.
+// keep the old one alive through their pins. A line longer than a buffer
+// (max_line_bytes above it) gets one twice its size so far: growing by a
+// read's worth each time would copy it over and over.
 void LineSplitter::new_buffer(std::size_t at_least) {
   std::size_t carry = used_ - line_start_;
-  std::size_t capacity = std::max(buffer_bytes_, carry + at_least);
+  std::size_t capacity = carry + at_least <= buffer_bytes_ ? buffer_bytes_ : 2 * carry + at_least;
   std::shared_ptr<char> next = BufferPool::instance().get(capacity, stopping_);
   if (carry) std::memcpy(next.get(), buffer_.get() + line_start_, carry);
   buffer_ = std::move(next);

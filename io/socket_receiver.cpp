@@ -123,7 +123,7 @@ void SocketReceiver::run(ReceiverContext& ctx) {
     backoff.reset();
     // Reads land in the splitter's buffer; each read's complete lines go to
     // the engine as one block of views into it (no copy per line).
-    LineSplitter splitter(1 << 20, kPooledBytes, [&ctx] { return ctx.stopping(); });
+    LineSplitter splitter(options_.max_line_bytes, kPooledBytes, [&ctx] { return ctx.stopping(); });
     bool peer_closed = false;
     auto hand_over = [&](TextBlock block) {
       if (!block.empty()) ctx.store(std::move(block));
@@ -136,7 +136,9 @@ void SocketReceiver::run(ReceiverContext& ctx) {
         reported = splitter.repaired_bytes();
       }
       if (splitter.overlong_lines() != reported_cut) {
-        spdlog::warn("{}: cut {} lines longer than 1 MiB", describe(), splitter.overlong_lines() - reported_cut);
+        spdlog::warn("{}: cut {} lines longer than {} KiB to that length (socket://...?max-line-kib=N "
+                     "raises it)", describe(), splitter.overlong_lines() - reported_cut,
+                     options_.max_line_bytes >> 10);
         reported_cut = splitter.overlong_lines();
       }
     };

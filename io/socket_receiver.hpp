@@ -26,6 +26,11 @@ struct SocketOptions {
   // processed (dstream/core/receiver.hpp). A broken connection is still
   // made again, since the server did not finish.
   bool end_at_close = false;
+  // A longer line is cut to this many bytes, and each one cut is logged: a
+  // peer that never sends '\n' must not fill memory. Raise it for records
+  // that are bigger (up to kMaxLineLimit).
+  std::size_t max_line_bytes = std::size_t{1} << 20;
+  static constexpr std::size_t kMaxLineLimit = std::size_t{256} << 20;
 };
 
 class SocketReceiver : public Receiver {

@@ -51,6 +51,8 @@ BOOST_AUTO_TEST_CASE(invalid_flags_name_the_problem_and_exit_nonzero) {
       {{"--source", "socket://nohostport"}, "--source must be"},
       {{"--source", "socket://127.0.0.1:9?end-at-close&bogus=1"}, "unknown parameter 'bogus=1'"},
       {{"--source", "socket://127.0.0.1:9?idle-timeout-ms="}, "unknown parameter 'idle-timeout-ms='"},
+      {{"--source", "socket://127.0.0.1:9?max-line-kib=0"}, "max-line-kib must be 1..262144, got 0"},
+      {{"--source", "socket://127.0.0.1:9?max-line-kib=300000"}, "max-line-kib must be 1..262144, got 300000"},
       {{"--log-level", "loud"}, "unknown --log-level"},
       {{"--coordinator-map-slots", "-2"}, "--coordinator-map-slots must be -1 (one per scheduler thread) or 0..4096, got -2"},
   };

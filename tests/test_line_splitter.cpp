@@ -82,6 +82,28 @@ BOOST_AUTO_TEST_CASE(overlong_lines_are_cut_not_buffered_forever) {
   BOOST_TEST(splitter.overlong_lines() == 1u);
 }
 
+// Under a limit above the buffer size, a longer line moves to a buffer of
+// its own and comes out whole, however its bytes are read.
+BOOST_AUTO_TEST_CASE(a_line_longer_than_the_buffer_comes_out_whole_under_a_raised_limit) {
+  std::string long_line;
+  for (int i = 0; long_line.size() < 300000; ++i) long_line += "word" + std::to_string(i) + " ";
+  for (std::size_t max_chunk : {1000u, 4096u, 65536u}) {
+    trib::LineSplitter splitter(1 << 20, 4096);
+    std::vector<std::string> out;
+    std::string bytes = "before\n" + long_line + "\nafter\n";
+    std::mt19937 rng(static_cast<unsigned>(max_chunk));
+    std::uniform_int_distribution<std::size_t> chunk(1, max_chunk);
+    for (std::size_t pos = 0; pos < bytes.size();) {
+      std::size_t n = std::min(chunk(rng), bytes.size() - pos);
+      splitter.feed(bytes.data() + pos, n, out);
+      pos += n;
+    }
+    splitter.finish(out);
+    BOOST_TEST(out == (std::vector<std::string>{"before", long_line, "after"}), "reads of up to " << max_chunk);
+    BOOST_TEST(splitter.overlong_lines() == 0u);
+  }
+}
+
 // The zero-copy path: reads go straight into the splitter's buffer and come
 // back as blocks of views. With small buffers, lines keep crossing buffer
 // boundaries (the unfinished tail moves to a new buffer); every block cut
