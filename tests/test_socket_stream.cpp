@@ -114,6 +114,17 @@ struct TextWordCount {
     return {total, records};
   }
 
+  // For a source that ends at the close: sends `lines`, closes, waits for
+  // the job to end, and checks every line and word was counted once.
+  void send_all_and_check(const Lines& lines, std::mt19937& rng) {
+    send_in_random_chunks(server, lines, rng);
+    server.close_client();
+    BOOST_REQUIRE(ssc.awaitTerminationOrTimeout(std::chrono::seconds(60)));
+    auto [total, records] = totals();
+    BOOST_TEST(records == static_cast<int64_t>(lines.size()));
+    BOOST_TEST((total == oracle::word_counts(lines)));
+  }
+
   testing::TcpServer server;  // outlives the job reading it
   trib::StreamingContext ssc;
   std::shared_ptr<testing::Collector<trib::owned_t<std::pair<trib::Text, int64_t>>>> counts;
@@ -372,13 +383,7 @@ BOOST_AUTO_TEST_CASE(a_source_that_ends_at_the_close_ends_the_job_with_everythin
     trib::StreamingOptions options;
     options.map_ahead_slots = 4;
     TextWordCount job(std::chrono::milliseconds(400), options, ends);
-    auto lines = make_lines(0, 20000);
-    send_in_random_chunks(job.server, lines, rng);
-    job.server.close_client();
-    BOOST_REQUIRE(job.ssc.awaitTerminationOrTimeout(std::chrono::seconds(60)));
-    auto [total, records] = job.totals();
-    BOOST_TEST(records == static_cast<int64_t>(lines.size()));
-    BOOST_TEST((total == oracle::word_counts(lines)));
+    job.send_all_and_check(make_lines(0, 20000), rng);
   }
 }
 
@@ -593,12 +598,7 @@ BOOST_AUTO_TEST_CASE(a_raised_line_limit_keeps_a_line_longer_than_a_read_buffer_
   lines.insert(lines.begin() + 150, huge);
   std::mt19937 rng(5);
   TextWordCount job(std::chrono::milliseconds(100), trib::StreamingOptions{}, socket);
-  send_in_random_chunks(job.server, lines, rng);
-  job.server.close_client();
-  BOOST_REQUIRE(job.ssc.awaitTerminationOrTimeout(std::chrono::seconds(60)));
-  auto [total, records] = job.totals();
-  BOOST_TEST(records == static_cast<int64_t>(lines.size()));
-  BOOST_TEST((total == oracle::word_counts(lines)));
+  job.send_all_and_check(lines, rng);
   BOOST_TEST(log.text().find("lines longer than") == std::string::npos, log.text());
 }
 
