@@ -242,6 +242,12 @@ DStream<Text> StreamingContext::socketTextStream(const std::string& host,
 
 DStream<Text> StreamingContext::socketTextStream(const std::string& host, uint16_t port,
                                                  const SocketOptions& options) {
+  // 0 would cut every line to nothing; the apps' ?max-line-kib checks the
+  // same bound in its own unit.
+  if (options.max_line_bytes == 0 || options.max_line_bytes > SocketOptions::kMaxLineLimit)
+    throw std::invalid_argument("socketTextStream: max_line_bytes must be 1.." +
+                                std::to_string(SocketOptions::kMaxLineLimit) + ", got " +
+                                std::to_string(options.max_line_bytes));
   return receiverStream(
       [host, port, options] { return std::make_unique<SocketReceiver>(host, port, options); },
       "socketTextStream");

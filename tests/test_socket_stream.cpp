@@ -602,6 +602,23 @@ BOOST_AUTO_TEST_CASE(a_raised_line_limit_keeps_a_line_longer_than_a_read_buffer_
   BOOST_TEST(log.text().find("lines longer than") == std::string::npos, log.text());
 }
 
+// A limit of 0 would cut every line to nothing, one past the largest is
+// refused too: the job is not declared, and the error names the field.
+BOOST_AUTO_TEST_CASE(an_unusable_line_limit_is_refused_naming_it) {
+  trib::StreamingContext ssc(std::chrono::milliseconds(100));
+  for (std::size_t limit : {std::size_t{0}, trib::SocketOptions::kMaxLineLimit + 1}) {
+    trib::SocketOptions socket;
+    socket.max_line_bytes = limit;
+    try {
+      ssc.socketTextStream("127.0.0.1", 9, socket);
+      BOOST_FAIL("accepted max_line_bytes " << limit);
+    } catch (const std::invalid_argument& e) {
+      BOOST_TEST(std::string(e.what()) == "socketTextStream: max_line_bytes must be 1..268435456, got " +
+                                              std::to_string(limit));
+    }
+  }
+}
+
 // A sender faster than the engine, with read buffers bounded: the receiver
 // waits for batches to give buffers back, so TCP holds the sender back, and
 // still every line arrives once, in order. Asked for 2 MiB, one buffer, the
